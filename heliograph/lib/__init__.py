@@ -1,0 +1,1 @@
+"""Libraries shared by the portal, named as CKAN names them."""

@@ -1,0 +1,78 @@
+"""heliograph's dispatch core: blinker's public API, faster and safer.
+
+Standard library only. See :class:`Signal` for the semantics a caller can rely on.
+"""
+
+from __future__ import annotations
+
+import collections.abc as c
+from contextlib import contextmanager
+
+from heliograph.signals import _settings
+from heliograph.signals._utilities import ANY, Symbol
+from heliograph.signals.base import (
+    ISOLATE,
+    POLICIES,
+    RAISE,
+    NamedSignal,
+    Namespace,
+    ReceiverInfo,
+    Signal,
+    SignalStats,
+    default_namespace,
+    receiver_failed,
+    signal,
+)
+from heliograph.signals.contract import Contract
+from heliograph.signals.guard import SignalArgumentMutated
+
+__all__ = [
+    "ANY",
+    "Contract",
+    "ISOLATE",
+    "POLICIES",
+    "RAISE",
+    "NamedSignal",
+    "Namespace",
+    "ReceiverInfo",
+    "Signal",
+    "SignalArgumentMutated",
+    "SignalStats",
+    "Symbol",
+    "default_namespace",
+    "guard_arguments",
+    "isolate_failures",
+    "receiver_failed",
+    "settings",
+    "signal",
+    "strict",
+]
+
+
+def isolate_failures(enabled: bool) -> bool:
+    """Switch the 'isolate' policy on (the default) or turn it into 'raise'
+    for every signal. Returns the previous value."""
+    return _settings.update(isolate=enabled)[0]
+
+
+def guard_arguments(enabled: bool) -> bool:
+    """Switch the argument guard on or off for every signal. Returns the previous value."""
+    return _settings.update(guard=enabled)[1]
+
+
+def settings() -> dict[str, bool]:
+    """The current switches: ``{'isolate_failures': ..., 'guard_arguments': ...}``."""
+    return {
+        "isolate_failures": _settings.isolate_failures,
+        "guard_arguments": _settings.guard_arguments,
+    }
+
+
+@contextmanager
+def strict(*, raise_failures: bool = True, guard: bool = True) -> c.Iterator[None]:
+    """For test suites: failures raise and the argument guard is on, inside the block."""
+    previous = _settings.update(isolate=not raise_failures if raise_failures else None, guard=guard)
+    try:
+        yield
+    finally:
+        _settings.update(isolate=previous[0], guard=previous[1])

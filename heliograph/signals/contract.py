@@ -1,0 +1,44 @@
+"""Contracts: what a signal promises its subscribers, as data.
+
+A contract says when a signal is sent, what its sender is and which keyword
+arguments come with it. Catalogs and reference pages are generated from it,
+and test helpers check real sends against it.
+"""
+
+from __future__ import annotations
+
+import collections.abc as c
+import typing as t
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Contract:
+    """The documented shape of one signal's sends."""
+
+    sent_when: str
+    sender: str
+    """What the sender is, in words (e.g. 'the action name')."""
+    arguments: c.Mapping[str, str] = field(default_factory=dict)
+    """Keyword argument name -> what it holds."""
+
+    def missing_arguments(self, kwargs: c.Mapping[str, t.Any]) -> list[str]:
+        """Documented keyword arguments absent from ``kwargs``."""
+        return [name for name in self.arguments if name not in kwargs]
+
+    def unexpected_arguments(self, kwargs: c.Mapping[str, t.Any]) -> list[str]:
+        """Keyword arguments in ``kwargs`` that the contract does not document."""
+        return [name for name in kwargs if name not in self.arguments]
+
+    def signature(self) -> str:
+        """``(sender, arg, ...)`` as the specification writes it."""
+        return "(" + ", ".join(["sender", *self.arguments]) + ")"
+
+    def docstring(self) -> str:
+        lines = [self.sent_when, "", f"Sender: {self.sender}."]
+        if self.arguments:
+            lines.append("Keyword arguments:")
+            lines.extend(f"- ``{name}``: {meaning}" for name, meaning in self.arguments.items())
+        else:
+            lines.append("No keyword arguments.")
+        return "\n".join(lines)

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Set up, then run every check: ruff, mypy --strict, the test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+echo "== ruff"
+.venv/bin/ruff check heliograph tests bench
+echo "== mypy --strict"
+.venv/bin/mypy --strict heliograph/signals heliograph/lib
+echo "== pytest"
+.venv/bin/python -m pytest "$@"
