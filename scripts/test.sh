@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 echo "== ruff"
-.venv/bin/ruff check heliograph tests bench
+.venv/bin/ruff check .
 echo "== mypy --strict"
 .venv/bin/mypy --strict heliograph/signals heliograph/lib
 echo "== pytest"

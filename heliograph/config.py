@@ -1,0 +1,235 @@
+"""Configuration: declared keys, read from an INI or TOML file, overridden by the environment.
+
+A CKAN user knows the INI shape (``[app:main]`` with dotted keys); a TOML file
+may hold the same dotted keys at top level or in a ``[heliograph]`` table.
+Every declared key can be overridden by an environment variable: the key in
+capitals, dots and dashes turned to underscores, prefixed with ``HELIOGRAPH_``
+unless it already starts with it (``sqlalchemy.url`` ->
+``HELIOGRAPH_SQLALCHEMY_URL``, ``heliograph.plugins`` -> ``HELIOGRAPH_PLUGINS``).
+
+A missing required key or a value of the wrong shape stops start-up with a
+:class:`ConfigError` that names the key, where the value came from, and what
+would be right. Undeclared keys are kept as strings, for plugins.
+"""
+
+from __future__ import annotations
+
+import collections.abc as c
+import configparser
+import os
+import secrets
+import tomllib
+import typing as t
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """A configuration key is missing or malformed."""
+
+
+def _as_bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("true", "yes", "on", "1"):
+        return True
+    if lowered in ("false", "no", "off", "0", ""):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _as_int(value: str) -> int:
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise ValueError("expected a whole number") from None
+    if number < 0:
+        raise ValueError("expected a number of zero or more")
+    return number
+
+
+def _as_list(value: str) -> list[str]:
+    return value.replace(",", " ").split()
+
+
+def _as_url(value: str) -> str:
+    value = value.strip()
+    if "://" not in value:
+        raise ValueError("expected a URL such as http://127.0.0.1:5000")
+    return value.rstrip("/")
+
+
+def _as_str(value: str) -> str:
+    return value.strip()
+
+
+@dataclass(frozen=True)
+class Option:
+    """A declared configuration key."""
+
+    key: str
+    parse: c.Callable[[str], t.Any]
+    default: str | None
+    help: str
+    required: bool = False
+
+    @property
+    def env(self) -> str:
+        name = self.key.upper().replace(".", "_").replace("-", "_")
+        return name if name.startswith("HELIOGRAPH_") else f"HELIOGRAPH_{name}"
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("heliograph.plugins", _as_list, "", "plugins to load, by entry-point name"),
+    Option("heliograph.instance_path", _as_str, None, "folder for the database, secret, files"),
+    Option("sqlalchemy.url", _as_str, None, "database URL (default: SQLite in the instance)"),
+    Option("heliograph.storage_path", _as_str, None, "folder for uploaded files"),
+    Option("heliograph.site_url", _as_url, "http://127.0.0.1:5000", "public URL of the site"),
+    Option("heliograph.site_title", _as_str, "Heliograph", "title of the site"),
+    Option("heliograph.site_description", _as_str, "", "description of the site"),
+    Option("heliograph.secret_key", _as_str, None, "session secret (generated when absent)"),
+    Option("heliograph.max_request_size_mb", _as_int, "10", "largest request body accepted"),
+    Option("heliograph.max_resource_size_mb", _as_int, "10", "largest uploaded file accepted"),
+    Option("smtp.server", _as_str, "", "SMTP server host:port (empty: write mail to a folder)"),
+    Option("smtp.starttls", _as_bool, "false", "use STARTTLS with the SMTP server"),
+    Option("smtp.user", _as_str, "", "SMTP user name"),
+    Option("smtp.password", _as_str, "", "SMTP password"),
+    Option("smtp.mail_from", _as_str, "heliograph@localhost", "sender address of mail"),
+    Option("heliograph.mail_folder", _as_str, None, "folder for mail when smtp.server is empty"),
+    Option("heliograph.auth.create_unowned_dataset", _as_bool, "false", "CKAN auth rule"),
+    Option("heliograph.auth.user_create_organizations", _as_bool, "true", "CKAN auth rule"),
+    Option("heliograph.auth.user_create_groups", _as_bool, "true", "CKAN auth rule"),
+    Option("heliograph.auth.create_user_via_api", _as_bool, "false", "CKAN auth rule"),
+    Option("heliograph.auth.create_user_via_web", _as_bool, "true", "CKAN auth rule"),
+    Option("heliograph.auth.public_user_details", _as_bool, "true", "CKAN auth rule"),
+    Option("heliograph.search.rows_max", _as_int, "1000", "largest page of package_search"),
+    Option("heliograph.hide_version", _as_bool, "false", "hide the version in status_show"),
+)
+_BY_KEY = {option.key: option for option in OPTIONS}
+
+
+class Config(dict[str, t.Any]):
+    """The parsed configuration: declared keys hold typed values."""
+
+    def path(self, key: str) -> Path:
+        value = self.get(key)
+        if not value:
+            raise ConfigError(f"configuration key {key!r} is not set")
+        return Path(value)
+
+
+def read_file(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The raw key/value pairs of an INI or TOML file."""
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"configuration file {str(file)!r} does not exist")
+    if file.suffix == ".toml":
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(
+                f"configuration file {str(file)!r} is not valid TOML: {exc}"
+            ) from None
+        table = data.get("heliograph") if isinstance(data.get("heliograph"), dict) else None
+        flat: dict[str, str] = {}
+        _flatten(data if table is None else {**data, **table}, "", flat)
+        return flat
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(file.read_text(encoding="utf-8"), source=str(file))
+    except configparser.Error as exc:
+        raise ConfigError(f"configuration file {str(file)!r} is not valid INI: {exc}") from None
+    section = "app:main" if parser.has_section("app:main") else (parser.sections() or [None])[0]
+    if section is None:
+        raise ConfigError(f"configuration file {str(file)!r} has no section (use [app:main])")
+    return dict(parser.items(section))
+
+
+def _flatten(data: c.Mapping[str, t.Any], prefix: str, out: dict[str, str]) -> None:
+    for key, value in data.items():
+        full = f"{prefix}{key}"
+        if isinstance(value, dict):
+            _flatten(value, f"{full}.", out)
+        elif isinstance(value, bool):
+            out[full] = "true" if value else "false"
+        elif isinstance(value, list):
+            out[full] = " ".join(str(v) for v in value)
+        else:
+            out[full] = str(value)
+
+
+def load(
+    file: str | os.PathLike[str] | None = None,
+    overrides: c.Mapping[str, t.Any] | None = None,
+    environ: c.Mapping[str, str] | None = None,
+) -> Config:
+    """Build the configuration: defaults < file < environment < ``overrides``.
+
+    ``file`` defaults to ``$HELIOGRAPH_CONFIG`` when that is set. Paths that
+    default to the instance folder are filled in; the folder and a secret key
+    are created on first start.
+    """
+    env = os.environ if environ is None else environ
+    raw: dict[str, tuple[t.Any, str]] = {}
+    for option in OPTIONS:
+        if option.default is not None:
+            raw[option.key] = (option.default, "the default")
+    file = file or env.get("HELIOGRAPH_CONFIG") or None
+    if file:
+        for key, value in read_file(file).items():
+            raw[key] = (value, f"file {str(file)!r}")
+    for option in OPTIONS:
+        if option.env in env:
+            raw[option.key] = (env[option.env], f"environment variable {option.env}")
+    for key, value in (overrides or {}).items():
+        raw[key] = (value, "the application's arguments")
+
+    config = Config()
+    for key, (value, source) in raw.items():
+        option = _BY_KEY.get(key)
+        if option is None or not isinstance(value, str):
+            config[key] = value
+            continue
+        try:
+            config[key] = option.parse(value)
+        except ValueError as exc:
+            raise ConfigError(
+                f"configuration key {key!r} from {source} is malformed: {exc} (got {value!r})"
+            ) from None
+    for option in OPTIONS:
+        if option.required and config.get(option.key) in (None, ""):
+            raise ConfigError(f"configuration key {option.key!r} is required: {option.help}")
+    _fill_instance_defaults(config)
+    return config
+
+
+def _fill_instance_defaults(config: Config) -> None:
+    instance = Path(config.get("heliograph.instance_path") or Path.cwd() / "instance")
+    try:
+        instance.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"configuration key 'heliograph.instance_path': cannot create {str(instance)!r}: {exc}"
+        ) from None
+    config["heliograph.instance_path"] = str(instance)
+    if not config.get("sqlalchemy.url"):
+        config["sqlalchemy.url"] = f"sqlite:///{instance / 'heliograph.db'}"
+    if not config.get("heliograph.storage_path"):
+        config["heliograph.storage_path"] = str(instance / "storage")
+    if not config.get("heliograph.mail_folder"):
+        config["heliograph.mail_folder"] = str(instance / "mail")
+    if not config.get("heliograph.secret_key"):
+        config["heliograph.secret_key"] = _instance_secret(instance)
+
+
+def _instance_secret(instance: Path) -> str:
+    """The secret kept in the instance folder, created (mode 0600) on first start."""
+    path = instance / "secret_key"
+    if path.is_file():
+        secret = path.read_text(encoding="utf-8").strip()
+        if secret:
+            return secret
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(secret)
+    return secret

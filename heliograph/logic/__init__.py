@@ -1,0 +1,221 @@
+"""The logic layer: actions by name, each guarded by an auth function.
+
+``get_action(name)(context, data_dict)`` runs an action. Every call that
+returns without an exception sends ``action_succeeded(name, context=...,
+data_dict=..., result=...)``; nested calls send their own, first. The
+outermost call owns the database transaction: it commits when the action
+returned and rolls back when it raised, so a failed action leaves nothing
+half-written and sends nothing.
+"""
+
+from __future__ import annotations
+
+import collections.abc as c
+import contextvars
+import functools
+import typing as t
+
+from heliograph.lib import signals
+
+Context = dict[str, t.Any]
+DataDict = dict[str, t.Any]
+Action = c.Callable[[Context, DataDict], t.Any]
+AuthResult = dict[str, t.Any]
+AuthFunction = c.Callable[[Context, DataDict], AuthResult]
+
+
+class ActionError(Exception):
+    """Base of the errors an action raises on purpose."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotAuthorized(ActionError):
+    """The caller may not do this."""
+
+
+class ObjectNotFound(ActionError):
+    """What the call names does not exist (or is deleted)."""
+
+
+NotFound = ObjectNotFound
+
+
+class ValidationError(ActionError):
+    """Bad input; ``error_dict`` maps each bad field to its messages."""
+
+    def __init__(self, error_dict: dict[str, t.Any] | str) -> None:
+        if isinstance(error_dict, str):
+            error_dict = {"message": error_dict}
+        self.error_dict: dict[str, t.Any] = error_dict
+        super().__init__(self.summary())
+
+    def summary(self) -> str:
+        parts = []
+        for field, messages in self.error_dict.items():
+            text = "; ".join(str(m) for m in messages) if isinstance(messages, list) else messages
+            parts.append(f"{field}: {text}")
+        return ", ".join(parts)
+
+
+class UnknownAction(KeyError):
+    """No action is registered under the name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+    def __str__(self) -> str:
+        return f"Action name not known: {self.name}"
+
+
+# -- marking actions and auth functions -----------------------------------------
+
+F = t.TypeVar("F", bound=c.Callable[..., t.Any])
+
+
+def side_effect_free(fn: F) -> F:
+    """Mark an action callable with GET over the API."""
+    fn.side_effect_free = True  # type: ignore[attr-defined]
+    return fn
+
+
+def auth_allow_anonymous_access(fn: F) -> F:
+    """Mark an auth function as deciding for anonymous callers too."""
+    fn.auth_allow_anonymous_access = True  # type: ignore[attr-defined]
+    return fn
+
+
+def auth_sysadmins_check(fn: F) -> F:
+    """Mark an auth function that even sysadmins must pass."""
+    fn.auth_sysadmins_check = True  # type: ignore[attr-defined]
+    return fn
+
+
+def is_side_effect_free(action: c.Callable[..., t.Any]) -> bool:
+    return bool(getattr(action, "side_effect_free", False))
+
+
+# -- the registries -------------------------------------------------------------
+
+_depth: contextvars.ContextVar[int] = contextvars.ContextVar("heliograph_action_depth", default=0)
+
+
+class Registry:
+    """Core actions and auth functions plus those of loaded plugins.
+
+    Rebuilt lazily when the set of loaded plugins changes.
+    """
+
+    def __init__(self) -> None:
+        self._actions: dict[str, Action] | None = None
+        self._auth: dict[str, AuthFunction] | None = None
+        self._wrapped: dict[str, Action] = {}
+
+    def reset(self) -> None:
+        self._actions = None
+        self._auth = None
+        self._wrapped = {}
+
+    def actions(self) -> dict[str, Action]:
+        if self._actions is None:
+            self._build()
+        assert self._actions is not None
+        return self._actions
+
+    def auth_functions(self) -> dict[str, AuthFunction]:
+        if self._auth is None:
+            self._build()
+        assert self._auth is not None
+        return self._auth
+
+    def _build(self) -> None:
+        from heliograph.logic import action as core_actions
+        from heliograph.logic import auth as core_auth
+
+        actions = core_actions.collect()
+        auth = core_auth.collect()
+        from heliograph.logic import plugin_hooks
+
+        plugin_hooks.extend(actions, auth)
+        self._actions, self._auth = actions, auth
+
+    def wrapped(self, name: str) -> Action:
+        fn = self._wrapped.get(name)
+        if fn is None:
+            action = self.actions().get(name)
+            if action is None:
+                raise UnknownAction(name)
+            fn = _wrap(name, action)
+            self._wrapped[name] = fn
+        return fn
+
+
+registry = Registry()
+
+
+def get_action(name: str) -> Action:
+    """The action called ``name``, wrapped to send ``action_succeeded``.
+
+    Raises :class:`UnknownAction` for a name nobody registered.
+    """
+    return registry.wrapped(name)
+
+
+def _wrap(name: str, action: Action) -> Action:
+    @functools.wraps(action)
+    def call(context: Context | None = None, data_dict: DataDict | None = None) -> t.Any:
+        from heliograph import model
+
+        context = {} if context is None else context
+        context.setdefault("session", model.Session)
+        context.setdefault("user", None)
+        data_dict = {} if data_dict is None else data_dict
+        depth = _depth.get()
+        token = _depth.set(depth + 1)
+        session = context["session"]
+        try:
+            result = action(context, data_dict)
+            if depth == 0:
+                session.commit()
+        except BaseException:
+            if depth == 0:
+                session.rollback()
+            raise
+        finally:
+            _depth.reset(token)
+        signals.action_succeeded.send(name, context=context, data_dict=data_dict, result=result)
+        return result
+
+    call.__heliograph_action__ = name  # type: ignore[attr-defined]
+    return call
+
+
+def check_access(name: str, context: Context, data_dict: DataDict | None = None) -> bool:
+    """Raise :class:`NotAuthorized` unless the caller may run action ``name``.
+
+    Sysadmins pass every check not marked :func:`auth_sysadmins_check`;
+    ``context['ignore_auth']`` skips the check. Anonymous callers are refused
+    unless the auth function allows anonymous access.
+    """
+    from heliograph.logic import auth as auth_helpers
+
+    data_dict = data_dict or {}
+    if context.get("ignore_auth"):
+        return True
+    auth_fn = registry.auth_functions().get(name)
+    if auth_fn is None:
+        raise NotAuthorized(f"Action {name} has no auth function")
+    user = auth_helpers.current_user(context)
+    if user is not None and user.state != "active":
+        raise NotAuthorized("Your account is not active")
+    if user is not None and user.sysadmin and not getattr(auth_fn, "auth_sysadmins_check", False):
+        return True
+    if user is None and not getattr(auth_fn, "auth_allow_anonymous_access", False):
+        raise NotAuthorized(f"Action {name} requires an authenticated user")
+    outcome = auth_fn(context, data_dict)
+    if not outcome.get("success"):
+        raise NotAuthorized(str(outcome.get("msg") or f"User not authorized to run {name}"))
+    return True

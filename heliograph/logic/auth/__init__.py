@@ -1,0 +1,123 @@
+"""Auth functions, one per action, grouped by verb as in CKAN.
+
+An auth function takes ``(context, data_dict)`` and returns
+``{'success': bool, 'msg': str}``. The helpers here answer the questions
+they all ask: who is calling, and what role they hold in an organization.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from sqlalchemy import select
+
+from heliograph import model
+from heliograph.logic import AuthFunction, Context
+
+ROLES = ("admin", "editor", "member")
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "admin": frozenset(
+        {
+            "read",
+            "create_dataset",
+            "update_dataset",
+            "delete_dataset",
+            "manage_group",
+            "update",
+            "delete",
+            "membership",
+        }
+    ),
+    "editor": frozenset(
+        {"read", "create_dataset", "update_dataset", "delete_dataset", "manage_group"}
+    ),
+    "member": frozenset({"read", "manage_group"}),
+}
+
+
+def current_user(context: Context) -> model.User | None:
+    """The calling user (``context['user']`` is a name), or None when anonymous.
+
+    The lookup is cached in ``context['auth_user_obj']``.
+    """
+    cached = context.get("auth_user_obj")
+    if isinstance(cached, model.User):
+        return cached
+    name = context.get("user")
+    if not name:
+        return None
+    session = context.get("session", model.Session)
+    user = session.scalar(select(model.User).where(model.User.name == name))
+    if user is not None:
+        context["auth_user_obj"] = user
+    return user
+
+
+def is_sysadmin(context: Context) -> bool:
+    user = current_user(context)
+    return bool(user is not None and user.sysadmin and user.state == "active")
+
+
+def capacity_in(context: Context, group_id: str | None) -> str | None:
+    """The caller's role in the group or organization, or None."""
+    user = current_user(context)
+    if user is None or not group_id:
+        return None
+    session = context.get("session", model.Session)
+    return t.cast(
+        "str | None",
+        session.scalar(
+            select(model.Member.capacity).where(
+                model.Member.group_id == group_id,
+                model.Member.table_name == "user",
+                model.Member.table_id == user.id,
+                model.Member.state == "active",
+            )
+        ),
+    )
+
+
+def has_permission(context: Context, group_id: str | None, permission: str) -> bool:
+    if is_sysadmin(context):
+        return True
+    capacity = capacity_in(context, group_id)
+    return capacity is not None and permission in PERMISSIONS.get(capacity, frozenset())
+
+
+def organizations_with(context: Context, permission: str) -> list[str]:
+    """Ids of the organizations where the caller holds ``permission``."""
+    user = current_user(context)
+    if user is None:
+        return []
+    session = context.get("session", model.Session)
+    rows = session.execute(
+        select(model.Member.group_id, model.Member.capacity)
+        .join(model.Group, model.Group.id == model.Member.group_id)
+        .where(
+            model.Member.table_name == "user",
+            model.Member.table_id == user.id,
+            model.Member.state == "active",
+            model.Group.is_organization.is_(True),
+            model.Group.state == "active",
+        )
+    ).all()
+    return [gid for gid, cap in rows if permission in PERMISSIONS.get(cap, frozenset())]
+
+
+def ok() -> dict[str, t.Any]:
+    return {"success": True}
+
+
+def refuse(msg: str) -> dict[str, t.Any]:
+    return {"success": False, "msg": msg}
+
+
+def collect() -> dict[str, AuthFunction]:
+    """The core auth functions by action name."""
+    from heliograph.logic.auth import create, delete, get, update
+
+    found: dict[str, AuthFunction] = {}
+    for module in (get, create, update, delete):
+        for name in getattr(module, "__all__", ()):
+            found[name] = getattr(module, name)
+    return found

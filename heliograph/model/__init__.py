@@ -1,0 +1,38 @@
+"""SQLAlchemy models, the session and migrations.
+
+``Session`` is a scoped session bound by :func:`init_engine`; the web layer
+removes it at the end of every request.
+"""
+
+from __future__ import annotations
+
+from heliograph.model.meta import Base, Session, engine_for, init_engine, new_id, utcnow
+from heliograph.model.tables import (
+    ApiToken,
+    Group,
+    Member,
+    Package,
+    PackageExtra,
+    PackageTag,
+    Resource,
+    Tag,
+    User,
+)
+
+__all__ = [
+    "ApiToken",
+    "Base",
+    "Group",
+    "Member",
+    "Package",
+    "PackageExtra",
+    "PackageTag",
+    "Resource",
+    "Session",
+    "Tag",
+    "User",
+    "engine_for",
+    "init_engine",
+    "new_id",
+    "utcnow",
+]

@@ -1,0 +1,165 @@
+"""The portal's tables, shaped after CKAN's."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from heliograph.model.meta import Base, new_id, utcnow
+
+ACTIVE = "active"
+DELETED = "deleted"
+
+
+class User(Base):
+    __tablename__ = "user"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    fullname: Mapped[str | None] = mapped_column(Text)
+    email: Mapped[str] = mapped_column(String(254))
+    password: Mapped[str | None] = mapped_column(Text)
+    about: Mapped[str | None] = mapped_column(Text)
+    image_url: Mapped[str | None] = mapped_column(Text)
+    created: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_active: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    state: Mapped[str] = mapped_column(String(20), default=ACTIVE)
+    sysadmin: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all")
+
+    @property
+    def display_name(self) -> str:
+        return self.fullname or self.name
+
+
+class ApiToken(Base):
+    __tablename__ = "api_token"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_access: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class Group(Base):
+    """Groups and organizations (``is_organization``), as in CKAN."""
+
+    __tablename__ = "group"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    image_url: Mapped[str | None] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(100), default="group")
+    is_organization: Mapped[bool] = mapped_column(Boolean, default=False)
+    approval_status: Mapped[str] = mapped_column(String(20), default="approved")
+    state: Mapped[str] = mapped_column(String(20), default=ACTIVE)
+    created: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Member(Base):
+    """Membership of a user (with a capacity) or a package in a group."""
+
+    __tablename__ = "member"
+    __table_args__ = (
+        UniqueConstraint("group_id", "table_name", "table_id"),
+        Index("ix_member_table", "table_name", "table_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    group_id: Mapped[str] = mapped_column(ForeignKey("group.id", ondelete="CASCADE"))
+    table_name: Mapped[str] = mapped_column(String(20))
+    table_id: Mapped[str] = mapped_column(String(36))
+    capacity: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(20), default=ACTIVE)
+
+
+class Package(Base):
+    __tablename__ = "package"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(100), default="dataset")
+    state: Mapped[str] = mapped_column(String(20), default=ACTIVE)
+    private: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner_org: Mapped[str | None] = mapped_column(ForeignKey("group.id"), index=True)
+    creator_user_id: Mapped[str | None] = mapped_column(String(36))
+    metadata_created: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    metadata_modified: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    notes: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[str | None] = mapped_column(String(100))
+    author: Mapped[str | None] = mapped_column(Text)
+    author_email: Mapped[str | None] = mapped_column(Text)
+    maintainer: Mapped[str | None] = mapped_column(Text)
+    maintainer_email: Mapped[str | None] = mapped_column(Text)
+    license_id: Mapped[str | None] = mapped_column(Text)
+
+    organization: Mapped[Group | None] = relationship(foreign_keys=[owner_org])
+    resources: Mapped[list[Resource]] = relationship(
+        back_populates="package", order_by="Resource.position", cascade="all, delete-orphan"
+    )
+    package_tags: Mapped[list[PackageTag]] = relationship(cascade="all, delete-orphan")
+    extras: Mapped[list[PackageExtra]] = relationship(cascade="all, delete-orphan")
+
+
+class Tag(Base):
+    __tablename__ = "tag"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+
+
+class PackageTag(Base):
+    __tablename__ = "package_tag"
+    __table_args__ = (UniqueConstraint("package_id", "tag_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    package_id: Mapped[str] = mapped_column(ForeignKey("package.id", ondelete="CASCADE"))
+    tag_id: Mapped[str] = mapped_column(ForeignKey("tag.id"), index=True)
+
+    tag: Mapped[Tag] = relationship()
+
+
+class PackageExtra(Base):
+    __tablename__ = "package_extra"
+    __table_args__ = (UniqueConstraint("package_id", "key"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    package_id: Mapped[str] = mapped_column(ForeignKey("package.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))
+    value: Mapped[str | None] = mapped_column(Text)
+
+
+class Resource(Base):
+    __tablename__ = "resource"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    package_id: Mapped[str] = mapped_column(
+        ForeignKey("package.id", ondelete="CASCADE"), index=True
+    )
+    url: Mapped[str] = mapped_column(Text, default="")
+    name: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    format: Mapped[str | None] = mapped_column(Text)
+    mimetype: Mapped[str | None] = mapped_column(Text)
+    size: Mapped[int | None] = mapped_column(Integer)
+    hash: Mapped[str | None] = mapped_column(Text)
+    url_type: Mapped[str | None] = mapped_column(String(50))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(20), default=ACTIVE)
+    created: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_modified: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    metadata_modified: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    extras: Mapped[str | None] = mapped_column(Text)
+    """JSON object of the resource's extra keys."""
+
+    package: Mapped[Package] = relationship(back_populates="resources")

@@ -1,0 +1,86 @@
+"""Fixtures shared by the whole suite: databases and services.
+
+Services (PostgreSQL, Redis, ...) are used for real. When one is unreachable
+its tests skip with the reason, unless HELIOGRAPH_REQUIRE_SERVICES=1 (CI),
+which turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import collections.abc as c
+import os
+import socket
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+POSTGRES_URL = os.environ.get(
+    "HELIOGRAPH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip (or, under HELIOGRAPH_REQUIRE_SERVICES=1, fail) when the service is down."""
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return
+    except OSError as exc:
+        reason = f"{name} is not reachable on {host}:{port} ({exc})"
+    if os.environ.get("HELIOGRAPH_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason}; HELIOGRAPH_REQUIRE_SERVICES=1 requires it")
+    pytest.skip(reason)
+
+
+def _postgres_engine() -> c.Iterator[sa.Engine]:
+    """An engine on a schema of its own, dropped at the end."""
+    from heliograph.model import engine_for
+
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    schema = f"heliograph_test_{uuid.uuid4().hex[:12]}"
+    admin = engine_for(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = sa.make_url(engine_for(POSTGRES_URL).url).update_query_dict(
+        {"options": f"-csearch_path={schema}"}
+    )
+    engine = sa.create_engine(url, pool_pre_ping=True)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def db_engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> c.Iterator[sa.Engine]:
+    """A migrated database engine, once per session and per engine kind."""
+    from heliograph.model import engine_for, migrate
+
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "heliograph.db"
+        engine = engine_for(f"sqlite:///{path}")
+        migrate.upgrade(engine)
+        yield engine
+        engine.dispose()
+        return
+    for engine in _postgres_engine():
+        migrate.upgrade(engine)
+        yield engine
+
+
+@pytest.fixture
+def db(db_engine: sa.Engine) -> c.Iterator[sa.Engine]:
+    """An empty migrated database bound to ``model.Session`` for one test."""
+    from heliograph import model
+
+    model.init_engine(db_engine)
+    yield db_engine
+    model.Session.remove()
+    with db_engine.begin() as conn:
+        for table in reversed(model.Base.metadata.sorted_tables):
+            conn.execute(table.delete())
