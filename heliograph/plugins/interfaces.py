@@ -1,0 +1,61 @@
+"""The plugin interfaces: ``ISignal`` and ``IPluginObserver``.
+
+Later issues add the interfaces the portal needs (actions, auth functions,
+blueprints, ...) to this module.
+"""
+
+from __future__ import annotations
+
+import collections.abc as c
+import typing as t
+
+from heliograph.plugins.base import Interface, Plugin
+from heliograph.signals import Signal
+
+__all__ = ["IPluginObserver", "ISignal", "SignalMapping", "Subscription"]
+
+Subscription = c.Callable[..., t.Any] | c.Mapping[str, t.Any]
+"""A receiver, or ``{'receiver': callable, 'sender': value, 'weak': bool}``."""
+
+SignalMapping = c.Mapping[Signal, c.Iterable[Subscription]]
+"""What :meth:`ISignal.get_signal_subscriptions` returns."""
+
+
+class ISignal(Interface):
+    """Subscribe to signals for as long as the plugin is loaded."""
+
+    def get_signal_subscriptions(self) -> SignalMapping:
+        """Return ``{signal: [subscription, ...]}``.
+
+        A subscription is a receiver ``receiver(sender, **kwargs)``, connected
+        for every sender, or a dict ``{'receiver': receiver, 'sender': value}``
+        connected for that sender only; both forms mix in one list. An optional
+        ``'weak': True`` holds the receiver by a weak reference (the default is
+        a strong one: the plugin keeps its receivers alive).
+
+        Called once per load. The whole mapping is checked before anything is
+        connected; when the plugin is unloaded exactly the connections made at
+        load are removed, so this may return fresh closures on every call.
+        """
+        return {}
+
+
+class IPluginObserver(Interface):
+    """Be told when plugins are loaded and unloaded.
+
+    Each hook receives the plugin object. An observer is called for its own
+    ``after_load`` and ``before_unload`` (it is loaded then), not for its own
+    ``before_load`` and ``after_unload``.
+    """
+
+    def before_load(self, plugin: Plugin) -> None:
+        """Called before ``plugin`` is loaded; raising cancels the load."""
+
+    def after_load(self, plugin: Plugin) -> None:
+        """Called after ``plugin`` was loaded and its subscriptions connected."""
+
+    def before_unload(self, plugin: Plugin) -> None:
+        """Called before ``plugin`` is unloaded (the unload happens even if this raises)."""
+
+    def after_unload(self, plugin: Plugin) -> None:
+        """Called after ``plugin`` was unloaded and its subscriptions disconnected."""
