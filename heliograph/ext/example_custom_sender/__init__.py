@@ -1,0 +1,1 @@
+"""``example_custom_sender``: an extension that defines and sends its own signal."""

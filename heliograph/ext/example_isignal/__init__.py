@@ -1,0 +1,1 @@
+"""``example_isignal``: CKAN's ISignal example, both subscription forms in one list."""
