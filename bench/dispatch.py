@@ -377,7 +377,7 @@ def format_report(timings: dict[str, Timing], results: list[Result]) -> str:
     lines.append("")
     title_width = max(len(r.case.title) for r in results)
     header = (
-        f"{'case':<10}  {'ratio':<{title_width}}  {'num ns':>8}  {'den ns':>8}"
+        f"{'case':<10}  {'what':<{title_width}}  {'num ns':>8}  {'den ns':>8}"
         f"  {'ratio':>6}  {'median':>6}  {'target':>7}  result"
     )
     lines.append(header)
@@ -412,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - start
     print(
         f"heliograph dispatch benchmark: Python {sys.version.split()[0]}, "
-        f"blinker {getattr(blinker, '__version__', None) or _blinker_version()}, "
+        f"blinker {_blinker_version()}, "
         f"{rounds} interleaved rounds, {elapsed:.1f} s"
     )
     print(f"every call: send({CALL_ARGS.replace('SENDER', repr(SENDER))})")
