@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typing as t
+
 import click
 
 from heliograph import __version__
@@ -33,6 +35,93 @@ def signals_command(markdown: bool, output: str | None) -> None:
         click.echo(f"wrote {output}")
     else:
         click.echo(text, nl=False)
+
+
+# -- the portal ------------------------------------------------------------------
+
+config_option = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    envvar="HELIOGRAPH_CONFIG",
+    default=None,
+    help="Configuration file (INI or TOML); also $HELIOGRAPH_CONFIG.",
+)
+
+
+def _load_config(config_file: str | None) -> t.Any:
+    from heliograph.config import ConfigError, load
+
+    try:
+        return load(config_file)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256))
+@config_option
+def serve_command(host: str, port: int, threads: int, config_file: str | None) -> None:
+    """Run the portal with waitress and print its URL."""
+    import waitress
+
+    from heliograph.config import ConfigError
+    from heliograph.web import make_app
+
+    config = _load_config(config_file)
+    try:
+        app = make_app(config)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    server = waitress.create_server(app, host=host, port=port, threads=threads)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"heliograph is serving on http://{shown}:{server.effective_port}/  (Ctrl+C stops)")
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+
+
+@main.group("db")
+def db_group() -> None:
+    """Create or upgrade the portal's database schema (Alembic)."""
+
+
+def _migrate(config_file: str | None, revision: str) -> None:
+    from sqlalchemy import make_url
+
+    from heliograph.model import engine_for, migrate
+
+    config = _load_config(config_file)
+    url = config["sqlalchemy.url"]
+    shown = make_url(url).render_as_string(hide_password=True)
+    engine = engine_for(url)
+    try:
+        migrate.upgrade(engine, revision)
+        click.echo(f"database {shown} is at revision {migrate.current_revision(engine)}")
+    except Exception as exc:
+        raise click.ClickException(f"cannot migrate the database {shown}: {exc}") from None
+    finally:
+        engine.dispose()
+
+
+@db_group.command("init")
+@config_option
+def db_init_command(config_file: str | None) -> None:
+    """Create the schema on an empty database (an existing one is brought up to date)."""
+    _migrate(config_file, "head")
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Alembic revision to reach.")
+@config_option
+def db_upgrade_command(config_file: str | None, revision: str) -> None:
+    """Bring the database schema to the latest revision."""
+    _migrate(config_file, revision)
 
 
 if __name__ == "__main__":  # pragma: no cover

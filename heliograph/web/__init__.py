@@ -1,0 +1,323 @@
+"""The web layer: the Flask application factory, its blueprints and templates.
+
+:func:`make_app` builds the portal. What a caller can rely on:
+
+- the database named by ``sqlalchemy.url`` is bound to ``model.Session`` and
+  brought to the current schema on start (so the SQLite default is created on
+  first start); the scoped session is removed at the end of every request;
+- the logic layer's settings (``heliograph.logic.settings.config``) hold the
+  configuration, and the plugins named in ``heliograph.plugins`` are loaded;
+- ``request_started(app)`` and ``request_finished(app, response=...)`` of
+  :mod:`heliograph.lib.signals` are sent exactly once for every request, pages,
+  API and static files alike (they re-broadcast Flask's own signals, as CKAN does);
+- ``register_blueprint(blueprint_type, blueprint=...)`` is sent just before each
+  blueprint of type ``dataset``, ``resource``, ``group`` and ``organization`` is
+  registered, inside an application context (``flask.current_app`` is the
+  application being built); a custom dataset type declared by a plugin gets
+  its own dataset and resource blueprints, announced ``'dataset'`` then ``'resource'``.
+"""
+
+from __future__ import annotations
+
+import collections.abc as c
+import logging
+import threading
+import typing as t
+
+import flask
+from flask import Blueprint, Flask
+from sqlalchemy import Engine
+from werkzeug.exceptions import HTTPException
+
+from heliograph import model
+from heliograph.config import Config, ConfigError, load
+from heliograph.lib import signals
+
+__all__ = ["make_app"]
+
+log = logging.getLogger(__name__)
+
+EXTENSION_KEY = "heliograph"
+"""``app.extensions[EXTENSION_KEY]`` holds ``{'config': Config, 'engine': Engine}``."""
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def make_app(config: Config | c.Mapping[str, t.Any] | None = None) -> Flask:
+    """Build the portal application.
+
+    ``config`` is a :class:`~heliograph.config.Config`, a mapping of overrides
+    given to :func:`heliograph.config.load` (file and environment still apply),
+    or None for :func:`heliograph.config.load` alone. A bad configuration
+    raises :class:`~heliograph.config.ConfigError` naming the key.
+    """
+    if config is None:
+        config = load()
+    elif not isinstance(config, Config):
+        config = load(overrides=config)
+
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = config["heliograph.secret_key"]
+    app.config["MAX_CONTENT_LENGTH"] = config["heliograph.max_request_size_mb"] * 1024 * 1024
+    app.config["HELIOGRAPH"] = config
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    engine = _bind_database(config)
+    app.extensions[EXTENSION_KEY] = {"config": config, "engine": engine}
+    _fill_logic_settings(config)
+    _load_plugins(config)
+
+    app.teardown_appcontext(_remove_session)
+    _rebroadcast_request_signals(app)
+    _register_error_handlers(app)
+    app.context_processor(_template_globals)
+    with app.app_context():
+        _register_blueprints(app)
+    return app
+
+
+# -- database -------------------------------------------------------------------
+
+
+def _engine(url: str) -> Engine:
+    """One engine per database URL and process, so that apps built again and
+    again (tests) share a pool instead of leaking one each."""
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _engines[url] = model.engine_for(url)
+        return engine
+
+
+def _bind_database(config: Config) -> Engine:
+    from heliograph.model import migrate
+
+    url = config["sqlalchemy.url"]
+    try:
+        engine = _engine(url)
+        if not migrate.is_current(engine):
+            log.info("bringing the database schema to the current revision")
+            migrate.upgrade(engine)
+    except Exception as exc:
+        raise ConfigError(
+            f"configuration key 'sqlalchemy.url': cannot use the database "
+            f"{_safe_url(url)!r}: {type(exc).__name__}: {exc}"
+        ) from exc
+    model.init_engine(engine)
+    return engine
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparsable URL>"
+
+
+def _remove_session(_exc: BaseException | None) -> None:
+    model.Session.remove()
+
+
+# -- logic settings and plugins -------------------------------------------------
+
+
+def _fill_logic_settings(config: Config) -> None:
+    """Fill the configuration objects of the layers below, keeping each object:
+    ``heliograph.logic.settings.config`` and ``heliograph.plugins.toolkit.config``."""
+    targets: list[dict[str, t.Any]] = []
+    try:
+        from heliograph.logic import settings
+    except ImportError:  # the logic settings module has not landed yet
+        pass
+    else:
+        targets.append(settings.config)
+    try:
+        from heliograph.plugins import toolkit
+    except ImportError:
+        pass
+    else:
+        targets.append(toolkit.config)
+    seen: set[int] = set()
+    for target in targets:
+        if id(target) in seen:
+            continue
+        seen.add(id(target))
+        target.clear()
+        target.update(config)
+
+
+def _load_plugins(config: Config) -> None:
+    """Load the plugins named in ``heliograph.plugins`` that are not loaded yet
+    (building the app again loads nothing twice), then rebuild the action registry."""
+    from heliograph import logic
+
+    names = list(config.get("heliograph.plugins") or [])
+    if names:
+        loader = _plugins_attr("load")
+        if loader is None:
+            log.warning(
+                "configuration key 'heliograph.plugins' names %s, but heliograph.plugins "
+                "has no load() here; no plugin was loaded",
+                ", ".join(names),
+            )
+        else:
+            is_loaded = _plugins_attr("plugin_loaded") or (lambda _name: False)
+            missing = [name for name in dict.fromkeys(names) if not is_loaded(name)]
+            if missing:
+                plugin_error = _plugins_attr("PluginError") or ()
+                try:
+                    loader(*missing)
+                except plugin_error as exc:
+                    raise ConfigError(f"configuration key 'heliograph.plugins': {exc}") from exc
+    logic.registry.reset()
+
+
+def _plugins_attr(name: str) -> t.Any:
+    try:
+        import heliograph.plugins as plugins
+    except ImportError:
+        return None
+    return getattr(plugins, name, None)
+
+
+def _implementations(interface_name: str) -> list[t.Any]:
+    """The loaded plugins implementing ``heliograph.plugins.interfaces.<interface_name>``,
+    or nothing while the plugin system does not define that interface."""
+    implementations = _plugins_attr("PluginImplementations")
+    if implementations is None:
+        return []
+    try:
+        from heliograph.plugins import interfaces
+    except ImportError:
+        return []
+    interface = getattr(interfaces, interface_name, None)
+    if interface is None:
+        return []
+    return list(implementations(interface))
+
+
+# -- request signals ------------------------------------------------------------
+
+
+def _rebroadcast_started(sender: Flask, **_extra: t.Any) -> None:
+    signals.request_started.send(sender)
+
+
+def _rebroadcast_finished(sender: Flask, **extra: t.Any) -> None:
+    signals.request_finished.send(sender, response=extra.get("response"))
+
+
+def _rebroadcast_request_signals(app: Flask) -> None:
+    # Module-level receivers connected weakly, filtered by this app: an app
+    # that goes away takes its connections with it.
+    flask.request_started.connect(_rebroadcast_started, app)
+    flask.request_finished.connect(_rebroadcast_finished, app)
+
+
+# -- errors ---------------------------------------------------------------------
+
+
+def _register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(HTTPException, _handle_http_exception)
+
+
+def _handle_http_exception(exc: HTTPException) -> t.Any:
+    from heliograph.web.views import api, render_error
+
+    if flask.request.path == "/api" or flask.request.path.startswith("/api/"):
+        return api.http_error_response(exc)
+    return render_error(exc)
+
+
+def _template_globals() -> dict[str, t.Any]:
+    config = flask.current_app.extensions[EXTENSION_KEY]["config"]
+    return {
+        "site_title": config.get("heliograph.site_title", "Heliograph"),
+        "site_description": config.get("heliograph.site_description", ""),
+    }
+
+
+# -- blueprints -----------------------------------------------------------------
+
+ANNOUNCED_TYPES = frozenset({"dataset", "resource", "group", "organization"})
+
+
+def register(app: Flask, blueprint: Blueprint, blueprint_type: str | None = None) -> None:
+    """Register ``blueprint``; when its type is one of :data:`ANNOUNCED_TYPES`,
+    send ``register_blueprint(blueprint_type, blueprint=blueprint)`` just before."""
+    if blueprint_type in ANNOUNCED_TYPES:
+        signals.register_blueprint.send(blueprint_type, blueprint=blueprint)
+    app.register_blueprint(blueprint)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from heliograph.web.views import api, dataset, group, home, organization, resource, user
+
+    register(app, home.blueprint)
+    register(app, api.blueprint)
+    register(app, dataset.blueprint, "dataset")
+    register(app, resource.blueprint, "resource")
+    register(app, group.blueprint, "group")
+    register(app, organization.blueprint, "organization")
+    register(app, user.blueprint)
+    _dataset_type_blueprints(app)
+    _group_type_blueprints(app)
+    _plugin_blueprints(app)
+
+
+def _dataset_type_blueprints(app: Flask) -> None:
+    """For each custom dataset type a plugin declares (``IDatasetForm.package_types()``),
+    a dataset blueprint at ``/<type>`` and a resource blueprint at
+    ``/<type>/<id>/resource``, announced ``'dataset'`` then ``'resource'``."""
+    from heliograph.web.views import dataset, resource
+
+    owners: dict[str, t.Any] = {"dataset": None}
+    for plugin in _implementations("IDatasetForm"):
+        for package_type in plugin.package_types():
+            if package_type in owners:
+                if owners[package_type] is None:
+                    continue  # a plugin customising the core type needs no blueprint
+                raise ConfigError(
+                    f"configuration key 'heliograph.plugins': plugins {_name(owners[package_type])}"
+                    f" and {_name(plugin)} both declare the dataset type {package_type!r}"
+                )
+            owners[package_type] = plugin
+            register(app, dataset.make_blueprint(package_type, plugin), "dataset")
+            register(app, resource.make_blueprint(package_type), "resource")
+
+
+def _group_type_blueprints(app: Flask) -> None:
+    """For each custom group or organization type a plugin declares
+    (``IGroupForm.group_types()``), its own blueprint at ``/<type>``."""
+    from heliograph.web.views import group
+
+    owners: dict[str, t.Any] = {"group": None, "organization": None}
+    for plugin in _implementations("IGroupForm"):
+        is_org = bool(getattr(plugin, "is_organization", False))
+        for group_type in plugin.group_types():
+            if group_type in owners:
+                if owners[group_type] is None:
+                    continue
+                raise ConfigError(
+                    f"configuration key 'heliograph.plugins': plugins {_name(owners[group_type])}"
+                    f" and {_name(plugin)} both declare the group type {group_type!r}"
+                )
+            owners[group_type] = plugin
+            blueprint = group.make_blueprint(group_type, is_organization=is_org)
+            register(app, blueprint, "organization" if is_org else "group")
+
+
+def _plugin_blueprints(app: Flask) -> None:
+    """Blueprints of plugins implementing ``IBlueprint`` (``get_blueprint()``
+    returns a blueprint or a list of them)."""
+    for plugin in _implementations("IBlueprint"):
+        found = plugin.get_blueprint()
+        for blueprint in found if isinstance(found, list | tuple) else [found]:
+            register(app, blueprint)
+
+
+def _name(plugin: t.Any) -> str:
+    return repr(getattr(plugin, "name", None) or type(plugin).__name__)

@@ -1,0 +1,67 @@
+"""Who is calling: the user behind the request's API token, or anonymous.
+
+As in CKAN, the raw token travels in the ``Authorization`` header (no
+``Bearer`` prefix needed; one is tolerated). ``X-CKAN-API-Key`` is accepted
+too, since ckanapi sends both. A missing, unknown or revoked token is not an
+error: the request runs as anonymous.
+"""
+
+from __future__ import annotations
+
+import logging
+import typing as t
+
+import flask
+
+from heliograph import model
+
+log = logging.getLogger(__name__)
+
+HEADERS = ("Authorization", "X-CKAN-API-Key")
+
+_ANONYMOUS: tuple[str | None, t.Any] = (None, None)
+
+
+def user_for_token(session: t.Any, token: str) -> model.User | None:
+    """The active user owning ``token`` (``heliograph.logic.tokens``), or None."""
+    try:
+        from heliograph.logic import tokens
+    except ImportError:  # the token module has not landed yet: nobody is known
+        return None
+    return t.cast("model.User | None", tokens.user_for_token(session, token))
+
+
+def _candidates() -> list[str]:
+    found: list[str] = []
+    for header in HEADERS:
+        value = (flask.request.headers.get(header) or "").strip()
+        if value[:7].lower() == "bearer ":
+            value = value[7:].strip()
+        if value and value not in found:
+            found.append(value)
+    return found
+
+
+def identify() -> tuple[str | None, model.User | None]:
+    """``(user name, user)`` for the current request, or ``(None, None)``.
+
+    Looked up once per request.
+    """
+    cached = flask.g.get("heliograph_identity")
+    if cached is not None:
+        return t.cast("tuple[str | None, model.User | None]", cached)
+    result = _ANONYMOUS
+    for token in _candidates():
+        try:
+            user = user_for_token(model.Session, token)
+        except Exception:
+            log.warning(
+                "could not check an API token; the request runs as anonymous", exc_info=True
+            )
+            model.Session.rollback()
+            user = None
+        if user is not None:
+            result = (user.name, user)
+            break
+    flask.g.heliograph_identity = result
+    return result

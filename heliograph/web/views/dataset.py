@@ -1,0 +1,62 @@
+"""Dataset pages: the search list and the read page.
+
+:func:`make_blueprint` builds the blueprint of one dataset type; the core
+type ``dataset`` lives at ``/dataset``, a custom type declared by a plugin at
+``/<type>``. A plugin may name its own templates with ``search_template()``
+and ``read_template()`` (as CKAN's ``IDatasetForm``).
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+import flask
+from flask import Blueprint
+from werkzeug.exceptions import NotFound
+
+from heliograph.web.views import call_action, int_arg
+
+ROWS = 20
+
+
+def make_blueprint(package_type: str = "dataset", plugin: t.Any = None) -> Blueprint:
+    """The dataset blueprint of ``package_type``, named after it."""
+    blueprint = Blueprint(package_type, __name__, url_prefix=f"/{package_type}")
+    search_template = _template(plugin, "search_template", "dataset/search.html")
+    read_template = _template(plugin, "read_template", "dataset/read.html")
+
+    def search() -> str:
+        q = flask.request.args.get("q", "").strip()
+        page = int_arg("page", 1)
+        data_dict: dict[str, t.Any] = {"q": q, "rows": ROWS, "start": (page - 1) * ROWS}
+        if package_type != "dataset":
+            data_dict["fq"] = f"+dataset_type:{package_type}"
+        found = call_action("package_search", data_dict)
+        return flask.render_template(
+            search_template,
+            package_type=package_type,
+            q=q,
+            page=page,
+            rows=ROWS,
+            count=found.get("count", 0),
+            results=found.get("results", []),
+        )
+
+    def read(id: str) -> str:
+        package = call_action("package_show", {"id": id})
+        if package.get("type", "dataset") != package_type:
+            raise NotFound(f"Dataset {id} is not of type {package_type}.")
+        return flask.render_template(read_template, package_type=package_type, pkg=package)
+
+    blueprint.add_url_rule("/", "search", search, strict_slashes=False)
+    blueprint.add_url_rule("/<id>", "read", read)
+    return blueprint
+
+
+def _template(plugin: t.Any, method: str, default: str) -> str:
+    getter = getattr(plugin, method, None)
+    chosen = getter() if callable(getter) else None
+    return chosen or default
+
+
+blueprint = make_blueprint()
