@@ -154,7 +154,10 @@ def _load_plugins(config: Config) -> None:
     (building the app again loads nothing twice), then rebuild the action registry."""
     from heliograph import logic
 
-    names = list(config.get("heliograph.plugins") or [])
+    names = config.get("heliograph.plugins") or []
+    if isinstance(names, str):
+        names = names.replace(",", " ").split()
+    names = [str(name) for name in names]
     if names:
         loader = _plugins_attr("load")
         if loader is None:

@@ -1,0 +1,53 @@
+"""Smoke test of bench/portal.py: it seeds, serves, loads and reports a ratio.
+
+Tiny rounds, so the figures mean nothing: nothing here asserts on timing.
+"""
+
+from __future__ import annotations
+
+import collections.abc as c
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "portal.py"
+
+
+@pytest.fixture(scope="module")
+def bench() -> c.Iterator[ModuleType]:
+    spec = importlib.util.spec_from_file_location("heliograph_bench_portal", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up here
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(spec.name, None)
+
+
+def test_subscribers_are_connected_to_every_core_signal(bench: ModuleType) -> None:
+    from heliograph.lib import signals
+
+    core = signals.catalog(include_undocumented=False)
+    kept = bench.connect_subscribers(3)
+    try:
+        assert len(kept) == 3 * len(core)
+        for entry in core:
+            assert sum(r in entry.signal.receivers_for(None) for r in kept) == 3
+    finally:
+        for entry in core:
+            for receiver in kept:
+                entry.signal.disconnect(receiver)
+
+
+@pytest.mark.usefixtures("core_actions")
+def test_bench_runs_both_setups_and_reports_the_ratio(bench: ModuleType) -> None:
+    bare, subscribed = bench.run(rounds=1, duration=0.2, warmup=0.1, clients=1, threads=2)
+    assert bare.receivers == 0 and subscribed.receivers > 0
+    assert bare.rates[0] > 0 and subscribed.rates[0] > 0
+    text, _met = bench.report(bare, subscribed)
+    assert "subscribed / bare" in text
