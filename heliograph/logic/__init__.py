@@ -16,6 +16,28 @@ import functools
 import typing as t
 
 from heliograph.lib import signals
+from heliograph.logic.settings import config
+
+__all__ = [
+    "Action",
+    "ActionError",
+    "AuthFunction",
+    "Context",
+    "DataDict",
+    "NotAuthorized",
+    "NotFound",
+    "ObjectNotFound",
+    "UnknownAction",
+    "ValidationError",
+    "auth_allow_anonymous_access",
+    "auth_sysadmins_check",
+    "check_access",
+    "config",
+    "get_action",
+    "is_side_effect_free",
+    "registry",
+    "side_effect_free",
+]
 
 Context = dict[str, t.Any]
 DataDict = dict[str, t.Any]

@@ -50,7 +50,7 @@ def current_user(context: Context) -> model.User | None:
     user = session.scalar(select(model.User).where(model.User.name == name))
     if user is not None:
         context["auth_user_obj"] = user
-    return user
+    return t.cast("model.User | None", user)
 
 
 def is_sysadmin(context: Context) -> bool:
@@ -102,6 +102,70 @@ def organizations_with(context: Context, permission: str) -> list[str]:
         )
     ).all()
     return [gid for gid, cap in rows if permission in PERMISSIONS.get(cap, frozenset())]
+
+
+def group_by_id_or_name(context: Context, ref: t.Any) -> model.Group | None:
+    """The group or organization whose id or name is ``ref``, or None."""
+    if not isinstance(ref, str) or not ref:
+        return None
+    session = context.get("session", model.Session)
+    group = session.get(model.Group, ref)
+    if group is None:
+        group = session.scalar(select(model.Group).where(model.Group.name == ref))
+    return t.cast("model.Group | None", group)
+
+
+def package_by_id_or_name(context: Context, ref: t.Any) -> model.Package | None:
+    """The dataset whose id or name is ``ref``, or None."""
+    if not isinstance(ref, str) or not ref:
+        return None
+    session = context.get("session", model.Session)
+    package = session.get(model.Package, ref)
+    if package is None:
+        package = session.scalar(select(model.Package).where(model.Package.name == ref))
+    return t.cast("model.Package | None", package)
+
+
+def user_by_id_or_name(context: Context, ref: t.Any) -> model.User | None:
+    """The user whose id or name is ``ref``, or None."""
+    if not isinstance(ref, str) or not ref:
+        return None
+    session = context.get("session", model.Session)
+    user = session.get(model.User, ref)
+    if user is None:
+        user = session.scalar(select(model.User).where(model.User.name == ref))
+    return t.cast("model.User | None", user)
+
+
+# -- permission labels (CKAN's default IPermissionLabels) ----------------------
+
+
+def dataset_labels(package: model.Package) -> list[str]:
+    """``public`` for an active public dataset; otherwise ``member-<org id>``,
+    or ``creator-<user id>`` for a dataset without an organization."""
+    if package.state == "active" and not package.private:
+        return ["public"]
+    if package.owner_org:
+        return [f"member-{package.owner_org}"]
+    return [f"creator-{package.creator_user_id}"]
+
+
+def user_labels(context: Context) -> set[str] | None:
+    """The caller's labels; None for a sysadmin (or with ``ignore_auth``),
+    who sees every dataset."""
+    if context.get("ignore_auth") or is_sysadmin(context):
+        return None
+    labels = {"public"}
+    user = current_user(context)
+    if user is not None and user.state == "active":
+        labels.add(f"creator-{user.id}")
+        labels.update(f"member-{org_id}" for org_id in organizations_with(context, "read"))
+    return labels
+
+
+def can_read_package(context: Context, package: model.Package) -> bool:
+    labels = user_labels(context)
+    return labels is None or any(label in labels for label in dataset_labels(package))
 
 
 def ok() -> dict[str, t.Any]:

@@ -1,0 +1,37 @@
+"""Auth functions of the delete actions (callers must be logged in)."""
+
+from __future__ import annotations
+
+import typing as t
+
+from heliograph import model
+from heliograph.logic import Context, DataDict, ObjectNotFound
+from heliograph.logic.auth import has_permission, ok, refuse
+from heliograph.logic.auth.update import package_object, unowned_rule, who
+
+__all__ = ["package_delete", "resource_delete"]
+
+Result = dict[str, t.Any]
+
+
+def package_delete(context: Context, data_dict: DataDict) -> Result:
+    """Editors and admins of the dataset's organization (sysadmins always)."""
+    package = package_object(context, data_dict)
+    if package.owner_org:
+        allowed = has_permission(context, package.owner_org, "delete_dataset")
+    else:
+        allowed = unowned_rule(context)
+    if not allowed:
+        return refuse(f"User {who(context)} not authorized to delete package {package.id}")
+    return ok()
+
+
+def resource_delete(context: Context, data_dict: DataDict) -> Result:
+    """As ``package_delete`` on the resource's dataset."""
+    session = context.get("session", model.Session)
+    resource = session.get(model.Resource, data_dict.get("id"))
+    if resource is None:
+        raise ObjectNotFound("Resource was not found.")
+    if not package_delete(context, {"id": resource.package_id}).get("success"):
+        return refuse(f"User {who(context)} not authorized to delete resource {resource.id}")
+    return ok()

@@ -1,0 +1,134 @@
+"""Auth functions of the read actions: anonymous callers are welcome."""
+
+from __future__ import annotations
+
+import typing as t
+
+from heliograph import model
+from heliograph.logic import Context, DataDict, ObjectNotFound, auth_allow_anonymous_access
+from heliograph.logic.auth import (
+    can_read_package,
+    current_user,
+    group_by_id_or_name,
+    has_permission,
+    ok,
+    package_by_id_or_name,
+    refuse,
+)
+from heliograph.logic.settings import config
+
+__all__ = [
+    "group_list",
+    "group_show",
+    "organization_list",
+    "organization_show",
+    "package_list",
+    "package_search",
+    "package_show",
+    "resource_show",
+    "site_read",
+    "status_show",
+    "user_list",
+    "user_show",
+]
+
+Result = dict[str, t.Any]
+
+
+def _who(context: Context) -> str:
+    return str(context.get("user") or "")
+
+
+@auth_allow_anonymous_access
+def site_read(context: Context, data_dict: DataDict) -> Result:
+    return ok()
+
+
+@auth_allow_anonymous_access
+def status_show(context: Context, data_dict: DataDict) -> Result:
+    return ok()
+
+
+@auth_allow_anonymous_access
+def package_list(context: Context, data_dict: DataDict) -> Result:
+    return ok()
+
+
+@auth_allow_anonymous_access
+def package_search(context: Context, data_dict: DataDict) -> Result:
+    """Anyone may search; the results are filtered by permission labels."""
+    return ok()
+
+
+@auth_allow_anonymous_access
+def package_show(context: Context, data_dict: DataDict) -> Result:
+    """Readable when the caller's permission labels meet the dataset's: an
+    active public dataset is readable by all; a private, draft or deleted one
+    by members (any role) of its organization, or by its creator when it has
+    no organization."""
+    package = package_by_id_or_name(context, data_dict.get("id") or data_dict.get("name_or_id"))
+    if package is None:
+        raise ObjectNotFound()
+    if can_read_package(context, package):
+        return ok()
+    return refuse(f"User {_who(context)} not authorized to read package {package.id}")
+
+
+@auth_allow_anonymous_access
+def resource_show(context: Context, data_dict: DataDict) -> Result:
+    """As ``package_show`` on the resource's dataset."""
+    session = context.get("session", model.Session)
+    resource = session.get(model.Resource, data_dict.get("id"))
+    if resource is None:
+        raise ObjectNotFound("Resource was not found.")
+    package = session.get(model.Package, resource.package_id)
+    if package is not None and can_read_package(context, package):
+        return ok()
+    return refuse(f"User {_who(context)} not authorized to read resource {resource.id}")
+
+
+@auth_allow_anonymous_access
+def group_show(context: Context, data_dict: DataDict) -> Result:
+    """Active groups are public; a deleted one is visible to its members."""
+    group = group_by_id_or_name(context, data_dict.get("id"))
+    if group is None:
+        raise ObjectNotFound()
+    if group.state == model.tables.ACTIVE:
+        if (
+            not config.auth("public_user_details")
+            and data_dict.get("include_users")
+            and not has_permission(context, group.id, "read")
+        ):
+            return refuse(f"User {_who(context)} not authorized to read group {group.id}")
+        return ok()
+    if has_permission(context, group.id, "read"):
+        return ok()
+    return refuse(f"User {_who(context)} not authorized to read group {group.id}")
+
+
+@auth_allow_anonymous_access
+def organization_show(context: Context, data_dict: DataDict) -> Result:
+    return group_show(context, data_dict)
+
+
+@auth_allow_anonymous_access
+def group_list(context: Context, data_dict: DataDict) -> Result:
+    return ok()
+
+
+@auth_allow_anonymous_access
+def organization_list(context: Context, data_dict: DataDict) -> Result:
+    return ok()
+
+
+@auth_allow_anonymous_access
+def user_show(context: Context, data_dict: DataDict) -> Result:
+    """Anyone, when ``public_user_details`` is on; else logged-in users."""
+    if config.auth("public_user_details") or current_user(context) is not None:
+        return ok()
+    return refuse("You must be logged in to view user details")
+
+
+@auth_allow_anonymous_access
+def user_list(context: Context, data_dict: DataDict) -> Result:
+    return user_show(context, data_dict)

@@ -1,0 +1,183 @@
+"""Validated dicts to model rows: the write half of dictization.
+
+``package_update`` follows CKAN: a dataset field the dict leaves out keeps
+its stored value, while the lists - tags, extras, groups and resources -
+are replaced, so a list left out is emptied. A resource dict replaces the
+stored resource entirely (fields and extras left out are cleared), as
+CKAN's ``resource_update`` warns.
+"""
+
+from __future__ import annotations
+
+import json
+import typing as t
+
+from sqlalchemy import select
+
+from heliograph import model
+from heliograph.logic.schema import RESOURCE_COLUMNS, RESOURCE_EXTRA_CORE
+
+PACKAGE_TEXT_FIELDS = (
+    "notes",
+    "url",
+    "version",
+    "author",
+    "author_email",
+    "maintainer",
+    "maintainer_email",
+    "license_id",
+)
+
+
+def package_save(
+    session: t.Any,
+    clean: dict[str, t.Any],
+    *,
+    package: model.Package | None = None,
+    creator_user_id: str | None = None,
+) -> model.Package:
+    """Create (``package`` None) or replace a dataset from validated values."""
+    now = model.utcnow()
+    if package is None:
+        _free_name_of_deleted(session, clean["name"])
+        package = model.Package(
+            id=clean.get("id") or model.new_id(),
+            type=clean.get("type") or "dataset",
+            creator_user_id=creator_user_id,
+            metadata_created=now,
+            state=clean.get("state") or model.tables.ACTIVE,
+            private=bool(clean.get("private", False)),
+            name=clean["name"],
+        )
+        session.add(package)
+    elif "name" in clean and clean["name"] != package.name:
+        _free_name_of_deleted(session, clean["name"], keep=package.id)
+    for field in ("name", "title", "owner_org", "state", "private", *PACKAGE_TEXT_FIELDS):
+        if field in clean:
+            setattr(package, field, clean[field])
+    package.metadata_modified = now
+    session.flush()
+    _save_tags(session, package, clean.get("tags") or [])
+    _save_extras(package, clean.get("extras") or [])
+    _save_groups(session, package, clean.get("groups") or [])
+    _save_resources(session, package, clean.get("resources") or [], now)
+    session.flush()
+    return package
+
+
+def _free_name_of_deleted(session: t.Any, name: str, keep: str | None = None) -> None:
+    """A deleted dataset gives up its name: it is renamed to its id."""
+    for old in session.scalars(
+        select(model.Package).where(
+            model.Package.name == name, model.Package.state == model.tables.DELETED
+        )
+    ):
+        if old.id != keep:
+            old.name = old.id
+    session.flush()
+
+
+def _save_tags(session: t.Any, package: model.Package, names: list[str]) -> None:
+    wanted = list(dict.fromkeys(names))
+    kept = []
+    for package_tag in list(package.package_tags):
+        if package_tag.tag.name in wanted:
+            kept.append(package_tag.tag.name)
+        else:
+            package.package_tags.remove(package_tag)
+    for name in wanted:
+        if name in kept:
+            continue
+        tag = session.scalar(select(model.Tag).where(model.Tag.name == name))
+        if tag is None:
+            tag = model.Tag(name=name)
+            session.add(tag)
+            session.flush()
+        package.package_tags.append(model.PackageTag(package_id=package.id, tag_id=tag.id, tag=tag))
+
+
+def _save_extras(package: model.Package, extras: list[dict[str, t.Any]]) -> None:
+    wanted = {item["key"]: item["value"] for item in extras}
+    for extra in list(package.extras):
+        if extra.key in wanted:
+            extra.value = wanted.pop(extra.key)
+        else:
+            package.extras.remove(extra)
+    for key, value in wanted.items():
+        package.extras.append(model.PackageExtra(package_id=package.id, key=key, value=value))
+
+
+def _save_groups(session: t.Any, package: model.Package, refs: list[str]) -> None:
+    """The dataset's groups (not organizations) become exactly ``refs``;
+    unknown groups are skipped, as CKAN does (auth already refused them)."""
+    wanted: dict[str, model.Group] = {}
+    for ref in refs:
+        group = session.get(model.Group, ref) or session.scalar(
+            select(model.Group).where(model.Group.name == ref)
+        )
+        if group is not None and not group.is_organization:
+            wanted[group.id] = group
+    members = session.scalars(
+        select(model.Member).where(
+            model.Member.table_name == "package", model.Member.table_id == package.id
+        )
+    ).all()
+    for member in members:
+        group = session.get(model.Group, member.group_id)
+        if group is None or group.is_organization:
+            continue
+        if member.group_id in wanted:
+            member.state = model.tables.ACTIVE
+            del wanted[member.group_id]
+        else:
+            session.delete(member)
+    for group_id in wanted:
+        session.add(
+            model.Member(
+                group_id=group_id, table_name="package", table_id=package.id, capacity="public"
+            )
+        )
+
+
+def _resource_values(clean: dict[str, t.Any]) -> dict[str, t.Any]:
+    values = {column: clean.get(column) for column in RESOURCE_COLUMNS}
+    values["url"] = values["url"] or ""
+    if values["url_type"] == "upload" and values["url"]:
+        values["url"] = values["url"].rsplit("/", 1)[-1]
+    extras = dict(clean.get("__extras") or {})
+    for key in RESOURCE_EXTRA_CORE:
+        if clean.get(key) is not None:
+            value = clean[key]
+            extras[key] = value.isoformat() if hasattr(value, "isoformat") else value
+    values["extras"] = json.dumps(extras, sort_keys=True) if extras else None
+    return values
+
+
+def _save_resources(
+    session: t.Any, package: model.Package, resources: list[dict[str, t.Any]], now: t.Any
+) -> None:
+    existing = {r.id: r for r in package.resources if r.state == model.tables.ACTIVE}
+    seen: set[str] = set()
+    for position, clean in enumerate(resources):
+        values = _resource_values(clean)
+        resource = existing.get(clean.get("id") or "")
+        if resource is None or resource.id in seen:
+            resource = model.Resource(
+                id=model.new_id(),
+                package_id=package.id,
+                created=now,
+                metadata_modified=now,
+                state=model.tables.ACTIVE,
+                **values,
+            )
+            package.resources.append(resource)
+        elif any(getattr(resource, key) != value for key, value in values.items()):
+            for key, value in values.items():
+                setattr(resource, key, value)
+            resource.metadata_modified = now
+        resource.position = position
+        seen.add(resource.id)
+    for resource_id, resource in existing.items():
+        if resource_id not in seen:
+            resource.state = model.tables.DELETED
+            resource.metadata_modified = now
