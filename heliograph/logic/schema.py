@@ -311,9 +311,15 @@ def package_schema(*, create: bool) -> Schema:
 def validate_package(
     data: dict[str, t.Any], context: dict[str, t.Any], *, package: model.Package | None = None
 ) -> tuple[dict[str, t.Any], dict[str, t.Any]]:
-    extra: dict[str, t.Any] = {"package": package}
-    clean, errors = validate(data, package_schema(create=package is None), context, **extra)
-    for key, messages in (extra.get("late_errors") or {}).items():
+    late_errors: dict[str, t.Any] = {}  # errors of one field reported under another key
+    clean, errors = validate(
+        data,
+        package_schema(create=package is None),
+        context,
+        package=package,
+        late_errors=late_errors,
+    )
+    for key, messages in late_errors.items():
         errors.setdefault(key, messages)
     return clean, errors
 

@@ -195,7 +195,7 @@ def if_empty_same_as(other: str) -> Validator:
 
     def _same_as(value: t.Any, state: State) -> t.Any:
         if value is missing or value is None or value == "":
-            return state.clean.get(other, state.data.get(other, missing))
+            return state.clean.get(other, missing)
         return value
 
     return _same_as

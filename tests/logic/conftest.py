@@ -1,0 +1,130 @@
+"""Fixtures for the logic layer: people with roles, an organization, a caller."""
+
+from __future__ import annotations
+
+import collections.abc as c
+import typing as t
+
+import pytest
+import sqlalchemy as sa
+
+from heliograph import logic, model
+from heliograph.lib import signals
+from heliograph.logic import settings, users
+
+Call = c.Callable[..., t.Any]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_registry_and_settings() -> c.Iterator[None]:
+    """Every test starts on the core registry and on the declared defaults."""
+    saved = dict(settings.config)
+    settings.config.clear()
+    logic.registry.reset()
+    yield
+    settings.config.replace(saved)
+    logic.registry.reset()
+
+
+@pytest.fixture
+def setting() -> c.Callable[[str, t.Any], None]:
+    """Set a configuration value for this test (restored afterwards)."""
+
+    def set_(key: str, value: t.Any) -> None:
+        settings.config[key] = value
+
+    return set_
+
+
+@pytest.fixture
+def call(db: sa.Engine) -> Call:
+    """Run an action as ``user`` (a name, or None for anonymous)."""
+
+    def run(name: str, data: dict[str, t.Any] | None = None, **kw: t.Any) -> t.Any:
+        user = kw.pop("user", None)
+        context = {"user": user, "session": model.Session, **kw.pop("context", {})}
+        return logic.get_action(name)(context, data if data is not None else {})
+
+    return run
+
+
+@pytest.fixture
+def people(db: sa.Engine) -> dict[str, model.User]:
+    """A sysadmin, and users who will hold roles (see ``org``), plus an outsider."""
+    session = model.Session()
+    made = {
+        name: users.create_user(
+            session,
+            name=name,
+            email=f"{name}@example.org",
+            password=None,  # hashing is slow; tests/logic/test_users.py checks passwords
+            sysadmin=name == "sysadmin",
+        )
+        for name in ("sysadmin", "admin", "editor", "member", "outsider")
+    }
+    session.commit()
+    return made
+
+
+@pytest.fixture
+def org(call: Call, people: dict[str, model.User]) -> dict[str, t.Any]:
+    """Organization ``sun-watchers``: admin (its creator), editor, member."""
+    created = call(
+        "organization_create", {"name": "sun-watchers", "title": "Sun Watchers"}, user="admin"
+    )
+    for name in ("editor", "member"):
+        call(
+            "member_create",
+            {"id": created["id"], "object": name, "object_type": "user", "capacity": name},
+            user="admin",
+        )
+    return t.cast(dict[str, t.Any], created)
+
+
+@pytest.fixture
+def dataset(call: Call, org: dict[str, t.Any]) -> dict[str, t.Any]:
+    """A public dataset of ``org`` with one resource and a tag."""
+    return t.cast(
+        dict[str, t.Any],
+        call(
+            "package_create",
+            {
+                "name": "sunspots",
+                "title": "Sunspot counts",
+                "owner_org": org["id"],
+                "notes": "Daily sunspot numbers",
+                "tags": [{"name": "sun"}],
+                "resources": [{"url": "http://example.org/s.csv", "name": "Counts"}],
+            },
+            user="editor",
+        ),
+    )
+
+
+@pytest.fixture
+def private_dataset(call: Call, org: dict[str, t.Any]) -> dict[str, t.Any]:
+    return t.cast(
+        dict[str, t.Any],
+        call(
+            "package_create",
+            {
+                "name": "flares",
+                "owner_org": org["id"],
+                "private": True,
+                "resources": [{"url": "http://example.org/f.csv"}],
+            },
+            user="editor",
+        ),
+    )
+
+
+@pytest.fixture
+def sent() -> c.Iterator[list[tuple[t.Any, dict[str, t.Any]]]]:
+    """The ``action_succeeded`` sends, as (sender, kwargs), while the test runs."""
+    record: list[tuple[t.Any, dict[str, t.Any]]] = []
+
+    def receiver(sender: t.Any, **kwargs: t.Any) -> None:
+        record.append((sender, kwargs))
+
+    with signals.action_succeeded.connected_to(receiver):
+        yield record
