@@ -6,6 +6,6 @@ bash scripts/setup.sh
 echo "== ruff"
 .venv/bin/ruff check .
 echo "== mypy --strict"
-.venv/bin/mypy --strict heliograph/signals heliograph/lib
+.venv/bin/mypy --strict heliograph/signals heliograph/lib heliograph/plugins
 echo "== pytest"
 .venv/bin/python -m pytest "$@"

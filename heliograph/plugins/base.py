@@ -157,7 +157,7 @@ def interface_methods(interface: type[Interface]) -> dict[str, inspect.Signature
                 methods[attr] = None
                 continue
             params = list(signature.parameters.values())[1:]
-            methods[attr] = signature.replace(parameters=params)
+            methods[attr] = _plain(signature.replace(parameters=params))
     _methods_cache[interface] = methods
     return methods
 
@@ -217,6 +217,13 @@ def _call_problem(fn: t.Callable[..., t.Any], expected: inspect.Signature | None
 
 def _signature_text(fn: t.Callable[..., t.Any]) -> str:
     try:
-        return str(inspect.signature(fn))
+        return str(_plain(inspect.signature(fn)))
     except (TypeError, ValueError):
         return "(...)"
+
+
+def _plain(signature: inspect.Signature) -> inspect.Signature:
+    """``signature`` without annotations, for messages."""
+    empty = inspect.Parameter.empty
+    params = [param.replace(annotation=empty) for param in signature.parameters.values()]
+    return signature.replace(parameters=params, return_annotation=empty)

@@ -435,7 +435,7 @@ def _load_one(name: str, cls: type[Plugin]) -> _Loaded:
         except Exception as exc:
             exc.add_note(f"in ISignal.get_signal_subscriptions() of plugin {label}")
             raise
-        connections = subscriptions.plan(label, mapping)
+        connections = subscriptions.plan(name, label, mapping)
     _notify("before_load", plugin)
     subscriptions.connect(connections, name)
     entry = _Loaded(name, plugin, connections)

@@ -77,16 +77,17 @@ def signal_label(signal: object) -> str:
     return _short(signal)
 
 
-def plan(plugin_label: str, mapping: object) -> list[Connection]:
+def plan(plugin: str, plugin_label: str, mapping: object) -> list[Connection]:
     """Check the whole of ``mapping`` and return the connections it asks for.
 
+    ``plugin`` is the plugin's name, ``plugin_label`` how messages name it.
     Raises :class:`SignalSubscriptionError` naming the plugin, the signal and
     each offending entry; nothing is connected by this function.
     """
     where = f"plugin {plugin_label}: ISignal.get_signal_subscriptions()"
     if not isinstance(mapping, c.Mapping):
         raise SignalSubscriptionError(
-            plugin_label,
+            plugin,
             [f"{where} must return a dict {{signal: [subscription, ...]}}, got {_short(mapping)}"],
         )
     problems: list[str] = []
@@ -121,7 +122,7 @@ def plan(plugin_label: str, mapping: object) -> list[Connection]:
             seen.add(identity)
             connections.append(Connection.make(key, receiver, sender, weak))
     if problems:
-        raise SignalSubscriptionError(plugin_label, problems)
+        raise SignalSubscriptionError(plugin, problems)
     return connections
 
 
