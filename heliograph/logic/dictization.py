@@ -13,6 +13,7 @@ import json
 import typing as t
 import urllib.parse
 
+import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from heliograph import model
@@ -89,7 +90,17 @@ def package_dictize(package: model.Package, context: Context) -> dict[str, t.Any
     """The dataset as ``package_show`` returns it."""
     session = context.get("session", model.Session)
     resources = [r for r in package.resources if r.state == model.tables.ACTIVE]
-    tags = sorted((pt.tag for pt in package.package_tags), key=lambda tag: tag.name)
+    if "package_tags" in sa.inspect(package).unloaded:
+        tags = list(
+            session.scalars(
+                select(model.Tag)
+                .join(model.PackageTag, model.PackageTag.tag_id == model.Tag.id)
+                .where(model.PackageTag.package_id == package.id)
+            )
+        )  # one query rather than one per tag
+    else:
+        tags = [pt.tag for pt in package.package_tags]
+    tags.sort(key=lambda tag: tag.name)
     extras = sorted(package.extras, key=lambda extra: extra.key)
     groups = session.scalars(
         select(model.Group)

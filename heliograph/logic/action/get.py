@@ -7,6 +7,7 @@ import typing as t
 
 import sqlalchemy as sa
 from sqlalchemy import exists, func, or_, select
+from sqlalchemy.orm import selectinload
 
 from heliograph import model
 from heliograph.logic import (
@@ -356,6 +357,11 @@ def package_search(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     order = _parse_sort(params["sort"])
     packages = session.scalars(
         select(model.Package)
+        .options(
+            selectinload(model.Package.resources),
+            selectinload(model.Package.extras),
+            selectinload(model.Package.package_tags).joinedload(model.PackageTag.tag),
+        )
         .where(*conditions)
         .order_by(*order)
         .offset(params["start"])
