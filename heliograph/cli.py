@@ -24,10 +24,24 @@ def main() -> None:
     default=None,
     help="Write to this file instead of standard output.",
 )
-def signals_command(markdown: bool, output: str | None) -> None:
+@click.option(
+    "--plugin",
+    "-p",
+    "plugin_names",
+    multiple=True,
+    help="Load this plugin first, so its subscriptions show with their owner (repeatable).",
+)
+def signals_command(markdown: bool, output: str | None, plugin_names: tuple[str, ...]) -> None:
     """List the signal catalog: namespaces, signals, contracts and receivers."""
     from heliograph.lib import signal_docs
 
+    if plugin_names:
+        from heliograph import plugins
+
+        try:
+            plugins.load(*plugin_names)
+        except plugins.PluginError as exc:
+            raise click.ClickException(str(exc)) from None
     text = signal_docs.render_markdown() if markdown else signal_docs.render_text()
     if output:
         with open(output, "w", encoding="utf-8") as fh:
@@ -35,6 +49,20 @@ def signals_command(markdown: bool, output: str | None) -> None:
         click.echo(f"wrote {output}")
     else:
         click.echo(text, nl=False)
+
+
+@main.command("plugins")
+def plugins_command() -> None:
+    """List the plugins that can be loaded: entry points of group heliograph.plugins."""
+    from heliograph import plugins
+
+    available = plugins.available_plugins()
+    if not available:
+        click.echo(f"no plugins found (entry point group {plugins.GROUP})")
+        return
+    width = max(len(name) for name in available)
+    for name, origin in available.items():
+        click.echo(f"{name:<{width}}  {origin}")
 
 
 # -- the portal ------------------------------------------------------------------
