@@ -33,10 +33,10 @@ from heliograph.logic.validation import (
     max_length,
     missing,
     name_validator,
-    natural_number_validator,
     not_empty,
     not_missing,
     one_of,
+    page_number,
     password_validator,
     strip,
     tag_name_errors,
@@ -189,8 +189,10 @@ PACKAGE_FIELDS = (
 
 
 def extra_value(value: t.Any, state: State) -> t.Any:
-    if value is None or isinstance(value, str):
+    if value is None:
         return value
+    if isinstance(value, str):
+        return unicode_safe(value, state)
     if isinstance(value, bool | int | float):
         return str(value).lower() if isinstance(value, bool) else str(value)
     raise Invalid("Must be a string")
@@ -203,7 +205,12 @@ def extras_validator(value: t.Any, state: State) -> t.Any:
         return value
     value = list_of_dicts(value, state)
     schema: Schema = {
-        "key": [not_empty, unicode_safe, strip],
+        "key": [
+            not_empty,
+            unicode_safe,
+            strip,
+            max_length(200, "Extra keys must be at most 200 characters long"),
+        ],
         "value": [not_missing, extra_value],
         "deleted": [ignore_missing, boolean_validator],
     }
@@ -240,7 +247,7 @@ def groups_validator(value: t.Any, state: State) -> t.Any:
         ref = item.get("id") or item.get("name")
         if ref is None or ref == "":
             continue
-        if not isinstance(ref, str):
+        if not isinstance(ref, str) or "\x00" in ref:
             raise Invalid([{"id": ["Must be a string"]}])
         refs.append(ref)
     return refs
@@ -384,15 +391,28 @@ def resource_schema() -> Schema:
         "format": [ignore_missing, unicode_safe, clean_format],
         "mimetype": _optional_text(),
         "mimetype_inner": _optional_text(),
-        "size": [ignore_missing, int_validator, _empty_to_none_value],
+        "size": [ignore_missing, int_validator, _empty_to_none_value, _size_range],
         "hash": _optional_text(),
         "resource_type": _optional_text(),
-        "url_type": _optional_text(),
+        "url_type": [
+            ignore_missing,
+            unicode_safe,
+            max_length(50, "url_type must be at most 50 characters long"),
+        ],
         "cache_url": _optional_text(),
         "last_modified": [ignore_missing, isodate],
         "cache_last_updated": [ignore_missing, isodate],
         **{key: [ignore] for key in RESOURCE_DERIVED + RESOURCE_DROPPED},
     }
+
+
+MAX_SIZE = 2**31 - 1  # the column is a 32-bit integer
+
+
+def _size_range(value: t.Any, state: State) -> t.Any:
+    if isinstance(value, int) and not 0 <= value <= MAX_SIZE:
+        raise Invalid(f"Must be a natural number of at most {MAX_SIZE}")
+    return value
 
 
 def _empty_to_none_value(value: t.Any, state: State) -> t.Any:
@@ -464,7 +484,11 @@ def group_schema() -> Schema:
         "image_url": [ignore_missing, unicode_safe],
         "type": [ignore_missing, unicode_safe, name_validator],
         "state": [ignore_missing, unicode_safe, one_of(("active", "pending"), "Invalid state")],
-        "approval_status": [ignore_missing, unicode_safe],
+        "approval_status": [
+            ignore_missing,
+            unicode_safe,
+            one_of(("approved", "pending"), "Invalid approval status"),
+        ],
         "users": [group_users_validator],
         "extras": [ignore_missing, list_of_dicts],
     }
@@ -523,8 +547,8 @@ def user_create_schema() -> Schema:
 
 def paging_schema() -> Schema:
     return {
-        "limit": [ignore_missing, natural_number_validator],
-        "offset": [ignore_missing, natural_number_validator],
+        "limit": [ignore_missing, page_number],
+        "offset": [ignore_missing, page_number],
     }
 
 

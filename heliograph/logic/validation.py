@@ -209,13 +209,20 @@ def string_type(message: str = "Must be a string") -> Validator:
     anything else (lists, dicts, booleans) is an error with ``message``."""
 
     def _string(value: t.Any, state: State) -> t.Any:
-        if value is missing or value is None or isinstance(value, str):
+        if value is missing or value is None:
+            return value
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise Invalid(NUL_MESSAGE)
             return value
         if isinstance(value, int | float) and not isinstance(value, bool):
             return str(value)
         raise Invalid(message)
 
     return _string
+
+
+NUL_MESSAGE = "Must not contain NUL characters"
 
 
 unicode_safe = string_type()
@@ -266,6 +273,17 @@ def natural_number_validator(value: t.Any, state: State) -> t.Any:
     if isinstance(value, int) and value < 0:
         raise Invalid("Must be a natural number")
     return value
+
+
+MAX_PAGE = 2**31 - 1
+
+
+def page_number(value: t.Any, state: State) -> t.Any:
+    """A natural number for paging (``limit``, ``offset``, ``rows``, ``start``);
+    numbers past any real table size are clamped, so the database never sees
+    an integer it cannot hold."""
+    value = natural_number_validator(value, state)
+    return min(value, MAX_PAGE) if isinstance(value, int) else value
 
 
 def is_positive_integer(value: t.Any, state: State) -> t.Any:
@@ -380,13 +398,14 @@ def name_validator(value: t.Any, state: State) -> t.Any:
     return value
 
 
+MAX_EMAIL_LENGTH = 254
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def email_validator(value: t.Any, state: State) -> t.Any:
     if value is missing or value is None or value == "":
         return value
-    if not isinstance(value, str) or not EMAIL_RE.match(value):
+    if not isinstance(value, str) or len(value) > MAX_EMAIL_LENGTH or not EMAIL_RE.match(value):
         raise Invalid(f"Email {value} is not a valid format")
     return value
 
@@ -399,6 +418,8 @@ def password_validator(value: t.Any, state: State) -> t.Any:
         return value
     if not isinstance(value, str):
         raise Invalid("Passwords must be strings")
+    if "\x00" in value:
+        raise Invalid(NUL_MESSAGE)
     if len(value) < MIN_PASSWORD_LENGTH:
         raise Invalid(f"Your password must be {MIN_PASSWORD_LENGTH} characters or longer")
     return value

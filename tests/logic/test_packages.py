@@ -309,3 +309,23 @@ def test_package_list_is_active_public_names_sorted(
 def test_actions_refuse_a_data_dict_that_is_not_a_dict(call: Call, db: t.Any) -> None:
     with pytest.raises(ValidationError):
         call("package_show", ["sunspots"])  # type: ignore[arg-type]
+
+
+def test_nul_characters_and_huge_numbers_are_validation_errors(
+    call: Call, dataset: dict[str, t.Any]
+) -> None:
+    # PostgreSQL refuses NUL in text and integers past 64 bits: both must stop at validation.
+    errors = errors_of(
+        call,
+        "package_create",
+        {"name": "nul", "owner_org": dataset["owner_org"], "title": "a\x00b"},
+        "editor",
+    )
+    assert errors == {"title": ["Must not contain NUL characters"]}
+    assert errors_of(call, "package_show", {"id": "sun\x00spots"}, None) == {
+        "id": ["Must not contain NUL characters"]
+    }
+    assert call("package_list", {"offset": 2**80}) == []
+    assert call("package_search", {"start": 2**80})["results"] == []
+    errors = errors_of(call, "resource_create", {"package_id": "sunspots", "size": 2**40}, "editor")
+    assert errors == {"size": ["Must be a natural number of at most 2147483647"]}

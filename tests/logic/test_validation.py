@@ -106,8 +106,14 @@ def test_isodate() -> None:
     assert info.value.error == "Date format incorrect"
 
 
+awkward = st.sampled_from(["\x00", "a\x00b", "x" * 300, "Sun Spots", "sun", "-1", "1e400", ""])
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20)
+    | awkward,
     lambda children: (
         st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
     ),
@@ -150,3 +156,41 @@ def test_package_search_never_crashes_on_json_input(
         assert set(exc.error_dict) <= set(SEARCH_FIELDS)
     else:
         assert set(result) == {"count", "results", "facets", "search_facets", "sort"}
+
+
+FUZZED_ACTIONS = {
+    "resource_create": ["package_id", "url", "name", "size", "format", "url_type", "last_modified"],
+    "organization_create": ["name", "title", "users", "approval_status", "type", "extras"],
+    "member_create": ["id", "object", "object_type", "capacity"],
+    "user_create": ["name", "email", "password", "fullname", "with_apitoken"],
+    "api_token_create": ["user", "name"],
+    "package_list": ["limit", "offset"],
+    "organization_list": ["sort", "limit", "offset", "q", "all_fields", "organizations"],
+    "user_list": ["q", "order_by", "limit", "offset", "all_fields"],
+    "user_show": ["id", "include_datasets"],
+    "package_show": ["id", "name_or_id"],
+    "resource_show": ["id"],
+    "package_patch": ["id", "notes", "tags", "resources"],
+    "package_delete": ["id"],
+}
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    case=st.sampled_from(sorted(FUZZED_ACTIONS)).flatmap(
+        lambda name: st.tuples(
+            st.just(name),
+            st.dictionaries(st.sampled_from(FUZZED_ACTIONS[name]), json_values, max_size=4),
+        )
+    )
+)
+def test_other_actions_never_crash_on_json_input(
+    call: Call, dataset: dict[str, t.Any], case: tuple[str, dict[str, t.Any]]
+) -> None:
+    name, data = case
+    with contextlib.suppress(ValidationError, NotAuthorized, ObjectNotFound):
+        call(name, data, user="sysadmin")

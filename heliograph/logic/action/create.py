@@ -24,6 +24,7 @@ from heliograph.logic.dictization import member_dictize, package_dictize, user_d
 from heliograph.logic.model_save import package_save
 from heliograph.logic.schema import group_schema, user_create_schema, validate_package
 from heliograph.logic.validation import (
+    NUL_MESSAGE,
     max_length,
     not_empty,
     require_mapping,
@@ -57,6 +58,8 @@ def require(data_dict: DataDict, *keys: str) -> list[str]:
             errors[key] = ["Missing value"]
         elif not isinstance(value, str):
             errors[key] = ["Must be a string"]
+        elif "\x00" in value:
+            errors[key] = [NUL_MESSAGE]
         values.append(str(value))
     if errors:
         raise ValidationError(errors)

@@ -22,12 +22,14 @@ from heliograph.logic import auth as authz
 from heliograph.logic.dictization import group_dictize, package_dictize, user_dictize
 from heliograph.logic.settings import config
 from heliograph.logic.validation import (
+    MAX_PAGE,
+    NUL_MESSAGE,
     boolean_validator,
     default,
     ignore_missing,
     int_validator,
     list_of_strings,
-    natural_number_validator,
+    page_number,
     require_mapping,
     string_type,
     unicode_safe,
@@ -91,6 +93,8 @@ def _id_param(data_dict: DataDict, *keys: str) -> str:
             continue
         if not isinstance(value, str):
             raise ValidationError({key: ["Must be a string"]})
+        if "\x00" in value:
+            raise ValidationError({key: [NUL_MESSAGE]})
         return value
     raise ValidationError({keys[0]: ["Missing value"]})
 
@@ -116,8 +120,8 @@ def package_list(context: Context, data_dict: DataDict) -> list[str]:
     params = validate_or_raise(
         require_mapping(data_dict),
         {
-            "limit": [ignore_missing, natural_number_validator],
-            "offset": [ignore_missing, natural_number_validator],
+            "limit": [ignore_missing, page_number],
+            "offset": [ignore_missing, page_number],
         },
         context,
     )
@@ -290,19 +294,23 @@ def _parse_sort(value: str) -> list[t.Any]:
     return order
 
 
+def _clamp(value: t.Any, state: t.Any) -> t.Any:
+    return max(-MAX_PAGE, min(value, MAX_PAGE)) if isinstance(value, int) else value
+
+
 def _search_schema() -> dict[str, list[t.Any]]:
     text = string_type()
     return {
         "q": [default(""), text],
         "fq": [default(""), text],
         "fq_list": [ignore_missing, list_of_strings],
-        "rows": [default(10), int_validator, natural_number_validator],
-        "start": [default(0), int_validator, natural_number_validator],
+        "rows": [default(10), page_number],
+        "start": [default(0), page_number],
         "sort": [default(DEFAULT_SORT), text],
         "facet": [default(True), boolean_validator],
         "facet.field": [ignore_missing, list_of_strings],
-        "facet.limit": [default(50), int_validator],
-        "facet.mincount": [default(1), int_validator],
+        "facet.limit": [default(50), int_validator, _clamp],
+        "facet.mincount": [default(1), int_validator, _clamp],
         "fl": [ignore_missing, unicode_safe],
         "include_private": [default(False), boolean_validator],
         "include_drafts": [default(False), boolean_validator],
@@ -637,8 +645,8 @@ def _group_list(context: Context, data_dict: DataDict, organization: bool) -> li
     names_key = "organizations" if organization else "groups"
     schema: dict[str, list[t.Any]] = {
         "sort": [default("title asc"), string_type()],
-        "limit": [ignore_missing, natural_number_validator],
-        "offset": [default(0), natural_number_validator],
+        "limit": [ignore_missing, page_number],
+        "offset": [default(0), page_number],
         "q": [ignore_missing, string_type()],
         names_key: [ignore_missing, list_of_strings],
         "all_fields": [default(False), boolean_validator],
@@ -798,8 +806,8 @@ def user_list(context: Context, data_dict: DataDict) -> list[t.Any]:
             "email": [ignore_missing, string_type()],
             "order_by": [default("display_name"), string_type()],
             "all_fields": [default(True), boolean_validator],
-            "limit": [ignore_missing, natural_number_validator],
-            "offset": [default(0), natural_number_validator],
+            "limit": [ignore_missing, page_number],
+            "offset": [default(0), page_number],
         },
         context,
     )

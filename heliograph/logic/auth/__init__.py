@@ -106,7 +106,7 @@ def organizations_with(context: Context, permission: str) -> list[str]:
 
 def group_by_id_or_name(context: Context, ref: t.Any) -> model.Group | None:
     """The group or organization whose id or name is ``ref``, or None."""
-    if not isinstance(ref, str) or not ref:
+    if not isinstance(ref, str) or not ref or "\x00" in ref:
         return None
     session = context.get("session", model.Session)
     group = session.get(model.Group, ref)
@@ -117,7 +117,7 @@ def group_by_id_or_name(context: Context, ref: t.Any) -> model.Group | None:
 
 def package_by_id_or_name(context: Context, ref: t.Any) -> model.Package | None:
     """The dataset whose id or name is ``ref``, or None."""
-    if not isinstance(ref, str) or not ref:
+    if not isinstance(ref, str) or not ref or "\x00" in ref:
         return None
     session = context.get("session", model.Session)
     package = session.get(model.Package, ref)
@@ -126,9 +126,17 @@ def package_by_id_or_name(context: Context, ref: t.Any) -> model.Package | None:
     return t.cast("model.Package | None", package)
 
 
+def resource_by_id(context: Context, ref: t.Any) -> model.Resource | None:
+    """The resource whose id is ``ref`` (any state), or None."""
+    if not isinstance(ref, str) or not ref or "\x00" in ref:
+        return None
+    session = context.get("session", model.Session)
+    return t.cast("model.Resource | None", session.get(model.Resource, ref))
+
+
 def user_by_id_or_name(context: Context, ref: t.Any) -> model.User | None:
     """The user whose id or name is ``ref``, or None."""
-    if not isinstance(ref, str) or not ref:
+    if not isinstance(ref, str) or not ref or "\x00" in ref:
         return None
     session = context.get("session", model.Session)
     user = session.get(model.User, ref)

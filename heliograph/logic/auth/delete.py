@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import typing as t
 
-from heliograph import model
 from heliograph.logic import Context, DataDict, ObjectNotFound
-from heliograph.logic.auth import has_permission, ok, refuse
+from heliograph.logic.auth import has_permission, ok, refuse, resource_by_id
 from heliograph.logic.auth.update import package_object, unowned_rule, who
 
 __all__ = ["package_delete", "resource_delete"]
@@ -28,8 +27,7 @@ def package_delete(context: Context, data_dict: DataDict) -> Result:
 
 def resource_delete(context: Context, data_dict: DataDict) -> Result:
     """As ``package_delete`` on the resource's dataset."""
-    session = context.get("session", model.Session)
-    resource = session.get(model.Resource, data_dict.get("id"))
+    resource = resource_by_id(context, data_dict.get("id"))
     if resource is None:
         raise ObjectNotFound("Resource was not found.")
     if not package_delete(context, {"id": resource.package_id}).get("success"):

@@ -14,6 +14,7 @@ from heliograph.logic.auth import (
     ok,
     package_by_id_or_name,
     refuse,
+    resource_by_id,
 )
 from heliograph.logic.settings import config
 
@@ -77,11 +78,10 @@ def package_show(context: Context, data_dict: DataDict) -> Result:
 @auth_allow_anonymous_access
 def resource_show(context: Context, data_dict: DataDict) -> Result:
     """As ``package_show`` on the resource's dataset."""
-    session = context.get("session", model.Session)
-    resource = session.get(model.Resource, data_dict.get("id"))
+    resource = resource_by_id(context, data_dict.get("id"))
     if resource is None:
         raise ObjectNotFound("Resource was not found.")
-    package = session.get(model.Package, resource.package_id)
+    package = package_by_id_or_name(context, resource.package_id)
     if package is not None and can_read_package(context, package):
         return ok()
     return refuse(f"User {_who(context)} not authorized to read resource {resource.id}")

@@ -15,6 +15,7 @@ from heliograph.logic.auth import (
     ok,
     package_by_id_or_name,
     refuse,
+    resource_by_id,
 )
 from heliograph.logic.settings import config
 
@@ -99,8 +100,7 @@ def package_patch(context: Context, data_dict: DataDict) -> Result:
 
 def resource_update(context: Context, data_dict: DataDict) -> Result:
     """As ``package_update`` on the resource's dataset (logged in)."""
-    session = context.get("session", model.Session)
-    resource = session.get(model.Resource, data_dict.get("id"))
+    resource = resource_by_id(context, data_dict.get("id"))
     if resource is None:
         raise ObjectNotFound("Resource was not found.")
     outcome = package_update(context, {"id": resource.package_id})
