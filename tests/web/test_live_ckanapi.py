@@ -9,6 +9,7 @@ import typing as t
 import pytest
 import waitress
 from flask import Flask
+from waitress import wasyncore
 
 ckanapi = pytest.importorskip("ckanapi")
 
@@ -28,8 +29,11 @@ def server_url(live_app: Flask) -> c.Iterator[str]:
     try:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
-        server.close()
+        # close() alone leaves keep-alive channels in the map and run() looping
+        server.task_dispatcher.shutdown()
+        wasyncore.close_all(server._map)
         thread.join(timeout=10)
+        assert not thread.is_alive()
 
 
 @pytest.fixture

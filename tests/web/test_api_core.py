@@ -1,0 +1,130 @@
+"""Bad input to the core actions over HTTP: the CKAN error envelope, never a 500."""
+
+from __future__ import annotations
+
+import json
+import typing as t
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from heliograph import model
+from heliograph.lib import signals
+
+pytestmark = pytest.mark.usefixtures("core_actions")
+
+
+@pytest.fixture
+def token(app: Flask) -> str:
+    """A sysadmin's API token, with an organization and a dataset in place."""
+    from heliograph import logic
+    from heliograph.logic import tokens
+
+    session = model.Session()
+    admin = model.User(name="admin", email="admin@example.org", sysadmin=True)
+    session.add(admin)
+    session.flush()
+    _row, raw = tokens.create_token(session, admin, "api test")
+    session.commit()
+    context = {"user": "admin", "session": model.Session}
+    org = logic.get_action("organization_create")(dict(context), {"name": "org"})
+    logic.get_action("package_create")(
+        dict(context), {"name": "taken", "owner_org": org["id"], "resources": [{"url": "x"}]}
+    )
+    model.Session.remove()
+    return t.cast(str, raw)
+
+
+def post(client: FlaskClient, token: str, action: str, data: t.Any) -> t.Any:
+    return client.post(
+        f"/api/3/action/{action}",
+        data=json.dumps(data),
+        content_type="application/json",
+        headers={"Authorization": token},
+    )
+
+
+BAD_POSTS: list[tuple[str, t.Any, str | None]] = [
+    ("package_create", {}, "name"),
+    ("package_create", {"name": 123, "owner_org": "org"}, "name"),
+    ("package_create", {"name": "taken", "owner_org": "org"}, "name"),
+    ("package_create", {"name": "Bad Name!", "owner_org": "org"}, "name"),
+    ("package_create", {"name": "x" * 500, "owner_org": "org"}, "name"),
+    ("package_create", {"name": "ok-1", "owner_org": "no-such-org"}, "owner_org"),
+    ("package_create", {"name": "ok-2", "owner_org": "org", "tags": "notalist"}, "tags"),
+    ("package_create", {"name": "ok-3", "owner_org": "org", "tags": [1, None]}, "tags"),
+    ("package_create", {"name": "ok-4", "owner_org": "org", "extras": [1]}, "extras"),
+    ("package_create", {"name": "ok-5", "owner_org": "org", "resources": {"a": 1}}, "resources"),
+    ("package_create", {"name": "ok-7", "owner_org": ["org"]}, "owner_org"),
+    ("package_create", {"name": "nul\u0000", "owner_org": "org"}, "name"),
+    ("package_update", {"title": "no id"}, None),
+    ("package_patch", {"id": "no-such-dataset"}, None),
+    ("package_show", {"id": ["a", "b"]}, None),
+    ("package_show", {"id": {"nested": True}}, None),
+    ("package_search", {"rows": "abc"}, "rows"),
+    ("package_search", {"start": [1, 2]}, "start"),
+    ("package_search", {"q": {"x": 1}}, "q"),
+    ("resource_create", {"url": "http://x"}, "package_id"),
+    ("resource_create", {"package_id": "no-such-dataset", "url": "x"}, None),
+    ("resource_update", {"id": "no-such-resource"}, None),
+    ("organization_create", {"name": "org"}, "name"),
+    ("organization_create", {"name": ""}, "name"),
+    ("group_create", {"name": None}, "name"),
+    ("member_create", {"id": "org", "object": "admin", "object_type": "user"}, "capacity"),
+    ("member_create", {"id": "org", "object": "x", "object_type": "sofa", "capacity": "x"}, None),
+    ("user_create", {"name": "u1"}, "email"),
+    ("user_create", {"name": "u2", "email": "not-an-email", "password": "long-enough-1"}, None),
+    ("api_token_create", {"user": "nobody", "name": "t"}, None),
+    ("user_show", {"id": 42}, None),
+]
+
+
+@pytest.mark.parametrize(("action", "data", "field"), BAD_POSTS)
+def test_bad_input_gets_the_error_envelope_never_a_500(
+    client: FlaskClient, token: str, action: str, data: t.Any, field: str | None
+) -> None:
+    response = post(client, token, action, data)
+    assert response.status_code in (400, 403, 404, 409), response.get_data(as_text=True)
+    assert response.headers["Content-Type"] == "application/json;charset=utf-8"
+    envelope = response.json
+    assert envelope is not None and envelope["success"] is False
+    assert envelope["error"]["__type"] in (
+        "Validation Error",
+        "Not Found Error",
+        "Authorization Error",
+        "Search Query Error",
+    )
+    if field is not None:
+        assert envelope["error"]["__type"] in ("Validation Error", "Search Query Error")
+        assert field in envelope["error"] or field in envelope["error"].get("message", "")
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["rows=abc", "rows=-5", "start=x", "rows=10&rows=20", "q=%00", "sort=nonsense+sideways"],
+)
+def test_bad_search_parameters_over_get_never_500(client: FlaskClient, query: str) -> None:
+    response = client.get(f"/api/3/action/package_search?{query}")
+    assert response.status_code in (200, 400, 409), response.get_data(as_text=True)
+    assert response.json is not None
+
+
+def test_action_succeeded_fires_once_over_http_and_not_on_failure(
+    client: FlaskClient, token: str
+) -> None:
+    calls: list[tuple[str, dict[str, t.Any]]] = []
+
+    def receiver(sender: t.Any, **kwargs: t.Any) -> None:
+        calls.append((sender, kwargs))
+
+    with signals.action_succeeded.connected_to(receiver):
+        ok = client.get("/api/3/action/package_show?id=taken")
+        assert ok.status_code == 200
+        assert [sender for sender, _ in calls] == ["package_show"]
+        assert calls[0][1]["result"]["name"] == "taken"
+        assert calls[0][1]["context"]["api_version"] == 3
+        calls.clear()
+        failed = post(client, token, "package_create", {"name": "taken", "owner_org": "org"})
+        assert failed.status_code == 409
+        assert calls == []
