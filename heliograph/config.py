@@ -138,7 +138,8 @@ def read_file(path: str | os.PathLike[str]) -> dict[str, str]:
         parser.read_string(file.read_text(encoding="utf-8"), source=str(file))
     except configparser.Error as exc:
         raise ConfigError(f"configuration file {str(file)!r} is not valid INI: {exc}") from None
-    section = "app:main" if parser.has_section("app:main") else (parser.sections() or [None])[0]
+    sections = parser.sections()
+    section = "app:main" if parser.has_section("app:main") else (sections[0] if sections else None)
     if section is None:
         raise ConfigError(f"configuration file {str(file)!r} has no section (use [app:main])")
     return dict(parser.items(section))
@@ -185,12 +186,12 @@ def load(
 
     config = Config()
     for key, (value, source) in raw.items():
-        option = _BY_KEY.get(key)
-        if option is None or not isinstance(value, str):
+        declared = _BY_KEY.get(key)
+        if declared is None or not isinstance(value, str):
             config[key] = value
             continue
         try:
-            config[key] = option.parse(value)
+            config[key] = declared.parse(value)
         except ValueError as exc:
             raise ConfigError(
                 f"configuration key {key!r} from {source} is malformed: {exc} (got {value!r})"

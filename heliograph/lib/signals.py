@@ -25,6 +25,7 @@ from heliograph.signals.contract import Contract
 __all__ = [
     "CatalogEntry",
     "action_succeeded",
+    "before_action",
     "catalog",
     "ckan",
     "ckanext",
@@ -175,6 +176,22 @@ action_succeeded = _core(
         },
     ),
     aliases=("action_succeed",),
+)
+before_action = _core(
+    ckan,
+    "before_action",
+    Contract(
+        sent_when=(
+            "Before every action call runs (after its context is filled in), nested "
+            "calls included; the specification's decorator example subscribes to it. "
+            "Subscribers observe: they cannot stop or change the call."
+        ),
+        sender="the action name, e.g. 'package_update'",
+        arguments={
+            "context": "the action's context dict",
+            "data_dict": "the action's input dict",
+        },
+    ),
 )
 datastore_upsert = _core(
     ckanext,

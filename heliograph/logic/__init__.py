@@ -178,6 +178,20 @@ class Registry:
 registry = Registry()
 
 
+def _plugins_changed(_sender: t.Any, **_kwargs: t.Any) -> None:
+    registry.reset()
+
+
+def _follow_plugins() -> None:
+    """Rebuild the registries whenever plugins are loaded or unloaded."""
+    from heliograph.plugins import plugins_changed
+
+    plugins_changed.connect(_plugins_changed, weak=False)
+
+
+_follow_plugins()
+
+
 def get_action(name: str) -> Action:
     """The action called ``name``, wrapped to send ``action_succeeded``.
 
@@ -199,6 +213,7 @@ def _wrap(name: str, action: Action) -> Action:
         token = _depth.set(depth + 1)
         session = context["session"]
         try:
+            signals.before_action.send(name, context=context, data_dict=data_dict)
             result = action(context, data_dict)
             if depth == 0:
                 session.commit()

@@ -1,7 +1,8 @@
-"""The plugin interfaces: ``ISignal`` and ``IPluginObserver``.
+"""The plugin interfaces.
 
-Later issues add the interfaces the portal needs (actions, auth functions,
-blueprints, ...) to this module.
+``ISignal`` and ``IPluginObserver`` for every plugin; ``IActions``,
+``IAuthFunctions``, ``IBlueprint``, ``IDatasetForm`` and ``IGroupForm`` for
+plugins that extend the portal, named and shaped as CKAN's.
 """
 
 from __future__ import annotations
@@ -12,7 +13,17 @@ import typing as t
 from heliograph.plugins.base import Interface, Plugin
 from heliograph.signals import Signal
 
-__all__ = ["IPluginObserver", "ISignal", "SignalMapping", "Subscription"]
+__all__ = [
+    "IActions",
+    "IAuthFunctions",
+    "IBlueprint",
+    "IDatasetForm",
+    "IGroupForm",
+    "IPluginObserver",
+    "ISignal",
+    "SignalMapping",
+    "Subscription",
+]
 
 Subscription = c.Callable[..., t.Any] | c.Mapping[str, t.Any]
 """A receiver, or ``{'receiver': callable, 'sender': value, 'weak': bool}``."""
@@ -59,3 +70,49 @@ class IPluginObserver(Interface):
 
     def after_unload(self, plugin: Plugin) -> None:
         """Called after ``plugin`` was unloaded and its subscriptions disconnected."""
+
+
+class IActions(Interface):
+    """Add actions (or replace core ones) by name."""
+
+    def get_actions(self) -> c.Mapping[str, c.Callable[..., t.Any]]:
+        """Return ``{name: action(context, data_dict)}``. Mark read-only actions with
+        ``toolkit.side_effect_free`` so the API accepts GET for them. Every call
+        sends ``action_succeeded`` like a core action's."""
+        return {}
+
+
+class IAuthFunctions(Interface):
+    """Add auth functions (or replace core ones) by action name."""
+
+    def get_auth_functions(self) -> c.Mapping[str, c.Callable[..., t.Any]]:
+        """Return ``{action name: auth(context, data_dict) -> {'success': bool, 'msg': str}}``."""
+        return {}
+
+
+class IBlueprint(Interface):
+    """Add Flask blueprints to the portal."""
+
+    def get_blueprint(self) -> t.Any:
+        """Return a blueprint or a list of blueprints."""
+        return []
+
+
+class IDatasetForm(Interface):
+    """Declare custom dataset types; each gets its own dataset and resource
+    blueprints, announced with ``register_blueprint`` ('dataset', then 'resource')."""
+
+    def package_types(self) -> c.Sequence[str]:
+        """The dataset types this plugin handles."""
+        return []
+
+
+class IGroupForm(Interface):
+    """Declare custom group (or, with ``is_organization = True``, organization)
+    types; each gets its own blueprint, announced with ``register_blueprint``."""
+
+    is_organization: bool = False
+
+    def group_types(self) -> c.Sequence[str]:
+        """The group types this plugin handles."""
+        return []

@@ -13,8 +13,12 @@ Sections, each added by the issue that needs it:
 - configuration (here): ``tk.config``, the portal's configuration. The portal
   fills this object at start-up (``tk.config.update(...)``); keep the object,
   do not rebind it, since extensions hold references to it.
-- actions, auth and errors (to come with the portal): ``get_action``,
-  ``check_access``, ``ObjectNotFound``, ``NotAuthorized``, ``ValidationError``.
+- actions, auth and errors: ``get_action``, ``check_access``,
+  ``side_effect_free``, ``auth_allow_anonymous_access``,
+  ``auth_sysadmins_check``, ``ObjectNotFound``, ``NotAuthorized``,
+  ``ValidationError``. They live in the logic layer, which sits above the
+  plugin system, so they are looked up on first use (module ``__getattr__``)
+  and importing the toolkit never imports the portal.
 """
 
 from __future__ import annotations
@@ -23,7 +27,30 @@ import typing as t
 
 from heliograph.lib import signals
 
-__all__ = ["config", "signals"]
+if t.TYPE_CHECKING:
+    from heliograph.logic import (
+        NotAuthorized,
+        ObjectNotFound,
+        ValidationError,
+        auth_allow_anonymous_access,
+        auth_sysadmins_check,
+        check_access,
+        get_action,
+        side_effect_free,
+    )
+
+__all__ = [
+    "NotAuthorized",
+    "ObjectNotFound",
+    "ValidationError",
+    "auth_allow_anonymous_access",
+    "auth_sysadmins_check",
+    "check_access",
+    "config",
+    "get_action",
+    "side_effect_free",
+    "signals",
+]
 
 # -- configuration ---------------------------------------------------------------
 
@@ -31,4 +58,27 @@ config: dict[str, t.Any] = {}
 """The portal's configuration; ``heliograph.plugins`` holds the plugins
 :func:`heliograph.plugins.load_all` loads (names separated by spaces)."""
 
-# -- actions, auth and errors: added by the portal issues --------------------------
+# -- actions, auth and errors ----------------------------------------------------
+
+_FROM_LOGIC = frozenset(
+    {
+        "NotAuthorized",
+        "ObjectNotFound",
+        "ValidationError",
+        "auth_allow_anonymous_access",
+        "auth_sysadmins_check",
+        "check_access",
+        "get_action",
+        "side_effect_free",
+    }
+)
+
+
+def __getattr__(name: str) -> t.Any:
+    if name in _FROM_LOGIC:
+        import heliograph.logic as logic
+
+        value = getattr(logic, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'heliograph.plugins.toolkit' has no attribute {name!r}")

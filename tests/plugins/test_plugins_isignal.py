@@ -62,17 +62,18 @@ def test_spec_decorator_connect_snippet() -> None:
     assert calls == ["package_show"]
 
 
-@pytest.mark.skipif(
-    not hasattr(lib_signals, "before_action"),
-    reason="the specification's snippet uses signals.before_action, which "
-    "heliograph.lib.signals (like CKAN) does not define",
-)
-def test_spec_decorator_connect_snippet_as_written() -> None:  # pragma: no cover
+def test_spec_decorator_connect_snippet_as_written() -> None:
+    calls: list[tuple[t.Any, dict[str, t.Any]]] = []
+
     @p.toolkit.signals.before_action.connect
     def action_subscriber(sender: t.Any, **kwargs: t.Any) -> None:
-        pass
+        calls.append((sender, kwargs))
 
-    p.toolkit.signals.before_action.disconnect(action_subscriber)
+    try:
+        p.toolkit.signals.before_action.send("package_show", context={}, data_dict={"id": "x"})
+    finally:
+        p.toolkit.signals.before_action.disconnect(action_subscriber)
+    assert calls == [("package_show", {"context": {}, "data_dict": {"id": "x"}})]
 
 
 def action_subscriber(sender: t.Any, **kwargs: t.Any) -> str:
@@ -80,7 +81,7 @@ def action_subscriber(sender: t.Any, **kwargs: t.Any) -> str:
 
 
 class ExampleISignalPlugin(p.SingletonPlugin):
-    """The specification's plugin, on action_succeeded (before_action does not exist)."""
+    """The specification's plugin (on action_succeeded, whose sender is the action name)."""
 
     p.implements(p.ISignal)
 
