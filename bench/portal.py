@@ -14,17 +14,19 @@ their ratio, measured in this one run:
 Target (issue 4): subscribed at least 95% of bare.
 
 How it measures: one SQLite database is seeded once (an organization, a
-dataset with tags, extras and resources); both servers run on it at the same
-time, each in its own process. The load generator is client processes (this
-script again, ``--client``), each with one keep-alive ``http.client``
-connection sending requests back to back, started together. In every round
-both servers are loaded at once, side by side, so whatever else the machine
-does in that round slows both alike (``--alternate`` loads them one after the
-other instead, the order rotated every round). Every round is bounded in time
-and in request count, after a warm-up round. The verdict is the median, over
-the rounds, of the ratio of the two servers' rates in that round; the table
-also shows each set-up's median and best round. Every response is checked
-(status 200, ``"success": true``).
+dataset with tags, extras and resources); both servers run on it, each in its
+own process. The load generator is client processes (this script again,
+``--client``) that stay up for the whole run, each with one keep-alive
+``http.client`` connection per server, sending requests back to back. After a
+warm-up, the servers are loaded in many short rounds, one server after the
+other with the order rotated every round, so the two measurements of a round
+are a second apart and the machine's slow drifts hit both alike
+(``--side-by-side`` loads both servers at once instead: fairer against bursts
+of other work, but noisier on a machine with few cores). Every round is
+bounded in time and in request count. The verdict is the median, over the
+rounds, of the ratio of the two servers' rates in that round; the table also
+shows each set-up's median and best round and the spread of the paired
+ratios. Every response is checked (status 200, ``"success": true``).
 """
 
 from __future__ import annotations
@@ -140,85 +142,99 @@ def seed(url: str, instance: str) -> None:
 # -- the load generator -----------------------------------------------------------
 
 
-def client(port: int, duration: float, limit: int) -> None:
-    """One client process: connect, print ``READY``, wait for a line on stdin
-    (all clients start together), then send requests back to back on the
-    keep-alive connection and print ``{"count", "seconds", "error"}`` as JSON."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    count = 0
-    error = ""
-    started = time.perf_counter()
-    try:
-        connection.connect()
-        print("READY", flush=True)
-        sys.stdin.readline()
+def client(limit: int) -> None:
+    """One client process, kept for the whole run. It prints ``READY``, then
+    for each line ``PORT SECONDS`` on stdin sends requests back to back on its
+    keep-alive connection to that port for that long (at most ``limit``) and
+    prints ``{"count", "seconds", "error"}`` as JSON; an empty line ends it."""
+    connections: dict[int, http.client.HTTPConnection] = {}
+    print("READY", flush=True)
+    for line in sys.stdin:
+        if not line.strip():
+            break
+        port_text, seconds_text = line.split()
+        port, duration = int(port_text), float(seconds_text)
+        count = 0
+        error = ""
         started = time.perf_counter()
-        deadline = started + duration
-        while count < limit:
-            connection.request("GET", PATH)
-            response = connection.getresponse()
-            body = response.read()
-            if response.status != 200:
-                error = f"status {response.status}: {body[:200]!r}"
-                break
-            if count == 0 and json.loads(body).get("success") is not True:
-                error = f"unexpected answer: {body[:200]!r}"
-                break
-            count += 1
-            if time.perf_counter() >= deadline:
-                break
-    except Exception as exc:  # reported, not raised: the parent decides
-        error = f"{type(exc).__name__}: {exc}"
-    finally:
+        try:
+            connection = connections.get(port)
+            if connection is None:
+                connection = connections[port] = http.client.HTTPConnection(
+                    "127.0.0.1", port, timeout=30
+                )
+            deadline = started + duration
+            while count < limit:
+                connection.request("GET", PATH)
+                response = connection.getresponse()
+                body = response.read()
+                if response.status != 200:
+                    error = f"status {response.status}: {body[:200]!r}"
+                    break
+                if count == 0 and json.loads(body).get("success") is not True:
+                    error = f"unexpected answer: {body[:200]!r}"
+                    break
+                count += 1
+                if time.perf_counter() >= deadline:
+                    break
+        except Exception as exc:  # reported, not raised: the parent decides
+            error = f"{type(exc).__name__}: {exc}"
         seconds = time.perf_counter() - started
+        print(json.dumps({"count": count, "seconds": seconds, "error": error}), flush=True)
+    for connection in connections.values():
         connection.close()
-    print(json.dumps({"count": count, "seconds": seconds, "error": error}), flush=True)
 
 
-def measure(ports: list[int], clients: int, duration: float) -> list[float]:
-    """Requests per second of each server in ``ports``, each loaded by
-    ``clients`` client processes, all clients running together for ``duration``
-    seconds (a server's rate is the sum of its clients' own rates)."""
-    limit = MAX_REQUESTS_PER_ROUND // clients
-    processes: list[tuple[int, subprocess.Popen[str]]] = []
-    for index, port in enumerate(ports):
-        command = [sys.executable, os.path.abspath(__file__), "--client", str(port)]
-        command += ["--duration", str(duration), "--limit", str(limit)]
-        for _ in range(clients):
-            process = subprocess.Popen(
-                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-            )
-            processes.append((index, process))
-    rates = [0.0] * len(ports)
-    errors: list[str] = []
-    try:
-        for _, process in processes:
+class Clients:
+    """Client processes (this script with ``--client``) that stay up between rounds."""
+
+    def __init__(self, count: int) -> None:
+        command = [sys.executable, os.path.abspath(__file__), "--client"]
+        command += ["--limit", str(MAX_REQUESTS_PER_ROUND)]
+        self.processes = [
+            subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            for _ in range(count)
+        ]
+        for process in self.processes:
             assert process.stdout is not None
             line = process.stdout.readline().strip()
             if line != "READY":
+                self.close()
                 raise RuntimeError(f"a load generator did not start: {line!r}")
-        for _, process in processes:
+
+    def run(self, ports: list[int], duration: float) -> list[float]:
+        """Send client ``i`` at ``ports[i]`` for ``duration`` seconds, all at
+        once; return the requests per second of each distinct port, in order."""
+        busy = list(zip(self.processes, ports, strict=False))
+        for process, port in busy:
             assert process.stdin is not None
-            process.stdin.write("go\n")
+            process.stdin.write(f"{port} {duration}\n")
             process.stdin.flush()
-        for index, process in processes:
-            out, _ = process.communicate(timeout=duration + 60)
-            result = json.loads(out.strip().splitlines()[-1])
+        rates = dict.fromkeys(ports, 0.0)
+        errors: list[str] = []
+        for process, port in busy:
+            assert process.stdout is not None
+            result = json.loads(process.stdout.readline())
             if result["error"]:
                 errors.append(result["error"])
             elif result["seconds"] > 0:
-                rates[index] += result["count"] / result["seconds"]
-    finally:
-        for _, process in processes:
-            if process.poll() is None:
+                rates[port] += result["count"] / result["seconds"]
+        if errors:
+            raise RuntimeError(f"the load generator failed: {errors[0]}")
+        return list(rates.values())
+
+    def close(self) -> None:
+        for process in self.processes:
+            try:
+                if process.stdin is not None and not process.stdin.closed:
+                    process.stdin.write("\n")
+                    process.stdin.close()
+                process.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
                 process.kill()
                 process.wait(timeout=10)
-            for stream in (process.stdin, process.stdout):
-                if stream is not None and not stream.closed:
-                    stream.close()
-    if errors:
-        raise RuntimeError(f"the load generator failed: {errors[0]}")
-    return rates
+            if process.stdout is not None:
+                process.stdout.close()
 
 
 # -- orchestration ----------------------------------------------------------------
@@ -281,7 +297,7 @@ def run(
     clients: int = DEFAULT_CLIENTS,
     threads: int = 4,
     subscribers: int = SUBSCRIBERS,
-    side_by_side: bool = True,
+    side_by_side: bool = False,
 ) -> tuple[Setup, Setup]:
     """Seed, start both servers, measure them round by round, stop them.
 
@@ -293,21 +309,26 @@ def run(
     url = f"sqlite:///{os.path.join(workdir, 'bench.db')}"
     bare, subscribed = Setup("bare", 0), Setup("subscribed", subscribers)
     setups = [bare, subscribed]
+    load: Clients | None = None
     try:
         seed(url, workdir)
         for setup in setups:
             start_server(setup, url, workdir, threads)
-        measure([setup.port for setup in setups], clients, warmup)
+        load = Clients(clients * 2 if side_by_side else clients)
+        both = [s.port for s in setups for _ in range(clients)]
+        load.run(both if side_by_side else both[:clients], warmup)
+        if not side_by_side:
+            load.run(both[clients:], warmup)
         for number in range(rounds):
             if side_by_side:
-                for setup, rate in zip(
-                    setups, measure([s.port for s in setups], clients, duration), strict=True
-                ):
+                for setup, rate in zip(setups, load.run(both, duration), strict=True):
                     setup.rates.append(rate)
                 continue
             for setup in setups if number % 2 == 0 else reversed(setups):
-                setup.rates.append(measure([setup.port], clients, duration)[0])
+                setup.rates.append(load.run([setup.port] * clients, duration)[0])
     finally:
+        if load is not None:
+            load.close()
         for setup in setups:
             stop_server(setup)
         shutil.rmtree(workdir, ignore_errors=True)
@@ -347,42 +368,42 @@ def main(argv: list[str] | None = None) -> int:
         "--clients", type=int, default=DEFAULT_CLIENTS, help="client processes per server"
     )
     parser.add_argument(
-        "--alternate",
+        "--side-by-side",
         action="store_true",
-        help="load one server at a time (default: both at once, side by side)",
+        help="load both servers at once (default: one after the other)",
     )
     parser.add_argument("--threads", type=int, default=4, help="waitress threads")
     parser.add_argument("--subscribers", type=int, default=SUBSCRIBERS)
     parser.add_argument("--serve", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--instance", help=argparse.SUPPRESS)
-    parser.add_argument("--client", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=int, default=MAX_REQUESTS_PER_ROUND, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.client:
-        client(args.client, args.duration or 1.0, args.limit)
+        client(args.limit)
         return 0
 
     if args.serve:
         serve(args.serve, args.instance, args.subscribers, args.threads)
         return 0
 
-    rounds = args.rounds or (3 if args.quick else 15)
-    duration = args.duration or (0.5 if args.quick else 1.5)
+    rounds = args.rounds or (3 if args.quick else 40)
+    duration = args.duration or (0.3 if args.quick else 0.75)
     print(
         f"package_show over HTTP (waitress, {args.threads} threads per server), "
         f"{args.clients} keep-alive client process(es) per server, {rounds} rounds of "
-        f"{duration:g}s, {'alternating' if args.alternate else 'side by side'}; "
+        f"{duration:g}s, {'side by side' if args.side_by_side else 'alternating'}; "
         f"subscribed = {args.subscribers} receivers on each core signal"
     )
     bare, subscribed = run(
         rounds=rounds,
         duration=duration,
-        warmup=0.3 if args.quick else 1.5,
+        warmup=0.3 if args.quick else 1.0,
         clients=args.clients,
         threads=args.threads,
         subscribers=args.subscribers,
-        side_by_side=not args.alternate,
+        side_by_side=args.side_by_side,
     )
     text, met = report(bare, subscribed)
     print()

@@ -45,9 +45,15 @@ def test_subscribers_are_connected_to_every_core_signal(bench: ModuleType) -> No
 
 
 @pytest.mark.usefixtures("core_actions")
-def test_bench_runs_both_setups_and_reports_the_ratio(bench: ModuleType) -> None:
-    bare, subscribed = bench.run(rounds=1, duration=0.2, warmup=0.1, clients=1, threads=2)
+@pytest.mark.parametrize("side_by_side", [False, True], ids=["alternating", "side-by-side"])
+def test_bench_runs_both_setups_and_reports_the_ratio(
+    bench: ModuleType, side_by_side: bool
+) -> None:
+    bare, subscribed = bench.run(
+        rounds=2, duration=0.1, warmup=0.1, clients=1, threads=2, side_by_side=side_by_side
+    )
     assert bare.receivers == 0 and subscribed.receivers > 0
-    assert bare.rates[0] > 0 and subscribed.rates[0] > 0
+    assert len(bare.rates) == len(subscribed.rates) == 2
+    assert min(bare.rates) > 0 and min(subscribed.rates) > 0
     text, _met = bench.report(bare, subscribed)
     assert "subscribed / bare" in text
