@@ -18,6 +18,7 @@ import sys
 import threading
 import typing as t
 import weakref
+from collections import deque
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import cached_property
@@ -121,7 +122,7 @@ def _refresh_all() -> None:
     with _registry_lock:
         signals = list(_registry)
     for sig in signals:
-        with sig._lock:
+        with sig._critical():
             sig._publish()
 
 
@@ -150,6 +151,12 @@ class Signal:
             self.__doc__ = doc
         self._policy = _check_policy(policy)
         self._lock = threading.RLock()
+        # True while a thread holding the lock works on the bookkeeping. Weak
+        # references die at any allocation, also inside that work: their
+        # callbacks then only queue the death in _pending, applied before
+        # the lock is released (see _critical and _flush).
+        self._busy = False
+        self._pending: deque[tuple[bool, c.Hashable, weakref.ref[t.Any]]] = deque()
         self._records: dict[c.Hashable, _Record] = {}
         self._sender_labels: dict[t.Any, t.Any] = {}
         self._weak_senders: dict[t.Any, weakref.ref[t.Any]] = {}
@@ -206,7 +213,7 @@ class Signal:
 
     @is_muted.setter
     def is_muted(self, value: bool) -> None:
-        with self._lock:
+        with self._critical():
             self._muted = bool(value)
             self._publish()
 
@@ -216,14 +223,14 @@ class Signal:
 
     def stats(self) -> SignalStats:
         """How many times this signal was sent and how many receiver calls failed."""
-        with self._lock:
+        with self._critical():
             sent = next(self._sends) - self._sends_read
             self._sends_read += 1
             return SignalStats(sent=sent, failed=self._failures)
 
     def receiver_info(self) -> list[ReceiverInfo]:
         """The live receivers, in call order, with their senders and owners."""
-        with self._lock:
+        with self._critical():
             out = []
             for record in self._records.values():
                 receiver = record.receiver()
@@ -247,8 +254,9 @@ class Signal:
 
     def owners_of(self, receiver: Receiver) -> tuple[t.Any, ...]:
         """Who connected ``receiver`` (plugin names; ``None`` for direct connects)."""
-        record = self._records.get(receiver_id(receiver))
-        return record.owners() if record is not None else ()
+        with self._critical():
+            record = self._records.get(receiver_id(receiver))
+            return record.owners() if record is not None else ()
 
     # -- connecting ---------------------------------------------------------
 
@@ -273,7 +281,8 @@ class Signal:
             )
         rid = receiver_id(receiver)
         skey = _ANY_KEY if is_any(sender) else sender_key(sender)
-        with self._lock:
+        with self._critical():
+            self._reap_pending()
             record = self._records.get(rid)
             if record is None:
                 record = _Record(qualified_name(receiver))
@@ -337,7 +346,8 @@ class Signal:
         """
         rid = receiver_id(receiver)
         skey = _ANY_KEY if is_any(sender) else sender_key(sender)
-        with self._lock:
+        with self._critical():
+            self._reap_pending()
             record = self._records.get(rid)
             if record is not None:
                 if owner is not _NO_OWNER_FILTER:
@@ -357,7 +367,7 @@ class Signal:
 
     def _clear_state(self) -> None:
         """Disconnect every receiver and forget every sender. Useful for tests."""
-        with self._lock:
+        with self._critical():
             self._records.clear()
             self._sender_labels.clear()
             self._weak_senders.clear()
@@ -397,7 +407,7 @@ class Signal:
         except Exception as exc:
             self._failed(receiver, sender, exc)  # re-raises under 'raise'
             append((receiver, exc))
-            return self._call_each(_after(targets, receiver), sender, kwargs, results)
+            return self._call_each(_after(targets, getter), sender, kwargs, results)
         return results
 
     def _send_routed(
@@ -519,13 +529,14 @@ class Signal:
         """
         if self._policy == RAISE or not _settings.isolate_failures:
             raise exc
-        with self._lock:
+        with self._critical():
             self._failures += 1
             record = self._records.get(receiver_id(receiver))
             if record is not None:
                 record.failures += 1
+            owned_by = record.owners() if record is not None else ()
         name = record.name if record is not None else qualified_name(receiver)
-        owners = [o for o in (record.owners() if record is not None else ()) if isinstance(o, str)]
+        owners = [o for o in owned_by if isinstance(o, str)]
         owned = f" (plugin {', '.join(owners)})" if owners else ""
         logger.error(
             "receiver %s%s failed on signal %s (sender %s): %s: %s",
@@ -563,7 +574,7 @@ class Signal:
             if receiver is not None:
                 yield receiver
 
-    # -- bookkeeping (call with the lock held) ---------------------------------
+    # -- bookkeeping (call inside _critical) ---------------------------------
 
     def _remember_sender(self, skey: t.Any, sender: t.Any) -> None:
         by_value = skey[0]
@@ -577,33 +588,74 @@ class Signal:
 
     def _sender_cleanup(self, skey: t.Any) -> c.Callable[[weakref.ref[t.Any]], None]:
         def cleanup(ref: weakref.ref[t.Any]) -> None:
-            if sys.is_finalizing():
-                return
-            with self._lock:
-                if self._weak_senders.get(skey) is not ref:
-                    return
-                del self._weak_senders[skey]
-                self._sender_labels.pop(skey, None)
-                for rid, record in list(self._records.items()):
-                    if record.senders.pop(skey, None) is not None:
-                        self._drop_if_empty(rid, record)
-                self._rebuild()
+            if not sys.is_finalizing():
+                self._pending.append((False, skey, ref))
+                self._flush()
 
         return cleanup
 
     def _receiver_cleanup(self, rid: c.Hashable) -> c.Callable[[weakref.ref[t.Any]], None]:
         def cleanup(ref: weakref.ref[t.Any]) -> None:
-            if sys.is_finalizing():
-                return
-            with self._lock:
-                record = self._records.get(rid)
-                if record is None or record.ref is not ref or record.strong is not None:
-                    return
-                record.senders.clear()
-                self._drop_if_empty(rid, record)
-                self._rebuild()
+            if not sys.is_finalizing():
+                self._pending.append((True, rid, ref))
+                self._flush()
 
         return cleanup
+
+    @contextmanager
+    def _critical(self) -> c.Iterator[None]:
+        """Hold the lock for work on the bookkeeping; deaths reported meanwhile
+        are queued and applied (with a rebuild) once the lock is released."""
+        try:
+            with self._lock:
+                if self._busy:  # re-entered on this thread: the outer block flushes
+                    yield None
+                    return
+                self._busy = True
+                try:
+                    yield None
+                finally:
+                    self._busy = False
+        finally:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Apply queued deaths now, unless the lock's holder will.
+
+        Every holder calls this after releasing the lock, so a death queued
+        while another thread held it is never left behind.
+        """
+        while self._pending:
+            if not self._lock.acquire(blocking=False):
+                return
+            try:
+                if self._busy:
+                    return
+                self._busy = True
+                try:
+                    self._rebuild()
+                finally:
+                    self._busy = False
+            finally:
+                self._lock.release()
+
+    def _reap_pending(self) -> None:
+        """Forget receivers and senders whose weak references died (lock held, busy)."""
+        pending = self._pending
+        while pending:
+            is_receiver, key, ref = pending.popleft()
+            if is_receiver:
+                record = self._records.get(key)
+                if record is not None and record.ref is ref and record.strong is None:
+                    del self._records[key]
+                continue
+            if self._weak_senders.get(key) is not ref:
+                continue
+            del self._weak_senders[key]
+            self._sender_labels.pop(key, None)
+            for rid, record in list(self._records.items()):
+                if record.senders.pop(key, None) is not None:
+                    self._drop_if_empty(rid, record)
 
     def _settle_strength(self, rid: c.Hashable, record: _Record, receiver: Receiver) -> None:
         """Hold the receiver strongly iff some connection asked for it."""
@@ -630,7 +682,8 @@ class Signal:
             self._settle_strength(rid, record, receiver)
 
     def _rebuild(self) -> None:
-        """Recompute the dispatch tables from the records (lock held)."""
+        """Recompute the dispatch tables from the records (lock held, busy)."""
+        self._reap_pending()
         keys = {k for r in self._records.values() for k in r.senders if k is not _ANY_KEY}
         any_targets: list[Getter] = []
         per_sender: dict[t.Any, list[Getter]] = {k: [] for k in keys}
@@ -660,10 +713,14 @@ class Signal:
         self._fast = None if self._careful or by_value or by_identity else targets
 
 
-def _after(targets: tuple[Getter, ...], receiver: Receiver) -> tuple[Getter, ...]:
-    """The targets that come after the one that yields ``receiver``."""
-    for index, getter in enumerate(targets):
-        if getter() is receiver:
+def _after(targets: tuple[Getter, ...], getter: Getter) -> tuple[Getter, ...]:
+    """The targets that come after ``getter``.
+
+    Getters are compared, not the receivers they return: a weak bound
+    method's getter returns a new method object on every call.
+    """
+    for index, candidate in enumerate(targets):
+        if candidate is getter:
             return targets[index + 1 :]
     return ()
 
@@ -725,10 +782,10 @@ class Namespace(dict[str, NamedSignal]):
             with self._creation_lock:
                 existing = self.get(name)
                 if existing is None:
-                    existing = NamedSignal(name, doc, policy=policy or RAISE)
+                    existing = NamedSignal(name, doc, policy=RAISE if policy is None else policy)
                     self[name] = existing
                     return existing
-        if doc and not existing.__doc__:
+        if doc and "__doc__" not in existing.__dict__:  # not the class docstring
             existing.__doc__ = doc
         return existing
 

@@ -1,0 +1,70 @@
+"""Fixtures for the dispatch core tests.
+
+Every test starts from the production switches (failures isolated, argument
+guard off), whatever a plugin or an earlier test set, and gets them back
+as they were afterwards.
+"""
+
+from __future__ import annotations
+
+import collections.abc as c
+import typing as t
+
+import pytest
+
+from heliograph import signals
+
+
+@pytest.fixture(autouse=True)
+def production_switches() -> c.Iterator[None]:
+    before = signals.settings()
+    signals.isolate_failures(True)
+    signals.guard_arguments(False)
+    yield
+    signals.isolate_failures(before["isolate_failures"])
+    signals.guard_arguments(before["guard_arguments"])
+
+
+class Calls(list[tuple[str, t.Any, dict[str, t.Any]]]):
+    """A call log: ``(receiver label, sender, kwargs)`` in call order.
+
+    It keeps the receivers it made alive (weak connections would drop them
+    otherwise); tests about collection make their own receivers.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.made: list[c.Callable[..., t.Any]] = []
+
+    def receiver(self, label: str, result: t.Any = None) -> c.Callable[..., t.Any]:
+        """A new receiver that logs its calls under ``label`` and returns ``result``
+        (its label when ``result`` is None)."""
+
+        def receive(sender: t.Any, **kwargs: t.Any) -> t.Any:
+            self.append((label, sender, kwargs))
+            return label if result is None else result
+
+        receive.__qualname__ = f"receiver_{label}"
+        self.made.append(receive)
+        return receive
+
+    @property
+    def labels(self) -> list[str]:
+        return [label for label, _, _ in self]
+
+
+@pytest.fixture
+def calls() -> Calls:
+    return Calls()
+
+
+@pytest.fixture
+def sig() -> signals.Signal:
+    """A fresh signal with the default ('raise') policy."""
+    return signals.Signal()
+
+
+@pytest.fixture
+def isolating() -> signals.NamedSignal:
+    """A fresh named signal with the 'isolate' policy, outside every namespace."""
+    return signals.NamedSignal("test_isolating", policy=signals.ISOLATE)
