@@ -94,3 +94,21 @@ def test_serve_prints_the_url_and_answers_the_api(tmp_path: Path) -> None:
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
+
+
+def test_wsgi_entry_point_builds_the_app_from_the_environment(tmp_path: Path) -> None:
+    config = write_config(tmp_path, **{"heliograph.site_title": "From the file"})
+    code = (
+        "from heliograph.wsgi import application;"
+        "print(application.config['HELIOGRAPH']['heliograph.site_title'])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**clean_env(), "HELIOGRAPH_CONFIG": str(config)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "From the file"
