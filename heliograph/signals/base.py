@@ -23,7 +23,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import cached_property
 
-from heliograph.signals import _settings
+from heliograph.signals import _loops, _settings
 from heliograph.signals._utilities import (
     ANY,
     is_any,
@@ -46,6 +46,10 @@ F = t.TypeVar("F", bound=c.Callable[..., t.Any])
 Receiver = c.Callable[..., t.Any]
 Results = list[tuple[Receiver, t.Any]]
 Getter = c.Callable[[], t.Any]
+
+_KEYWORD_LOOP_FROM = 2
+"""Sends to more receivers than this use a loop specialised for their keywords;
+for one or two receivers choosing the loop costs more than it saves."""
 
 RAISE = "raise"
 ISOLATE = "isolate"
@@ -162,6 +166,8 @@ class Signal:
         self._weak_senders: dict[t.Any, weakref.ref[t.Any]] = {}
         self._sends = itertools.count()
         self._tick = self._sends.__next__
+        self._last_loop: tuple[tuple[str, ...], _loops.Loop | None] = ((), None)
+        self._shape: tuple[str, ...] = ()
         self._sends_read = 0
         self._failures = 0
         self._muted = False
@@ -391,12 +397,16 @@ class Signal:
         return value; under 'raise' the exception propagates. A coroutine
         receiver needs ``_async_wrapper`` (blinker's rule), else RuntimeError.
         """
-        # The common case (nothing filtered by sender, nothing careful) is
-        # inlined: a send is then one attribute load and one loop.
+        # In the common state (nothing filtered by sender, nothing careful)
+        # _publish installs a specialised send on the instance (see _loops),
+        # which shadows this method; this generic path serves the other states
+        # and shapes of keyword arguments that are not specialised.
         targets = self._fast
         if targets is None:
             return self._send_routed(sender, _async_wrapper, kwargs)
         self._tick()
+        if not targets:
+            return []
         results: Results = []
         append = results.append
         try:
@@ -426,7 +436,34 @@ class Signal:
         else:
             by_val, key = sender_key(sender)
             targets = (by_value if by_val else by_identity).get(key, targets)
+        if kwargs and len(targets) > _KEYWORD_LOOP_FROM:
+            loop = self._keyword_loop(kwargs)
+            if loop is not None:
+                return loop(self, targets, sender, kwargs)
         return self._call_each(targets, sender, kwargs, [])
+
+    def _send_other_shape(self, sender: t.Any, kwargs: dict[str, t.Any]) -> Results:
+        """The installed send met keywords of another shape: learn it (the next
+        send with it is specialised) and send generically this time."""
+        names = (*kwargs,)
+        with self._lock:
+            if self._shape != names:
+                self._shape = names
+                self._publish()
+            targets = self._tables[0]
+        return self._call_each(targets, sender, kwargs, [])
+
+    def _keyword_loop(self, kwargs: dict[str, t.Any]) -> _loops.Loop | None:
+        """The send loop specialised for these keyword names (None: the generic one).
+
+        The last shape used is kept on the signal, since a signal is nearly
+        always sent with the same keywords.
+        """
+        names = (*kwargs,)
+        cached = self._last_loop
+        if cached[0] != names:
+            cached = self._last_loop = (names, _loops.loop_for(names))
+        return cached[1]
 
     def _call_each(
         self, targets: c.Iterable[Getter], sender: t.Any, kwargs: dict[str, t.Any], results: Results
@@ -711,6 +748,20 @@ class Signal:
         targets, by_value, by_identity = self._tables
         self._careful = self._muted or self._has_coroutines or _settings.guard_arguments
         self._fast = None if self._careful or by_value or by_identity else targets
+        installed = None
+        if self._fast is not None:
+            installed = _loops.make_send(
+                self,
+                self._fast,
+                self._tick,
+                self._shape,
+                self._send_other_shape,
+                type(self).send.__doc__,
+            )
+        if installed is None:
+            self.__dict__.pop("send", None)
+        else:
+            self.__dict__["send"] = installed
 
 
 def _after(targets: tuple[Getter, ...], getter: Getter) -> tuple[Getter, ...]:

@@ -1,0 +1,165 @@
+"""Send loops specialised for one shape of keyword arguments.
+
+``receiver(sender, **kwargs)`` makes CPython unpack the dict into keywords
+and pack a fresh dict again for every receiver. A call that names its
+keywords (``receiver(sender, user=v0, data=v1)``) skips the unpacking and
+costs about half as much. For each tuple of keyword names a signal is sent
+with, a loop that names them is generated once (as :mod:`dataclasses`
+generates ``__init__``) and cached. Receivers see exactly what
+``receiver(sender, **kwargs)`` would give them, in the same order.
+
+Only names that are identifiers and not Python keywords are specialised; the
+cache is bounded, and any other send takes the generic loop.
+
+:func:`make_send` goes one step further for a signal in its common state
+(receivers for any sender, nothing careful): it builds the signal's ``send``
+itself, with its receivers, its counter and the keyword shape it was last
+sent with bound in, so a send is one plain call and one loop. A send with
+another shape is handed to ``other``, which learns the new shape.
+"""
+
+from __future__ import annotations
+
+import collections.abc as c
+import keyword
+import threading
+import typing as t
+
+Loop = c.Callable[[t.Any, tuple[t.Any, ...], t.Any, dict[str, t.Any]], list[tuple[t.Any, t.Any]]]
+
+MAX_SHAPES = 256
+"""How many keyword shapes get a loop of their own."""
+
+_TEMPLATE = """\
+def loop(_hg_signal, _hg_targets, _hg_sender, _hg_kwargs, /):
+    {unpack} = _hg_kwargs.values()
+    _hg_results = []
+    _hg_append = _hg_results.append
+    for _hg_getter in _hg_targets:
+        _hg_receiver = _hg_getter()
+        if _hg_receiver is None:
+            continue
+        try:
+            _hg_result = _hg_receiver(_hg_sender, {call})
+        except Exception as _hg_exc:
+            _hg_signal._failed(_hg_receiver, _hg_sender, _hg_exc)
+            _hg_result = _hg_exc
+        _hg_append((_hg_receiver, _hg_result))
+    return _hg_results
+"""
+
+_SEND_TEMPLATE = """\
+def factory(_hg_signal, _hg_targets, _hg_tick, _hg_names, _hg_other):
+    def send(_hg_sender=None, /, *, _async_wrapper=None, **_hg_kwargs):
+        _hg_tick()
+        if (*_hg_kwargs,) != _hg_names:
+            return _hg_other(_hg_sender, _hg_kwargs)
+        {unpack}
+        _hg_results = []
+        _hg_append = _hg_results.append
+        for _hg_getter in _hg_targets:
+            _hg_receiver = _hg_getter()
+            if _hg_receiver is None:
+                continue
+            try:
+                _hg_result = _hg_receiver(_hg_sender{call})
+            except Exception as _hg_exc:
+                _hg_signal._failed(_hg_receiver, _hg_sender, _hg_exc)
+                _hg_result = _hg_exc
+            _hg_append((_hg_receiver, _hg_result))
+        return _hg_results
+    return send
+"""
+
+Send = c.Callable[..., list[tuple[t.Any, t.Any]]]
+Other = c.Callable[[t.Any, dict[str, t.Any]], list[tuple[t.Any, t.Any]]]
+Factory = c.Callable[
+    [t.Any, tuple[t.Any, ...], c.Callable[[], t.Any], tuple[str, ...], Other], Send
+]
+
+_loops: dict[tuple[str, ...], Loop | None] = {}
+_factories: dict[tuple[str, ...], Factory | None] = {}
+_lock = threading.Lock()
+
+
+def loop_for(names: tuple[str, ...]) -> Loop | None:
+    """The loop for sends whose keyword arguments are ``names``, in that order,
+    or None when the shape is not specialised."""
+    try:
+        return _loops[names]
+    except KeyError:
+        pass
+    with _lock:
+        if names in _loops:
+            return _loops[names]
+        if len(_loops) >= MAX_SHAPES:
+            return None
+        _loops[names] = found = _generate(names)
+        return found
+
+
+def make_send(
+    signal: t.Any,
+    targets: tuple[t.Any, ...],
+    tick: c.Callable[[], t.Any],
+    names: tuple[str, ...],
+    other: Other,
+    doc: str | None,
+) -> Send | None:
+    """A ``send`` for ``signal`` bound to ``targets`` and keyword ``names``
+    (None when the shape is not specialised)."""
+    if not targets:
+
+        def send_to_nobody(
+            _sender: t.Any = None, /, *, _async_wrapper: t.Any = None, **_kwargs: t.Any
+        ) -> list[tuple[t.Any, t.Any]]:
+            tick()
+            return []
+
+        send: Send = send_to_nobody
+    else:
+        factory = _factories.get(names, _MISSING)
+        if factory is _MISSING:
+            with _lock:
+                if len(_factories) >= MAX_SHAPES:
+                    return None
+                factory = _factories[names] = _generate_factory(names)
+        if factory is None:
+            return None
+        send = t.cast(Factory, factory)(signal, targets, tick, names, other)
+    send.__doc__ = doc
+    send.__qualname__ = send.__name__ = "send"
+    return send
+
+
+_MISSING: t.Any = object()
+
+
+def _specialisable(names: tuple[str, ...]) -> bool:
+    return all(n.isidentifier() and not keyword.iskeyword(n) for n in names)
+
+
+def _generate_factory(names: tuple[str, ...]) -> Factory | None:
+    if not _specialisable(names):
+        return None
+    values = [f"_hg_v{i}" for i in range(len(names))]
+    source = _SEND_TEMPLATE.format(
+        unpack=f"{''.join(f'{v}, ' for v in values)}= _hg_kwargs.values()" if names else "",
+        call="".join(f", {name}={value}" for name, value in zip(names, values, strict=True)),
+    )
+    namespace: dict[str, t.Any] = {}
+    exec(compile(source, f"<heliograph send {names!r}>", "exec"), namespace)
+    return t.cast(Factory, namespace["factory"])
+
+
+def _generate(names: tuple[str, ...]) -> Loop | None:
+    if not names or not _specialisable(names):
+        return None
+    values = [f"_hg_v{i}" for i in range(len(names))]
+    source = _TEMPLATE.format(
+        unpack="".join(f"{v}, " for v in values),
+        call=", ".join(f"{name}={value}" for name, value in zip(names, values, strict=True)),
+    )
+    namespace: dict[str, t.Any] = {}
+    exec(compile(source, f"<heliograph send loop {names!r}>", "exec"), namespace)
+    return t.cast(Loop, namespace["loop"])

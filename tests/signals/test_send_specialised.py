@@ -1,0 +1,141 @@
+"""The send specialised for a keyword shape behaves exactly as the generic one."""
+
+from __future__ import annotations
+
+import gc
+import typing as t
+
+import pytest
+
+from heliograph.signals import ISOLATE, Signal
+
+
+def recorder(log: list[tuple[str, t.Any, dict[str, t.Any]]], name: str) -> t.Callable[..., str]:
+    def receiver(sender: t.Any, **kwargs: t.Any) -> str:
+        log.append((name, sender, kwargs))
+        return name
+
+    return receiver
+
+
+@pytest.fixture
+def three() -> tuple[Signal, list[tuple[str, t.Any, dict[str, t.Any]]], list[t.Any]]:
+    sig = Signal()
+    log: list[tuple[str, t.Any, dict[str, t.Any]]] = []
+    receivers = [recorder(log, n) for n in ("a", "b", "c")]
+    for receiver in receivers:
+        sig.connect(receiver)
+    return sig, log, receivers
+
+
+def test_receivers_get_the_keywords_in_the_callers_order(three: t.Any) -> None:
+    sig, log, _ = three
+    for _ in range(2):  # the second send of a shape runs the specialised loop
+        log.clear()
+        sig.send("s", zeta=1, alpha=2)
+        assert [list(kwargs.items()) for _, _, kwargs in log] == [[("zeta", 1), ("alpha", 2)]] * 3
+
+
+def test_alternating_keyword_shapes_deliver_each_sends_own_arguments(three: t.Any) -> None:
+    sig, log, _ = three
+    shapes: list[dict[str, t.Any]] = [{"x": 1}, {"y": 2, "z": 3}, {}, {"x": 4}, {"z": 5, "y": 6}]
+    for kwargs in shapes * 2:
+        log.clear()
+        results = sig.send("s", **kwargs)
+        assert [value for _, value in results] == ["a", "b", "c"]
+        assert [got for _, _, got in log] == [kwargs] * 3
+        assert [list(got) for _, _, got in log] == [list(kwargs)] * 3
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"not-an-identifier": 1},
+        {"class": 2},
+        {"_hg_sender": 3, "_hg_kwargs": 4, "_hg_v0": 5},
+        {"sender_": 6, "receiver": 7, "result": 8},
+    ],
+)
+def test_unusual_keyword_names_reach_receivers_unchanged(
+    three: t.Any, kwargs: dict[str, t.Any]
+) -> None:
+    sig, log, _ = three
+    for _ in range(2):
+        log.clear()
+        sig.send("who", **kwargs)
+        assert log == [(n, "who", kwargs) for n in ("a", "b", "c")]
+
+
+def test_every_send_is_counted_once_whatever_the_path(three: t.Any) -> None:
+    sig, _, _ = three
+    before = sig.stats().sent
+    for kwargs in ({"a": 1}, {"a": 1}, {"b": 1}, {}, {"odd-name": 1}):
+        sig.send("s", **kwargs)
+    assert sig.stats().sent - before == 5
+
+
+def test_isolate_keeps_calling_after_a_failure_in_the_specialised_send() -> None:
+    sig = Signal(policy=ISOLATE)
+    calls: list[str] = []
+
+    def ok(sender: t.Any, **kwargs: t.Any) -> str:
+        calls.append("ok")
+        return "ok"
+
+    def boom(sender: t.Any, **kwargs: t.Any) -> None:
+        raise LookupError("boom")
+
+    for receiver in (ok, boom, ok.__call__, boom.__call__):
+        sig.connect(receiver)
+    for _ in range(2):
+        results = sig.send("s", k=1)
+        assert [type(v).__name__ for _, v in results] == ["str", "LookupError"] * 2
+    assert sig.stats().failed == 4
+
+
+def test_raise_stops_at_the_failing_receiver_in_the_specialised_send() -> None:
+    sig = Signal()
+    calls: list[str] = []
+
+    def first(sender: t.Any, **kwargs: t.Any) -> None:
+        calls.append("first")
+
+    def boom(sender: t.Any, **kwargs: t.Any) -> None:
+        raise LookupError("boom")
+
+    def last(sender: t.Any, **kwargs: t.Any) -> None:
+        calls.append("last")
+
+    for receiver in (first, boom, last):
+        sig.connect(receiver)
+    for _ in range(2):
+        with pytest.raises(LookupError):
+            sig.send("s", k=1)
+    assert calls == ["first", "first"]
+
+
+def test_a_collected_weak_receiver_is_skipped_by_the_specialised_send(three: t.Any) -> None:
+    sig, log, receivers = three
+    sig.send("s", k=1)
+    del receivers[1]
+    gc.collect()
+    log.clear()
+    assert [value for _, value in sig.send("s", k=1)] == ["a", "c"]
+
+
+def test_the_class_method_still_sends_when_called_unbound(three: t.Any) -> None:
+    sig, _log, _ = three
+    assert [value for _, value in Signal.send(sig, "s", k=1)] == ["a", "b", "c"]
+    assert Signal.send.__doc__ == sig.send.__doc__
+
+
+def test_muting_and_connecting_take_effect_on_the_installed_send(three: t.Any) -> None:
+    sig, log, _ = three
+    sig.send("s", k=1)
+    with sig.muted():
+        assert sig.send("s", k=1) == []
+    late = recorder(log, "late")
+    sig.connect(late)
+    assert [value for _, value in sig.send("s", k=1)] == ["a", "b", "c", "late"]
+    sig.disconnect(late)
+    assert [value for _, value in sig.send("s", k=1)] == ["a", "b", "c"]
