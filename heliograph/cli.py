@@ -99,19 +99,36 @@ def serve_command(host: str, port: int, threads: int, config_file: str | None) -
     from heliograph.web import make_app
 
     config = _load_config(config_file)
-    try:
-        app = make_app(config)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    server = waitress.create_server(app, host=host, port=port, threads=threads)
+    # Bind first, so that with --port 0 the real port is known before the app
+    # is built; the app is handed to the server once it exists.
+    server = waitress.create_server(_not_ready, host=host, port=port, threads=threads)
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"heliograph is serving on http://{shown}:{server.effective_port}/  (Ctrl+C stops)")
+    url = f"http://{shown}:{server.effective_port}"
+    if config.get("heliograph.site_url") == _default_site_url():
+        config["heliograph.site_url"] = url  # links and API help URLs name this server
+    try:
+        server.application = make_app(config)
+    except ConfigError as exc:
+        server.close()
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"heliograph is serving on {url}/  (Ctrl+C stops)")
     try:
         server.run()
     except KeyboardInterrupt:
         pass
     finally:
         server.close()
+
+
+def _not_ready(environ: dict[str, t.Any], start_response: t.Any) -> list[bytes]:
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+    return [b"starting"]
+
+
+def _default_site_url() -> str:
+    from heliograph.config import OPTIONS
+
+    return next(o.parse(o.default) for o in OPTIONS if o.key == "heliograph.site_url")
 
 
 @main.group("db")

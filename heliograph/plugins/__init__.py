@@ -47,12 +47,27 @@ from heliograph.plugins.errors import (
     PluginNotLoadedError,
     SignalSubscriptionError,
 )
-from heliograph.plugins.interfaces import IPluginObserver, ISignal, SignalMapping, Subscription
+from heliograph.plugins.interfaces import (
+    IActions,
+    IAuthFunctions,
+    IBlueprint,
+    IDatasetForm,
+    IGroupForm,
+    IPluginObserver,
+    ISignal,
+    SignalMapping,
+    Subscription,
+)
 
 __all__ = [
     "CONFIG_KEY",
     "GROUP",
     "IPluginObserver",
+    "IActions",
+    "IAuthFunctions",
+    "IBlueprint",
+    "IDatasetForm",
+    "IGroupForm",
     "ISignal",
     "Interface",
     "Plugin",

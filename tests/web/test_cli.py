@@ -88,6 +88,11 @@ def test_serve_prints_the_url_and_answers_the_api(tmp_path: Path) -> None:
                     raise
                 time.sleep(0.1)
         assert (tmp_path / "instance" / "heliograph.db").is_file()  # created on first start
+        with urllib.request.urlopen(url + "api/3/action/status_show", timeout=5) as response:
+            body = json.load(response)
+        # with the default site URL, links and help URLs name the server actually bound
+        assert body["result"]["site_url"] == url.rstrip("/")
+        assert body["help"].startswith(url + "api/3/action/help_show")
     finally:
         process.terminate()
         process.wait(timeout=10)
