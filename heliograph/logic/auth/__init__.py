@@ -104,31 +104,37 @@ def organizations_with(context: Context, permission: str) -> list[str]:
     return [gid for gid, cap in rows if permission in PERMISSIONS.get(cap, frozenset())]
 
 
-def group_by_id_or_name(context: Context, ref: t.Any) -> model.Group | None:
-    """The group or organization whose id or name is ``ref``, or None."""
-    if not isinstance(ref, str) or not ref or "\x00" in ref:
+_Row = t.TypeVar("_Row", model.Group, model.Package, model.User)
+
+
+def _valid_ref(ref: t.Any) -> t.TypeGuard[str]:
+    return isinstance(ref, str) and bool(ref) and "\x00" not in ref
+
+
+def _by_id_or_name(context: Context, cls: type[_Row], ref: t.Any) -> _Row | None:
+    """The ``cls`` row whose id (first) or name is ``ref``, or None."""
+    if not _valid_ref(ref):
         return None
     session = context.get("session", model.Session)
-    group = session.get(model.Group, ref)
-    if group is None:
-        group = session.scalar(select(model.Group).where(model.Group.name == ref))
-    return t.cast("model.Group | None", group)
+    row = session.get(cls, ref)
+    if row is None:
+        row = session.scalar(select(cls).where(cls.name == ref))
+    return t.cast("_Row | None", row)
+
+
+def group_by_id_or_name(context: Context, ref: t.Any) -> model.Group | None:
+    """The group or organization whose id or name is ``ref``, or None."""
+    return _by_id_or_name(context, model.Group, ref)
 
 
 def package_by_id_or_name(context: Context, ref: t.Any) -> model.Package | None:
     """The dataset whose id or name is ``ref``, or None."""
-    if not isinstance(ref, str) or not ref or "\x00" in ref:
-        return None
-    session = context.get("session", model.Session)
-    package = session.get(model.Package, ref)
-    if package is None:
-        package = session.scalar(select(model.Package).where(model.Package.name == ref))
-    return t.cast("model.Package | None", package)
+    return _by_id_or_name(context, model.Package, ref)
 
 
 def resource_by_id(context: Context, ref: t.Any) -> model.Resource | None:
     """The resource whose id is ``ref`` (any state), or None."""
-    if not isinstance(ref, str) or not ref or "\x00" in ref:
+    if not _valid_ref(ref):
         return None
     session = context.get("session", model.Session)
     return t.cast("model.Resource | None", session.get(model.Resource, ref))
@@ -136,13 +142,7 @@ def resource_by_id(context: Context, ref: t.Any) -> model.Resource | None:
 
 def user_by_id_or_name(context: Context, ref: t.Any) -> model.User | None:
     """The user whose id or name is ``ref``, or None."""
-    if not isinstance(ref, str) or not ref or "\x00" in ref:
-        return None
-    session = context.get("session", model.Session)
-    user = session.get(model.User, ref)
-    if user is None:
-        user = session.scalar(select(model.User).where(model.User.name == ref))
-    return t.cast("model.User | None", user)
+    return _by_id_or_name(context, model.User, ref)
 
 
 # -- permission labels (CKAN's default IPermissionLabels) ----------------------
