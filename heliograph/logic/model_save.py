@@ -15,18 +15,7 @@ import typing as t
 from sqlalchemy import select
 
 from heliograph import model
-from heliograph.logic.schema import RESOURCE_COLUMNS, RESOURCE_EXTRA_CORE
-
-PACKAGE_TEXT_FIELDS = (
-    "notes",
-    "url",
-    "version",
-    "author",
-    "author_email",
-    "maintainer",
-    "maintainer_email",
-    "license_id",
-)
+from heliograph.logic.schema import PACKAGE_TEXT_FIELDS, RESOURCE_COLUMNS, RESOURCE_EXTRA_CORE
 
 
 def package_save(

@@ -33,6 +33,7 @@ from heliograph.logic.validation import (
     max_length,
     missing,
     name_validator,
+    nested,
     not_empty,
     not_missing,
     one_of,
@@ -50,6 +51,16 @@ def _session(state: State) -> t.Any:
     return state.context.get("session", model.Session)
 
 
+def _taken_by_another(state: State, cls: t.Any, current_key: str, *where: t.Any) -> bool:
+    """Whether a ``cls`` row matching ``where`` exists, other than the one being
+    updated (``state.extra[current_key]``, when given)."""
+    query = select(cls.id).where(*where)
+    current = state.extra.get(current_key)
+    if current is not None:
+        query = query.where(cls.id != current.id)
+    return _session(state).scalar(query) is not None
+
+
 # -- datasets -----------------------------------------------------------------------
 
 
@@ -57,13 +68,13 @@ def package_name_unique(value: t.Any, state: State) -> t.Any:
     """No other non-deleted dataset has this name."""
     if not isinstance(value, str):
         return value
-    query = select(model.Package.id).where(
-        model.Package.name == value, model.Package.state != model.tables.DELETED
-    )
-    current = state.extra.get("package")
-    if current is not None:
-        query = query.where(model.Package.id != current.id)
-    if _session(state).scalar(query) is not None:
+    if _taken_by_another(
+        state,
+        model.Package,
+        "package",
+        model.Package.name == value,
+        model.Package.state != model.tables.DELETED,
+    ):
         raise Invalid("That URL is already in use.")
     return value
 
@@ -166,6 +177,18 @@ def tag_string_validator(value: t.Any, state: State) -> t.Any:
     return missing
 
 
+PACKAGE_TEXT_FIELDS = (
+    "notes",
+    "url",
+    "version",
+    "author",
+    "author_email",
+    "maintainer",
+    "maintainer_email",
+    "license_id",
+)
+"""The free-text dataset columns (saved as given by ``model_save``)."""
+
 PACKAGE_FIELDS = (
     "id",
     "name",
@@ -177,14 +200,7 @@ PACKAGE_FIELDS = (
     "creator_user_id",
     "metadata_created",
     "metadata_modified",
-    "notes",
-    "url",
-    "version",
-    "author",
-    "author_email",
-    "maintainer",
-    "maintainer_email",
-    "license_id",
+    *PACKAGE_TEXT_FIELDS,
 )
 
 
@@ -444,35 +460,17 @@ def group_name_unique(value: t.Any, state: State) -> t.Any:
     """No other group or organization, deleted ones included, has this name."""
     if not isinstance(value, str):
         return value
-    query = select(model.Group.id).where(model.Group.name == value)
-    current = state.extra.get("group")
-    if current is not None:
-        query = query.where(model.Group.id != current.id)
-    if _session(state).scalar(query) is not None:
+    if _taken_by_another(state, model.Group, "group", model.Group.name == value):
         raise Invalid("Group name already exists in database")
     return value
 
 
-def group_users_validator(value: t.Any, state: State) -> t.Any:
-    if value is missing or value is None:
-        return value
-    value = list_of_dicts(value, state)
-    out, errors, bad = [], [], False
-    for item in value:
-        clean, item_errors = validate(
-            item,
-            {
-                "name": [not_empty, unicode_safe],
-                "capacity": [default("member"), unicode_safe, one_of(authz.ROLES)],
-            },
-            state.context,
-        )
-        out.append(clean)
-        errors.append(item_errors)
-        bad = bad or bool(item_errors)
-    if bad:
-        raise Invalid(errors)
-    return out
+group_users_validator = nested(
+    {
+        "name": [not_empty, unicode_safe],
+        "capacity": [default("member"), unicode_safe, one_of(authz.ROLES)],
+    }
+)
 
 
 def group_schema() -> Schema:
@@ -500,11 +498,7 @@ def group_schema() -> Schema:
 def user_name_unique(value: t.Any, state: State) -> t.Any:
     if not isinstance(value, str):
         return value
-    query = select(model.User.id).where(model.User.name == value)
-    current = state.extra.get("user")
-    if current is not None:
-        query = query.where(model.User.id != current.id)
-    if _session(state).scalar(query) is not None:
+    if _taken_by_another(state, model.User, "user", model.User.name == value):
         raise Invalid("That login name is not available.")
     return value
 
@@ -512,13 +506,13 @@ def user_name_unique(value: t.Any, state: State) -> t.Any:
 def user_email_unique(value: t.Any, state: State) -> t.Any:
     if not isinstance(value, str) or not value:
         return value
-    query = select(model.User.id).where(
-        func.lower(model.User.email) == value.lower(), model.User.state != model.tables.DELETED
-    )
-    current = state.extra.get("user")
-    if current is not None:
-        query = query.where(model.User.id != current.id)
-    if _session(state).scalar(query) is not None:
+    if _taken_by_another(
+        state,
+        model.User,
+        "user",
+        func.lower(model.User.email) == value.lower(),
+        model.User.state != model.tables.DELETED,
+    ):
         raise Invalid(f"The email address '{value}' belongs to a registered user.")
     return value
 
