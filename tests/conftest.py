@@ -84,3 +84,17 @@ def db(db_engine: sa.Engine) -> c.Iterator[sa.Engine]:
     with db_engine.begin() as conn:
         for table in reversed(model.Base.metadata.sorted_tables):
             conn.execute(table.delete())
+
+
+@pytest.fixture
+def production_switches() -> c.Iterator[None]:
+    """The production dispatch switches (failures isolated, argument guard off),
+    whatever a plugin or an earlier test set; put back as they were afterwards."""
+    from heliograph import signals
+
+    before = signals.settings()
+    signals.isolate_failures(True)
+    signals.guard_arguments(False)
+    yield
+    signals.isolate_failures(before["isolate_failures"])
+    signals.guard_arguments(before["guard_arguments"])

@@ -6,18 +6,12 @@ import collections.abc as c
 
 import pytest
 
-from heliograph import signals
 from heliograph.lib import signals as lib_signals
 
 
 @pytest.fixture(autouse=True)
-def production_switches() -> c.Iterator[None]:
-    before = signals.settings()
-    signals.isolate_failures(True)
-    signals.guard_arguments(False)
-    yield
-    signals.isolate_failures(before["isolate_failures"])
-    signals.guard_arguments(before["guard_arguments"])
+def _every_test_under_production_switches(production_switches: None) -> None:
+    """Applies the suite's ``production_switches`` fixture to every test here."""
 
 
 @pytest.fixture
