@@ -8,9 +8,13 @@ which turns the skip into a failure.
 from __future__ import annotations
 
 import collections.abc as c
+import importlib.util
 import os
 import socket
+import sys
 import uuid
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 import sqlalchemy as sa
@@ -98,3 +102,19 @@ def production_switches() -> c.Iterator[None]:
     yield
     signals.isolate_failures(before["isolate_failures"])
     signals.guard_arguments(before["guard_arguments"])
+
+
+@pytest.fixture(scope="module")
+def bench(request: pytest.FixtureRequest) -> c.Iterator[ModuleType]:
+    """The ``bench/`` script the test module names in ``BENCH`` (``"portal.py"``),
+    loaded as a module for that test module and unloaded afterwards."""
+    path = Path(__file__).resolve().parents[1] / "bench" / request.module.BENCH
+    spec = importlib.util.spec_from_file_location(f"heliograph_bench_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up here
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(spec.name, None)

@@ -6,29 +6,12 @@ timing (the benchmark itself is the place to read them).
 
 from __future__ import annotations
 
-import collections.abc as c
-import importlib.util
 import math
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "dispatch.py"
-
-
-@pytest.fixture(scope="module")
-def bench() -> c.Iterator[ModuleType]:
-    spec = importlib.util.spec_from_file_location("heliograph_bench_dispatch", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.modules.pop(spec.name, None)
+BENCH = "dispatch.py"  # loaded by the suite's ``bench`` fixture
 
 
 def test_every_case_reports_a_ratio_for_both_policies(bench: ModuleType) -> None:

@@ -5,28 +5,11 @@ Tiny rounds, so the figures mean nothing: nothing here asserts on timing.
 
 from __future__ import annotations
 
-import collections.abc as c
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "portal.py"
-
-
-@pytest.fixture(scope="module")
-def bench() -> c.Iterator[ModuleType]:
-    spec = importlib.util.spec_from_file_location("heliograph_bench_portal", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.modules.pop(spec.name, None)
+BENCH = "portal.py"  # loaded by the suite's ``bench`` fixture
 
 
 def test_subscribers_are_connected_to_every_core_signal(bench: ModuleType) -> None:
