@@ -66,6 +66,14 @@ def require(data_dict: DataDict, *keys: str) -> list[str]:
     return values
 
 
+def active_resource(context: Context, resource_id: str) -> model.Resource:
+    """The active resource ``resource_id``; ObjectNotFound otherwise."""
+    resource = _session(context).get(model.Resource, resource_id)
+    if resource is None or resource.state != model.tables.ACTIVE:
+        raise ObjectNotFound("Resource was not found.")
+    return t.cast(model.Resource, resource)
+
+
 def flush_or_conflict(session: t.Any, field: str, message: str) -> None:
     """Flush; a uniqueness race lost to another writer becomes the same
     ValidationError the validator would have given."""

@@ -9,7 +9,7 @@ from sqlalchemy import delete
 from heliograph import model
 from heliograph.logic import Context, DataDict, ObjectNotFound, check_access, get_action
 from heliograph.logic import auth as authz
-from heliograph.logic.action.create import require
+from heliograph.logic.action.create import active_resource, require
 from heliograph.logic.validation import require_mapping
 
 __all__ = ["package_delete", "resource_delete"]
@@ -43,10 +43,7 @@ def resource_delete(context: Context, data_dict: DataDict) -> None:
     """Delete resource ``id`` (through ``package_update``). Returns None."""
     data_dict = require_mapping(data_dict)
     (resource_id,) = require(data_dict, "id")
-    session = context.get("session", model.Session)
-    resource = session.get(model.Resource, resource_id)
-    if resource is None or resource.state != model.tables.ACTIVE:
-        raise ObjectNotFound("Resource was not found.")
+    resource = active_resource(context, resource_id)
     check_access("resource_delete", context, data_dict)
     package_dict: dict[str, t.Any] = get_action("package_show")(
         dict(context), {"id": resource.package_id}

@@ -16,7 +16,7 @@ from heliograph.logic import (
     get_action,
 )
 from heliograph.logic import auth as authz
-from heliograph.logic.action.create import _unwrap_resource_errors, require
+from heliograph.logic.action.create import _unwrap_resource_errors, active_resource, require
 from heliograph.logic.dictization import package_dictize
 from heliograph.logic.model_save import package_save
 from heliograph.logic.schema import validate_package
@@ -76,10 +76,7 @@ def resource_update(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     fields and extras left out are cleared."""
     data_dict = require_mapping(data_dict)
     (resource_id,) = require(data_dict, "id")
-    session = context.get("session", model.Session)
-    resource = session.get(model.Resource, resource_id)
-    if resource is None or resource.state != model.tables.ACTIVE:
-        raise ObjectNotFound("Resource was not found.")
+    resource = active_resource(context, resource_id)
     check_access("resource_update", context, data_dict)
     package_dict = get_action("package_show")(dict(context), {"id": resource.package_id})
     resources = list(package_dict.get("resources") or [])
