@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typing as t
 
-from heliograph.logic import Context, DataDict, ObjectNotFound
-from heliograph.logic.auth import has_permission, ok, refuse, resource_by_id
-from heliograph.logic.auth.update import package_object, unowned_rule, who
+from heliograph.logic import Context, DataDict
+from heliograph.logic.auth import has_permission, ok, refuse
+from heliograph.logic.auth.update import package_object, resource_object, unowned_rule, who
 
 __all__ = ["package_delete", "resource_delete"]
 
@@ -27,9 +27,7 @@ def package_delete(context: Context, data_dict: DataDict) -> Result:
 
 def resource_delete(context: Context, data_dict: DataDict) -> Result:
     """As ``package_delete`` on the resource's dataset."""
-    resource = resource_by_id(context, data_dict.get("id"))
-    if resource is None:
-        raise ObjectNotFound("Resource was not found.")
+    resource = resource_object(context, data_dict)
     if not package_delete(context, {"id": resource.package_id}).get("success"):
         return refuse(f"User {who(context)} not authorized to delete resource {resource.id}")
     return ok()

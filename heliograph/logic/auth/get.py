@@ -14,8 +14,8 @@ from heliograph.logic.auth import (
     ok,
     package_by_id_or_name,
     refuse,
-    resource_by_id,
 )
+from heliograph.logic.auth.update import resource_object, who
 from heliograph.logic.settings import config
 
 __all__ = [
@@ -34,10 +34,6 @@ __all__ = [
 ]
 
 Result = dict[str, t.Any]
-
-
-def _who(context: Context) -> str:
-    return str(context.get("user") or "")
 
 
 @auth_allow_anonymous_access
@@ -72,19 +68,17 @@ def package_show(context: Context, data_dict: DataDict) -> Result:
         raise ObjectNotFound()
     if can_read_package(context, package):
         return ok()
-    return refuse(f"User {_who(context)} not authorized to read package {package.id}")
+    return refuse(f"User {who(context)} not authorized to read package {package.id}")
 
 
 @auth_allow_anonymous_access
 def resource_show(context: Context, data_dict: DataDict) -> Result:
     """As ``package_show`` on the resource's dataset."""
-    resource = resource_by_id(context, data_dict.get("id"))
-    if resource is None:
-        raise ObjectNotFound("Resource was not found.")
+    resource = resource_object(context, data_dict)
     package = package_by_id_or_name(context, resource.package_id)
     if package is not None and can_read_package(context, package):
         return ok()
-    return refuse(f"User {_who(context)} not authorized to read resource {resource.id}")
+    return refuse(f"User {who(context)} not authorized to read resource {resource.id}")
 
 
 @auth_allow_anonymous_access
@@ -99,11 +93,11 @@ def group_show(context: Context, data_dict: DataDict) -> Result:
             and data_dict.get("include_users")
             and not has_permission(context, group.id, "read")
         ):
-            return refuse(f"User {_who(context)} not authorized to read group {group.id}")
+            return refuse(f"User {who(context)} not authorized to read group {group.id}")
         return ok()
     if has_permission(context, group.id, "read"):
         return ok()
-    return refuse(f"User {_who(context)} not authorized to read group {group.id}")
+    return refuse(f"User {who(context)} not authorized to read group {group.id}")
 
 
 @auth_allow_anonymous_access

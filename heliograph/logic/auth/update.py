@@ -77,6 +77,13 @@ def package_object(context: Context, data_dict: DataDict) -> model.Package:
     return package
 
 
+def resource_object(context: Context, data_dict: DataDict) -> model.Resource:
+    resource = resource_by_id(context, data_dict.get("id"))
+    if resource is None:
+        raise ObjectNotFound("Resource was not found.")
+    return resource
+
+
 @auth_allow_anonymous_access
 def package_update(context: Context, data_dict: DataDict) -> Result:
     """Editors and admins of the dataset's organization (sysadmins always);
@@ -100,9 +107,7 @@ def package_patch(context: Context, data_dict: DataDict) -> Result:
 
 def resource_update(context: Context, data_dict: DataDict) -> Result:
     """As ``package_update`` on the resource's dataset (logged in)."""
-    resource = resource_by_id(context, data_dict.get("id"))
-    if resource is None:
-        raise ObjectNotFound("Resource was not found.")
+    resource = resource_object(context, data_dict)
     outcome = package_update(context, {"id": resource.package_id})
     if not outcome.get("success"):
         return refuse(f"User {who(context)} not authorized to edit resource {resource.id}")
