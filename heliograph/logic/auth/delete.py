@@ -5,8 +5,8 @@ from __future__ import annotations
 import typing as t
 
 from heliograph.logic import Context, DataDict
-from heliograph.logic.auth import has_permission, ok, refuse
-from heliograph.logic.auth.update import package_object, resource_object, unowned_rule, who
+from heliograph.logic.auth import ok, refuse
+from heliograph.logic.auth.update import may_change_package, package_object, resource_object, who
 
 __all__ = ["package_delete", "resource_delete"]
 
@@ -16,11 +16,7 @@ Result = dict[str, t.Any]
 def package_delete(context: Context, data_dict: DataDict) -> Result:
     """Editors and admins of the dataset's organization (sysadmins always)."""
     package = package_object(context, data_dict)
-    if package.owner_org:
-        allowed = has_permission(context, package.owner_org, "delete_dataset")
-    else:
-        allowed = unowned_rule(context)
-    if not allowed:
+    if not may_change_package(context, package, "delete_dataset"):
         return refuse(f"User {who(context)} not authorized to delete package {package.id}")
     return ok()
 

@@ -70,6 +70,14 @@ def check_group_auth(
     return True
 
 
+def may_change_package(context: Context, package: model.Package, permission: str) -> bool:
+    """``permission`` in the dataset's organization; for a dataset without
+    one, the rules for creating unowned datasets."""
+    if package.owner_org:
+        return has_permission(context, package.owner_org, permission)
+    return unowned_rule(context)
+
+
 def package_object(context: Context, data_dict: DataDict) -> model.Package:
     package = package_by_id_or_name(context, data_dict.get("id") or data_dict.get("name"))
     if package is None:
@@ -89,11 +97,7 @@ def package_update(context: Context, data_dict: DataDict) -> Result:
     """Editors and admins of the dataset's organization (sysadmins always);
     a dataset without an organization follows the creation rules."""
     package = package_object(context, data_dict)
-    if package.owner_org:
-        allowed = has_permission(context, package.owner_org, "update_dataset")
-    else:
-        allowed = unowned_rule(context)
-    if not allowed:
+    if not may_change_package(context, package, "update_dataset"):
         return refuse(f"User {who(context)} not authorized to edit package {package.id}")
     if not check_group_auth(context, data_dict, package):
         return refuse(f"User {who(context)} not authorized to edit these groups")
