@@ -166,7 +166,10 @@ action_succeeded = _core(
     Contract(
         sent_when=(
             "After every action call that returned without an exception, nested "
-            "calls included (they are sent first); a failing action sends nothing."
+            "calls included (they are sent first); a failing action sends nothing. "
+            "The outermost call is sent after its transaction committed; a nested call "
+            "is sent when it returns, before that commit, so if the outer call then "
+            "fails the nested write is rolled back although its signal was sent (as in CKAN)."
         ),
         sender="the action name, e.g. 'package_update'",
         arguments={

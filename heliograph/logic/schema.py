@@ -25,6 +25,7 @@ from heliograph.logic.validation import (
     email_validator,
     if_empty_same_as,
     ignore,
+    ignore_empty,
     ignore_missing,
     int_validator,
     isodate,
@@ -541,8 +542,8 @@ def user_create_schema() -> Schema:
 
 def paging_schema() -> Schema:
     return {
-        "limit": [ignore_missing, page_number],
-        "offset": [ignore_missing, page_number],
+        "limit": [ignore_empty, page_number],
+        "offset": [ignore_empty, page_number],
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import typing as t
 
@@ -128,3 +129,49 @@ def test_action_succeeded_fires_once_over_http_and_not_on_failure(
         failed = post(client, token, "package_create", {"name": "taken", "owner_org": "org"})
         assert failed.status_code == 409
         assert calls == []
+
+
+@pytest.mark.parametrize("action", ["user_list", "group_list", "organization_list"])
+def test_an_empty_limit_means_no_limit_not_a_500(
+    client: FlaskClient, token: str, action: str
+) -> None:
+    assert post(client, token, "group_create", {"name": "grp"}).status_code == 200
+    over_get = client.get(f"/api/3/action/{action}?limit=&offset=")
+    assert over_get.status_code == 200, over_get.get_json()
+    over_post = post(client, token, action, {"limit": "", "offset": ""})
+    assert over_post.status_code == 200, over_post.get_json()
+
+    def names(result: list[t.Any]) -> list[str]:
+        return [r["name"] if isinstance(r, dict) else r for r in result]
+
+    assert names(over_post.get_json()["result"]) == names(over_get.get_json()["result"])
+    assert names(over_get.get_json()["result"])  # something was listed
+
+
+def test_the_help_link_of_every_response_answers_with_the_actions_documentation(
+    client: FlaskClient,
+) -> None:
+    body = client.get("/api/3/action/package_list").get_json()
+    path = body["help"].split("://", 1)[1].split("/", 1)[1]
+    shown = client.get("/" + path)
+    assert shown.status_code == 200
+    from heliograph.logic.action.get import package_list
+
+    assert shown.get_json()["result"] == inspect.getdoc(package_list)
+    missing = client.get("/api/3/action/help_show?name=no_such_action").get_json()
+    assert missing["error"]["__type"] == "Not Found Error"
+    assert "no_such_action" in missing["error"]["message"]
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_non_json_numbers_are_bad_json_not_stored_as_text(
+    client: FlaskClient, token: str, constant: str
+) -> None:
+    response = client.post(
+        "/api/3/action/package_create",
+        data='{"name": "nan-dataset", "owner_org": "org", "title": ' + constant + "}",
+        headers={"Authorization": token, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert "Error decoding JSON data" in response.get_json()
+    assert client.get("/api/3/action/package_show?id=nan-dataset").status_code in (403, 404)

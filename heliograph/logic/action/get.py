@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import shlex
 import typing as t
 
@@ -26,6 +27,7 @@ from heliograph.logic.validation import (
     NUL_MESSAGE,
     boolean_validator,
     default,
+    ignore_empty,
     ignore_missing,
     int_validator,
     list_of_strings,
@@ -38,6 +40,7 @@ from heliograph.logic.validation import (
 
 __all__ = [
     "group_list",
+    "help_show",
     "group_show",
     "organization_list",
     "organization_show",
@@ -63,6 +66,22 @@ def site_read(context: Context, data_dict: DataDict) -> bool:
     """Always true: the site can be read. (CKAN removed it in 2.11; kept here.)"""
     check_access("site_read", context, data_dict)
     return True
+
+
+def help_show(context: Context, data_dict: DataDict) -> str | None:
+    """The documentation of the action named ``name`` (the page every API
+    response's ``help`` link points at)."""
+    check_access("help_show", context, data_dict)
+    name = data_dict.get("name")
+    if not isinstance(name, str) or not name:
+        raise ValidationError({"name": ["Missing value"]})
+    from heliograph.logic import UnknownAction, registry
+
+    try:
+        action = registry.actions()[name]
+    except KeyError:
+        raise ObjectNotFound(str(UnknownAction(name))) from None
+    return inspect.getdoc(action)
 
 
 def status_show(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
@@ -120,8 +139,8 @@ def package_list(context: Context, data_dict: DataDict) -> list[str]:
     params = validate_or_raise(
         require_mapping(data_dict),
         {
-            "limit": [ignore_missing, page_number],
-            "offset": [ignore_missing, page_number],
+            "limit": [ignore_empty, page_number],
+            "offset": [ignore_empty, page_number],
         },
         context,
     )
@@ -645,7 +664,7 @@ def _group_list(context: Context, data_dict: DataDict, organization: bool) -> li
     names_key = "organizations" if organization else "groups"
     schema: dict[str, list[t.Any]] = {
         "sort": [default("title asc"), string_type()],
-        "limit": [ignore_missing, page_number],
+        "limit": [ignore_empty, page_number],
         "offset": [default(0), page_number],
         "q": [ignore_missing, string_type()],
         names_key: [ignore_missing, list_of_strings],
@@ -806,7 +825,7 @@ def user_list(context: Context, data_dict: DataDict) -> list[t.Any]:
             "email": [ignore_missing, string_type()],
             "order_by": [default("display_name"), string_type()],
             "all_fields": [default(True), boolean_validator],
-            "limit": [ignore_missing, page_number],
+            "limit": [ignore_empty, page_number],
             "offset": [default(0), page_number],
         },
         context,

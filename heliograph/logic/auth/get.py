@@ -20,6 +20,7 @@ from heliograph.logic.settings import config
 
 __all__ = [
     "group_list",
+    "help_show",
     "group_show",
     "organization_list",
     "organization_show",
@@ -38,6 +39,11 @@ Result = dict[str, t.Any]
 
 @auth_allow_anonymous_access
 def site_read(context: Context, data_dict: DataDict) -> Result:
+    return ok()
+
+
+@auth_allow_anonymous_access
+def help_show(context: Context, data_dict: DataDict) -> Result:
     return ok()
 
 

@@ -158,7 +158,7 @@ def _body_data() -> dict[str, t.Any]:
 
 def _decode_json_object(text: str) -> dict[str, t.Any]:
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
         raise _BadRequest(
             f"Error decoding JSON data. Error: {exc!r} "
@@ -169,6 +169,11 @@ def _decode_json_object(text: str) -> dict[str, t.Any]:
             f"Request data JSON decoded to {_preview(value)} but it needs to be a dictionary."
         )
     return value
+
+
+def _reject_constant(name: str) -> t.NoReturn:
+    # NaN and Infinity are not JSON; Python's decoder accepts them unless told.
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def _flatten_multi(multi: t.Any) -> dict[str, t.Any]:
