@@ -127,19 +127,10 @@ def _remove_session(_exc: BaseException | None) -> None:
 def _fill_logic_settings(config: Config) -> None:
     """Fill the configuration objects of the layers below, keeping each object:
     ``heliograph.logic.settings.config`` and ``heliograph.plugins.toolkit.config``."""
-    targets: list[dict[str, t.Any]] = []
-    try:
-        from heliograph.logic import settings
-    except ImportError:  # the logic settings module has not landed yet
-        pass
-    else:
-        targets.append(settings.config)
-    try:
-        from heliograph.plugins import toolkit
-    except ImportError:
-        pass
-    else:
-        targets.append(toolkit.config)
+    from heliograph.logic import settings
+    from heliograph.plugins import toolkit
+
+    targets: list[dict[str, t.Any]] = [settings.config, toolkit.config]
     seen: set[int] = set()
     for target in targets:
         if id(target) in seen:
@@ -152,54 +143,26 @@ def _fill_logic_settings(config: Config) -> None:
 def _load_plugins(config: Config) -> None:
     """Load the plugins named in ``heliograph.plugins`` that are not loaded yet
     (building the app again loads nothing twice), then rebuild the action registry."""
-    from heliograph import logic
+    from heliograph import logic, plugins
 
     names = config.get("heliograph.plugins") or []
     if isinstance(names, str):
         names = names.replace(",", " ").split()
     names = [str(name) for name in names]
-    if names:
-        loader = _plugins_attr("load")
-        if loader is None:
-            log.warning(
-                "configuration key 'heliograph.plugins' names %s, but heliograph.plugins "
-                "has no load() here; no plugin was loaded",
-                ", ".join(names),
-            )
-        else:
-            is_loaded = _plugins_attr("plugin_loaded") or (lambda _name: False)
-            missing = [name for name in dict.fromkeys(names) if not is_loaded(name)]
-            if missing:
-                plugin_error = _plugins_attr("PluginError") or ()
-                try:
-                    loader(*missing)
-                except plugin_error as exc:
-                    raise ConfigError(f"configuration key 'heliograph.plugins': {exc}") from exc
+    missing = [name for name in dict.fromkeys(names) if not plugins.plugin_loaded(name)]
+    if missing:
+        try:
+            plugins.load(*missing)
+        except plugins.PluginError as exc:
+            raise ConfigError(f"configuration key 'heliograph.plugins': {exc}") from exc
     logic.registry.reset()
 
 
-def _plugins_attr(name: str) -> t.Any:
-    try:
-        import heliograph.plugins as plugins
-    except ImportError:
-        return None
-    return getattr(plugins, name, None)
-
-
 def _implementations(interface_name: str) -> list[t.Any]:
-    """The loaded plugins implementing ``heliograph.plugins.interfaces.<interface_name>``,
-    or nothing while the plugin system does not define that interface."""
-    implementations = _plugins_attr("PluginImplementations")
-    if implementations is None:
-        return []
-    try:
-        from heliograph.plugins import interfaces
-    except ImportError:
-        return []
-    interface = getattr(interfaces, interface_name, None)
-    if interface is None:
-        return []
-    return list(implementations(interface))
+    """The loaded plugins implementing ``heliograph.plugins.interfaces.<interface_name>``."""
+    from heliograph.plugins import PluginImplementations, interfaces
+
+    return list(PluginImplementations(getattr(interfaces, interface_name)))
 
 
 # -- request signals ------------------------------------------------------------

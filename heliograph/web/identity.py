@@ -24,10 +24,8 @@ _ANONYMOUS: tuple[str | None, t.Any] = (None, None)
 
 def user_for_token(session: t.Any, token: str) -> model.User | None:
     """The active user owning ``token`` (``heliograph.logic.tokens``), or None."""
-    try:
-        from heliograph.logic import tokens
-    except ImportError:  # the token module has not landed yet: nobody is known
-        return None
+    from heliograph.logic import tokens
+
     return t.cast("model.User | None", tokens.user_for_token(session, token))
 
 
