@@ -444,3 +444,24 @@ def test_the_isolate_log_names_the_owning_plugin(caplog: pytest.LogCaptureFixtur
     with caplog.at_level(logging.ERROR):
         tk.signals.failed_login.send("someone")
     assert "(plugin failing) failed on signal failed_login" in caplog.text
+
+
+def test_custom_sender_announces_each_created_dataset_to_the_listener(
+    db: t.Any, with_plugins: t.Any, signal_recorder: t.Any
+) -> None:
+    from heliograph import model
+
+    with_plugins("example_custom_sender", "example_custom_listener")
+    sig = tk.signals.ckanext.signal("custom_something_happened")
+    signal_recorder.record(sig)
+    session = model.Session()
+    session.add(model.User(name="boss", email="boss@example.org", sysadmin=True))
+    session.commit()
+    context = {"user": "boss"}
+    org = tk.get_action("organization_create")(dict(context), {"name": "org"})
+    tk.get_action("package_create")(dict(context), {"name": "fresh", "owner_org": org["id"]})
+    signal_recorder.assert_sent(
+        sig, sender="example_custom_sender", times=1, what="dataset created", dataset="fresh"
+    )
+    tk.get_action("package_show")({}, {"id": "fresh"})
+    assert len(signal_recorder.calls(sig)) == 1  # other actions announce nothing
