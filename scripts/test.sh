@@ -6,6 +6,6 @@ bash scripts/setup.sh
 echo "== ruff"
 .venv/bin/ruff check .
 echo "== mypy --strict"
-.venv/bin/mypy --strict heliograph/signals heliograph/lib heliograph/plugins heliograph/config.py
+.venv/bin/mypy --strict heliograph/signals heliograph/lib heliograph/plugins heliograph/testing heliograph/ext heliograph/config.py
 echo "== pytest"
 .venv/bin/python -m pytest "$@"
