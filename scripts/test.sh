@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 echo "== ruff"
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 echo "== mypy --strict"
 .venv/bin/mypy --strict heliograph/signals heliograph/lib heliograph/plugins heliograph/testing heliograph/ext heliograph/config.py
 echo "== pytest"
