@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import collections.abc as c
 import keyword
+import textwrap
 import threading
 import typing as t
 
@@ -30,45 +31,33 @@ Loop = c.Callable[[t.Any, tuple[t.Any, ...], t.Any, dict[str, t.Any]], list[tupl
 MAX_SHAPES = 256
 """How many keyword shapes get a loop of their own."""
 
-_TEMPLATE = """\
-def loop(_hg_signal, _hg_targets, _hg_sender, _hg_kwargs, /):
-    {unpack} = _hg_kwargs.values()
-    _hg_results = []
-    _hg_append = _hg_results.append
-    for _hg_getter in _hg_targets:
-        _hg_receiver = _hg_getter()
-        if _hg_receiver is None:
-            continue
-        try:
-            _hg_result = _hg_receiver(_hg_sender, {call})
-        except Exception as _hg_exc:
-            _hg_signal._failed(_hg_receiver, _hg_sender, _hg_exc)
-            _hg_result = _hg_exc
-        _hg_append((_hg_receiver, _hg_result))
-    return _hg_results
+# The loop both generated functions share; {unpack} binds the values of
+# _hg_kwargs to _hg_v0, _hg_v1, ... and {call} passes them by name.
+_BODY = """\
+{unpack}
+_hg_results = []
+_hg_append = _hg_results.append
+for _hg_getter in _hg_targets:
+    _hg_receiver = _hg_getter()
+    if _hg_receiver is None:
+        continue
+    try:
+        _hg_result = _hg_receiver(_hg_sender{call})
+    except Exception as _hg_exc:
+        _hg_signal._failed(_hg_receiver, _hg_sender, _hg_exc)
+        _hg_result = _hg_exc
+    _hg_append((_hg_receiver, _hg_result))
+return _hg_results
 """
 
-_SEND_TEMPLATE = """\
+_LOOP_HEADER = "def loop(_hg_signal, _hg_targets, _hg_sender, _hg_kwargs, /):\n"
+
+_SEND_HEADER = """\
 def factory(_hg_signal, _hg_targets, _hg_tick, _hg_names, _hg_other):
     def send(_hg_sender=None, /, *, _async_wrapper=None, **_hg_kwargs):
         _hg_tick()
         if (*_hg_kwargs,) != _hg_names:
             return _hg_other(_hg_sender, _hg_kwargs)
-        {unpack}
-        _hg_results = []
-        _hg_append = _hg_results.append
-        for _hg_getter in _hg_targets:
-            _hg_receiver = _hg_getter()
-            if _hg_receiver is None:
-                continue
-            try:
-                _hg_result = _hg_receiver(_hg_sender{call})
-            except Exception as _hg_exc:
-                _hg_signal._failed(_hg_receiver, _hg_sender, _hg_exc)
-                _hg_result = _hg_exc
-            _hg_append((_hg_receiver, _hg_result))
-        return _hg_results
-    return send
 """
 
 Send = c.Callable[..., list[tuple[t.Any, t.Any]]]
@@ -142,24 +131,26 @@ def _specialisable(names: tuple[str, ...]) -> bool:
 def _generate_factory(names: tuple[str, ...]) -> Factory | None:
     if not _specialisable(names):
         return None
-    values = [f"_hg_v{i}" for i in range(len(names))]
-    source = _SEND_TEMPLATE.format(
-        unpack=f"{''.join(f'{v}, ' for v in values)}= _hg_kwargs.values()" if names else "",
-        call="".join(f", {name}={value}" for name, value in zip(names, values, strict=True)),
-    )
-    namespace: dict[str, t.Any] = {}
-    exec(compile(source, f"<heliograph send {names!r}>", "exec"), namespace)
-    return t.cast(Factory, namespace["factory"])
+    source = _SEND_HEADER + textwrap.indent(_body(names), " " * 8) + "    return send\n"
+    return t.cast(Factory, _compile(source, names, "factory"))
 
 
 def _generate(names: tuple[str, ...]) -> Loop | None:
     if not names or not _specialisable(names):
         return None
+    source = _LOOP_HEADER + textwrap.indent(_body(names), " " * 4)
+    return t.cast(Loop, _compile(source, names, "loop"))
+
+
+def _body(names: tuple[str, ...]) -> str:
     values = [f"_hg_v{i}" for i in range(len(names))]
-    source = _TEMPLATE.format(
-        unpack="".join(f"{v}, " for v in values),
-        call=", ".join(f"{name}={value}" for name, value in zip(names, values, strict=True)),
+    return _BODY.format(
+        unpack=f"{''.join(f'{v}, ' for v in values)}= _hg_kwargs.values()" if names else "",
+        call="".join(f", {name}={value}" for name, value in zip(names, values, strict=True)),
     )
+
+
+def _compile(source: str, names: tuple[str, ...], entry: str) -> t.Any:
     namespace: dict[str, t.Any] = {}
-    exec(compile(source, f"<heliograph send loop {names!r}>", "exec"), namespace)
-    return t.cast(Loop, namespace["loop"])
+    exec(compile(source, f"<heliograph send {names!r}>", "exec"), namespace)
+    return namespace[entry]

@@ -139,3 +139,19 @@ def test_muting_and_connecting_take_effect_on_the_installed_send(three: t.Any) -
     assert [value for _, value in sig.send("s", k=1)] == ["a", "b", "c", "late"]
     sig.disconnect(late)
     assert [value for _, value in sig.send("s", k=1)] == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("kwargs", [{"zeta": 1, "alpha": 2}, {"class": 1, "odd-name": 2}, {}])
+def test_receivers_filtered_by_sender_get_the_same_keywords(kwargs: dict[str, t.Any]) -> None:
+    sig = Signal(policy=ISOLATE)
+    log: list[tuple[str, t.Any, dict[str, t.Any]]] = []
+    receivers = [recorder(log, n) for n in ("a", "b", "c")]
+    for receiver in receivers:
+        sig.connect(receiver, sender="s")
+    sig.connect(recorder(log, "other"), sender="t", weak=False)
+    for _ in range(2):
+        log.clear()
+        assert [value for _, value in sig.send("s", **kwargs)] == ["a", "b", "c"]
+        assert [(name, list(got.items())) for name, _, got in log] == [
+            (n, list(kwargs.items())) for n in ("a", "b", "c")
+        ]
