@@ -169,5 +169,96 @@ def db_upgrade_command(config_file: str | None, revision: str) -> None:
     _migrate(config_file, revision)
 
 
+# -- accounts --------------------------------------------------------------------
+
+
+def _portal(config_file: str | None) -> t.Any:
+    """The portal application (database bound, plugins loaded), so that a user
+    made here is made as the web makes one and its signals reach the plugins."""
+    from heliograph.config import ConfigError
+    from heliograph.web import make_app
+
+    try:
+        return make_app(_load_config(config_file))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _action(config_file: str | None, name: str, data_dict: dict[str, t.Any]) -> t.Any:
+    from heliograph import logic
+
+    app = _portal(config_file)
+    with app.app_context():
+        try:
+            return logic.get_action(name)({"ignore_auth": True}, data_dict)
+        except logic.ValidationError as exc:
+            raise click.ClickException(f"{name}: {exc.summary()}") from None
+        except logic.ActionError as exc:
+            raise click.ClickException(f"{name}: {exc.message or type(exc).__name__}") from None
+
+
+@main.group("user")
+def user_group() -> None:
+    """Manage user accounts."""
+
+
+@user_group.command("add")
+@click.argument("name")
+@click.option("--email", required=True, help="The user's e-mail address.")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="The password (asked for when not given).",
+)
+@config_option
+def user_add_command(name: str, email: str, password: str, config_file: str | None) -> None:
+    """Create the user NAME (sends user_created, as every way of creating a user does)."""
+    result = _action(
+        config_file, "user_create", {"name": name, "email": email, "password": password}
+    )
+    click.echo(f"created user {result['name']} ({result['id']})")
+
+
+@main.group("sysadmin")
+def sysadmin_group() -> None:
+    """Grant or withdraw the sysadmin flag."""
+
+
+def _set_sysadmin(config_file: str | None, name: str, flag: bool) -> None:
+    from sqlalchemy import select
+
+    from heliograph import model
+
+    app = _portal(config_file)
+    with app.app_context():
+        session = model.Session()
+        user = session.scalar(
+            select(model.User).where((model.User.name == name) | (model.User.id == name))
+        )
+        if user is None:
+            raise click.ClickException(f"no user called {name!r}; create it with 'user add'")
+        user.sysadmin = flag
+        session.commit()
+        click.echo(f"{user.name} is {'now' if flag else 'no longer'} a sysadmin")
+
+
+@sysadmin_group.command("add")
+@click.argument("name")
+@config_option
+def sysadmin_add_command(name: str, config_file: str | None) -> None:
+    """Make the existing user NAME a sysadmin."""
+    _set_sysadmin(config_file, name, True)
+
+
+@sysadmin_group.command("remove")
+@click.argument("name")
+@config_option
+def sysadmin_remove_command(name: str, config_file: str | None) -> None:
+    """Take the sysadmin flag from the user NAME."""
+    _set_sysadmin(config_file, name, False)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -95,6 +95,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("smtp.password", _as_str, "", "SMTP password"),
     Option("smtp.mail_from", _as_str, "heliograph@localhost", "sender address of mail"),
     Option("heliograph.mail_folder", _as_str, None, "folder for mail when smtp.server is empty"),
+    Option(
+        "heliograph.reset_key_ttl_minutes", _as_int, "60", "how long a password-reset link works"
+    ),
     Option("heliograph.auth.create_unowned_dataset", _as_bool, "false", "CKAN auth rule"),
     Option("heliograph.auth.user_create_organizations", _as_bool, "true", "CKAN auth rule"),
     Option("heliograph.auth.user_create_groups", _as_bool, "true", "CKAN auth rule"),

@@ -2,19 +2,27 @@
 
 :func:`create_user` is the one place a user row is made - by the
 ``user_create`` action, the command line and the web sign-up alike - so the
-``user_created`` signal (issue 5) can be sent from exactly here. Passwords
+``user_created`` signal is sent from exactly here, once, after the row is
+stored (flushed: a failed insert sends nothing). As in CKAN, it is sent
+before the caller's commit, so receivers may use the same session. Passwords
 are hashed with Argon2 (``argon2-cffi``); the hash never leaves this module
 in an action's result.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import hashlib
+import hmac
+import secrets
 import typing as t
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from heliograph import model
+from heliograph.lib import signals
 
 _hasher = PasswordHasher()
 
@@ -25,8 +33,12 @@ def hash_password(password: str) -> str:
 
 def check_password(user: model.User, password: str) -> bool:
     """True when ``password`` is the user's password. Rehashes (in the
-    session, uncommitted) when the stored hash uses outdated parameters."""
+    session, uncommitted) when the stored hash uses outdated parameters.
+
+    A user without a password still costs one Argon2 verification, so that
+    the time taken does not tell which accounts exist."""
     if not user.password or not isinstance(password, str):
+        burn_time(password)
         return False
     try:
         _hasher.verify(user.password, password)
@@ -35,6 +47,19 @@ def check_password(user: model.User, password: str) -> bool:
     if _hasher.check_needs_rehash(user.password):
         user.password = _hasher.hash(password)
     return True
+
+
+_DUMMY_HASH: str | None = None
+
+
+def burn_time(password: object) -> None:
+    """One Argon2 verification against a throwaway hash: what a failed login
+    for an unknown user costs, so it answers no faster than a wrong password."""
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _hasher.hash("heliograph-no-such-user")
+    with contextlib.suppress(VerifyMismatchError, VerificationError, InvalidHashError):
+        _hasher.verify(_DUMMY_HASH, password if isinstance(password, str) else "")
 
 
 def create_user(
@@ -53,7 +78,8 @@ def create_user(
 
     The arguments are taken as valid (the action validates them first).
     ``password`` is hashed here; None makes an account that cannot log in
-    with a password.
+    with a password. Sends ``user_created(name, user=<the row>)`` once the
+    row is flushed.
     """
     user = model.User(
         name=name,
@@ -68,4 +94,79 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    signals.user_created.send(user.name, user=user)
     return user
+
+
+# -- logging in -----------------------------------------------------------------
+
+
+def user_for_login(session: t.Any, login: str) -> model.User | None:
+    """The active user whose name or e-mail is ``login`` (names first), or None."""
+    from sqlalchemy import func, select
+
+    if not login:
+        return None
+    by_name = session.scalar(
+        select(model.User).where(model.User.name == login, model.User.state == model.tables.ACTIVE)
+    )
+    if by_name is not None:
+        return t.cast(model.User, by_name)
+    found = session.scalars(
+        select(model.User).where(
+            func.lower(model.User.email) == login.strip().lower(),
+            model.User.state == model.tables.ACTIVE,
+        )
+    ).all()
+    return t.cast(model.User, found[0]) if len(found) == 1 else None
+
+
+def authenticate(session: t.Any, login: str, password: str) -> model.User | None:
+    """The user when ``login`` (name or e-mail) and ``password`` match, else None.
+
+    Unknown and known logins cost the same Argon2 verification; a hash made
+    with outdated parameters is replaced (in the session, uncommitted)."""
+    user = user_for_login(session, login)
+    if user is None:
+        burn_time(password)
+        return None
+    return user if check_password(user, password) else None
+
+
+def set_password(user: model.User, password: str) -> None:
+    """Store a new password (hashed); any pending reset key stops working."""
+    user.password = hash_password(password)
+    user.reset_key_hash = None
+    user.reset_key_expires = None
+
+
+# -- password reset keys --------------------------------------------------------
+
+RESET_KEY_BYTES = 32
+
+
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def new_reset_key(user: model.User, ttl_minutes: int) -> str:
+    """A fresh random reset key for ``user`` (replacing any earlier one),
+    valid for ``ttl_minutes``. Only its hash is stored; the key is returned
+    once, for the mail."""
+    key = secrets.token_urlsafe(RESET_KEY_BYTES)
+    user.reset_key_hash = _key_hash(key)
+    user.reset_key_expires = model.utcnow() + dt.timedelta(minutes=ttl_minutes)
+    return key
+
+
+def reset_key_valid(user: model.User | None, key: str | None) -> bool:
+    """True when ``key`` is the user's pending, unexpired reset key.
+    Compared in constant time."""
+    if user is None or not key or not isinstance(key, str) or len(key) > 512:
+        return False
+    stored = user.reset_key_hash
+    expires = user.reset_key_expires
+    if not stored or expires is None:
+        return False
+    matches = hmac.compare_digest(stored, _key_hash(key))
+    return matches and model.utcnow() < expires

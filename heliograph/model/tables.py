@@ -27,12 +27,26 @@ class User(Base):
     last_active: Mapped[dt.datetime | None] = mapped_column(DateTime)
     state: Mapped[str] = mapped_column(String(20), default=ACTIVE)
     sysadmin: Mapped[bool] = mapped_column(Boolean, default=False)
+    reset_key_hash: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 (hex) of the pending password-reset key; None when there is none."""
+    reset_key_expires: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all")
 
     @property
     def display_name(self) -> str:
         return self.fullname or self.name
+
+    # What Flask-Login asks of a user object (the web layer logs model users in).
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return self.state == ACTIVE
+
+    def get_id(self) -> str:
+        return self.id
 
 
 class ApiToken(Base):

@@ -32,6 +32,7 @@ from werkzeug.exceptions import HTTPException
 from heliograph import model
 from heliograph.config import Config, ConfigError, load
 from heliograph.lib import signals
+from heliograph.web import accounts
 
 __all__ = ["make_app"]
 
@@ -71,6 +72,7 @@ def make_app(config: Config | c.Mapping[str, t.Any] | None = None) -> Flask:
     app.teardown_appcontext(_remove_session)
     _rebroadcast_request_signals(app)
     _register_error_handlers(app)
+    accounts.init_app(app)
     app.context_processor(_template_globals)
     with app.app_context():
         _register_blueprints(app)
@@ -200,7 +202,10 @@ def _handle_http_exception(exc: HTTPException) -> t.Any:
 
 def _template_globals() -> dict[str, t.Any]:
     config = flask.current_app.extensions[EXTENSION_KEY]["config"]
+    from heliograph.web import identity
+
     return {
+        "current_user_obj": identity.identify()[1],
         "site_title": config.get("heliograph.site_title", "Heliograph"),
         "site_description": config.get("heliograph.site_description", ""),
     }
@@ -224,6 +229,7 @@ def _register_blueprints(app: Flask) -> None:
 
     register(app, home.blueprint)
     register(app, api.blueprint)
+    accounts.exempt_api(api.blueprint)
     register(app, dataset.blueprint, "dataset")
     register(app, resource.blueprint, "resource")
     register(app, group.blueprint, "group")

@@ -3,7 +3,8 @@
 As in CKAN, the raw token travels in the ``Authorization`` header (no
 ``Bearer`` prefix needed; one is tolerated). ``X-CKAN-API-Key`` is accepted
 too, since ckanapi sends both. A missing, unknown or revoked token is not an
-error: the request runs as anonymous.
+error: the request runs as anonymous - or, on a page (never on the API),
+as the user logged in through the session cookie (Flask-Login).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def user_for_token(session: t.Any, token: str) -> model.User | None:
     """The active user owning ``token`` (``heliograph.logic.tokens``), or None."""
     from heliograph.logic import tokens
 
-    return t.cast("model.User | None", tokens.user_for_token(session, token))
+    return tokens.user_for_token(session, token)
 
 
 def _candidates() -> list[str]:
@@ -38,6 +39,15 @@ def _candidates() -> list[str]:
         if value and value not in found:
             found.append(value)
     return found
+
+
+def _session_user() -> tuple[str | None, model.User | None]:
+    import flask_login
+
+    user = flask_login.current_user
+    if isinstance(user, model.User) and user.state == model.tables.ACTIVE:
+        return (user.name, user)
+    return _ANONYMOUS
 
 
 def identify() -> tuple[str | None, model.User | None]:
@@ -61,5 +71,7 @@ def identify() -> tuple[str | None, model.User | None]:
         if user is not None:
             result = (user.name, user)
             break
+    if result is _ANONYMOUS and flask.request.blueprint != "api":
+        result = _session_user()
     flask.g.heliograph_identity = result
     return result

@@ -6,13 +6,13 @@ import typing as t
 
 from sqlalchemy import delete
 
-from heliograph import model
+from heliograph import logic, model
 from heliograph.logic import Context, DataDict, ObjectNotFound, check_access, get_action
 from heliograph.logic import auth as authz
 from heliograph.logic.action.create import active_resource, require
 from heliograph.logic.validation import require_mapping
 
-__all__ = ["package_delete", "resource_delete"]
+__all__ = ["api_token_revoke", "package_delete", "resource_delete"]
 
 
 def package_delete(context: Context, data_dict: DataDict) -> None:
@@ -53,3 +53,23 @@ def resource_delete(context: Context, data_dict: DataDict) -> None:
     ]
     get_action("package_update")(context, package_dict)
     return None
+
+
+def api_token_revoke(context: Context, data_dict: DataDict) -> None:
+    """Revoke an API token, named by the secret itself (``token``) or by its id
+    (``jti``, as ``api_token_list`` shows it). It stops working at once: the
+    row is deleted, and every request looks its token up."""
+    from heliograph.logic import tokens
+
+    data_dict = require_mapping(data_dict)
+    token, jti = data_dict.get("token"), data_dict.get("jti")
+    if isinstance(token, str) and token:
+        jti = tokens.token_id(token.strip())
+    if not isinstance(jti, str) or not jti:
+        raise logic.ValidationError({"token": ["Either token or jti is required"]})
+    session = context.get("session", model.Session)
+    row = session.get(model.ApiToken, jti)
+    if row is None:
+        raise ObjectNotFound("API token not found")
+    check_access("api_token_revoke", context, {**data_dict, "jti": jti, "user_id": row.user_id})
+    session.execute(delete(model.ApiToken).where(model.ApiToken.id == jti))

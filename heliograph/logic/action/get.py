@@ -39,6 +39,7 @@ from heliograph.logic.validation import (
 )
 
 __all__ = [
+    "api_token_list",
     "group_list",
     "help_show",
     "group_show",
@@ -804,6 +805,36 @@ def user_show(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
             )
         ]
     return result
+
+
+def api_token_list(context: Context, data_dict: DataDict) -> list[dict[str, t.Any]]:
+    """The API tokens of the user ``user_id`` (an id or a name; CKAN's older
+    ``user`` is accepted too), oldest first: ``id`` (the ``jti`` that
+    ``api_token_revoke`` takes), ``name``, ``user_id``, ``created_at`` and
+    ``last_access``. Never the secret. Only for the user themselves and sysadmins."""
+    data_dict = require_mapping(data_dict)
+    ref = data_dict.get("user_id") or data_dict.get("user")
+    if not ref or not isinstance(ref, str):
+        raise ValidationError({"user_id": ["Missing value"]})
+    user = authz.user_by_id_or_name(context, ref)
+    if user is None:
+        raise ObjectNotFound("User not found")
+    check_access("api_token_list", context, {**data_dict, "user_id": user.id})
+    rows = _session(context).scalars(
+        select(model.ApiToken)
+        .where(model.ApiToken.user_id == user.id)
+        .order_by(model.ApiToken.created_at, model.ApiToken.id)
+    )
+    return [
+        {
+            "id": row.id,
+            "name": row.name,
+            "user_id": row.user_id,
+            "created_at": row.created_at.isoformat(),
+            "last_access": row.last_access.isoformat() if row.last_access else None,
+        }
+        for row in rows
+    ]
 
 
 USER_ORDER_FIELDS = ("name", "fullname", "display_name", "created", "email", "last_active")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import typing as t
 
 from heliograph.logic import Context, DataDict
-from heliograph.logic.auth import ok, refuse
+from heliograph.logic.auth import current_user, ok, refuse
 from heliograph.logic.auth.update import may_change_package, package_object, resource_object, who
 
-__all__ = ["package_delete", "resource_delete"]
+__all__ = ["api_token_revoke", "package_delete", "resource_delete"]
 
 Result = dict[str, t.Any]
 
@@ -27,3 +27,11 @@ def resource_delete(context: Context, data_dict: DataDict) -> Result:
     if not package_delete(context, {"id": resource.package_id}).get("success"):
         return refuse(f"User {who(context)} not authorized to delete resource {resource.id}")
     return ok()
+
+
+def api_token_revoke(context: Context, data_dict: DataDict) -> Result:
+    """Only your own tokens (sysadmins anyone's)."""
+    caller = current_user(context)
+    if caller is not None and data_dict.get("user_id") == caller.id:
+        return ok()
+    return refuse(f"User {who(context)} not authorized to revoke this API token")

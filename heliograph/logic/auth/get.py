@@ -19,6 +19,7 @@ from heliograph.logic.auth.update import resource_object, who
 from heliograph.logic.settings import config
 
 __all__ = [
+    "api_token_list",
     "group_list",
     "help_show",
     "group_show",
@@ -127,6 +128,14 @@ def user_show(context: Context, data_dict: DataDict) -> Result:
     if config.auth("public_user_details") or current_user(context) is not None:
         return ok()
     return refuse("You must be logged in to view user details")
+
+
+def api_token_list(context: Context, data_dict: DataDict) -> Result:
+    """Only your own tokens (sysadmins anyone's)."""
+    caller = current_user(context)
+    if caller is not None and data_dict.get("user_id") == caller.id:
+        return ok()
+    return refuse(f"User {who(context)} not authorized to list this user's API tokens")
 
 
 @auth_allow_anonymous_access

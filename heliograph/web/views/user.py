@@ -1,22 +1,274 @@
-"""User pages: the list and a user's page (accounts and login come with issue 5)."""
+"""User pages: the list, a user's page with their API tokens, and the account
+pages - login, logout, registration, forgotten and reset password.
+
+Signals sent here (all from :mod:`heliograph.lib.signals`):
+
+- ``failed_login(login_tried)`` for every failed login attempt that names a
+  login and a password - unknown login and wrong password alike, with the same
+  answer; a hash with outdated Argon2 parameters is replaced on success;
+- ``user_logged_in`` / ``user_logged_out`` through Flask-Login (see
+  :mod:`heliograph.web.accounts`); ``user_created`` by ``user_create``;
+- ``request_password_reset(name, user=...)`` once the reset mail was handed
+  to the mail server (never when sending failed); the page answers the same
+  whether or not an account matched;
+- ``perform_password_reset(name, user=...)`` once the new password is stored.
+"""
 
 from __future__ import annotations
 
-import flask
-from flask import Blueprint
+import logging
+import typing as t
+import urllib.parse
 
-from heliograph.web.views import call_action
+import flask
+import flask_login
+from flask import Blueprint
+from werkzeug.exceptions import Forbidden
+from werkzeug.wrappers import Response
+
+from heliograph import logic, model
+from heliograph.lib import mailer, signals
+from heliograph.logic import users, validation
+from heliograph.web import identity
+from heliograph.web.views import call_action, page_context
+
+log = logging.getLogger(__name__)
 
 blueprint = Blueprint("user", __name__, url_prefix="/user")
+
+LOGIN_FAILED = "Login failed. Bad user name, e-mail or password."
+RESET_REQUESTED = (
+    "If an account matches what you entered, a link to reset its password has been "
+    "mailed to the account's e-mail address."
+)
+RESET_INVALID = (
+    "This password reset link is not valid: it is wrong, has expired or has been used "
+    "already. Ask for a new one."
+)
+MAIL_DOWN = (
+    "We could not send the reset e-mail right now: the mail server is not available. "
+    "Please try again later."
+)
+
+
+def _config() -> t.Any:
+    return flask.current_app.config["HELIOGRAPH"]
+
+
+def _form(name: str) -> str:
+    value = flask.request.form.get(name, "")
+    return value if isinstance(value, str) else ""
+
+
+def _safe_next(target: str | None) -> str | None:
+    """A local path to go to after login; anything pointing elsewhere is dropped."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    parts = urllib.parse.urlsplit(target)
+    if parts.scheme or parts.netloc or "\\" in target:
+        return None
+    return target
+
+
+# -- lists and pages --------------------------------------------------------------
 
 
 @blueprint.route("/", strict_slashes=False)
 def index() -> str:
-    users = call_action("user_list", {"all_fields": True})
-    return flask.render_template("user/index.html", users=users)
+    users_ = call_action("user_list", {"all_fields": True})
+    return flask.render_template("user/index.html", users=users_)
 
 
 @blueprint.route("/<id>")
 def read(id: str) -> str:
     user = call_action("user_show", {"id": id, "include_datasets": True})
-    return flask.render_template("user/read.html", user_dict=user)
+    tokens: list[dict[str, t.Any]] | None = None
+    _name, caller = identity.identify()
+    if caller is not None and (caller.id == user["id"] or caller.sysadmin):
+        tokens = call_action("api_token_list", {"user_id": user["id"]})
+    new_token = flask.session.pop("heliograph_new_token", None)
+    return flask.render_template(
+        "user/read.html", user_dict=user, tokens=tokens, new_token=new_token
+    )
+
+
+@blueprint.route("/<id>/api-tokens", methods=["POST"])
+def api_token_create(id: str) -> Response:
+    result = call_action("api_token_create", {"user": id, "name": _form("name") or "web"})
+    # Shown once, on the next page, and never stored in clear.
+    flask.session["heliograph_new_token"] = result["token"]
+    return flask.redirect(flask.url_for("user.read", id=id))
+
+
+@blueprint.route("/<id>/api-tokens/<jti>/revoke", methods=["POST"])
+def api_token_revoke(id: str, jti: str) -> Response:
+    call_action("api_token_revoke", {"jti": jti})
+    flask.flash("The API token has been revoked.")
+    return flask.redirect(flask.url_for("user.read", id=id))
+
+
+# -- login and logout ---------------------------------------------------------------
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+def login() -> t.Any:
+    if flask.request.method == "GET":
+        return flask.render_template("user/login.html", login="", error=None)
+    login_tried = _form("login").strip()
+    password = _form("password")
+    if not login_tried or not password:
+        return (
+            flask.render_template(
+                "user/login.html", login=login_tried, error="Enter your login and password."
+            ),
+            400,
+        )
+    session = model.Session
+    user = users.authenticate(session, login_tried, password)
+    if user is None or not flask_login.login_user(user):
+        session.rollback()
+        signals.failed_login.send(login_tried)
+        return flask.render_template("user/login.html", login=login_tried, error=LOGIN_FAILED), 401
+    user.last_active = model.utcnow()
+    session.commit()  # keeps a rehashed password
+    target = _safe_next(flask.request.args.get("next")) or flask.url_for("user.read", id=user.name)
+    return flask.redirect(target)
+
+
+@blueprint.route("/_logout", methods=["POST"])
+def logout() -> Response:
+    if flask_login.current_user.is_authenticated:
+        flask_login.logout_user()
+    flask.flash("You are logged out.")
+    return flask.redirect(flask.url_for("home.index"))
+
+
+# -- registration -------------------------------------------------------------------
+
+
+@blueprint.route("/register", methods=["GET", "POST"])
+def register() -> t.Any:
+    config = _config()
+    if not config.get("heliograph.auth.create_user_via_web", True) and not _is_sysadmin():
+        raise Forbidden("This site does not take new registrations.")
+    values = {key: _form(key) for key in ("name", "fullname", "email")}
+    if flask.request.method == "GET":
+        return flask.render_template("user/register.html", values=values, errors={})
+    password1, password2 = _form("password1"), _form("password2")
+    errors: dict[str, list[str]] = {}
+    if password1 != password2:
+        errors["password2"] = ["The passwords you entered do not match."]
+    data = {**values, "password": password1}
+    if not data["fullname"]:
+        data.pop("fullname")
+    user: t.Any = None
+    if not errors:
+        try:
+            user = logic.get_action("user_create")(page_context(), data)
+        except logic.ValidationError as exc:
+            errors = {("password1" if k == "password" else k): v for k, v in exc.error_dict.items()}
+        except logic.NotAuthorized as exc:
+            raise Forbidden(exc.message or None) from None
+    if errors:
+        return flask.render_template("user/register.html", values=values, errors=errors), 400
+    if not flask_login.current_user.is_authenticated:
+        row = model.Session.get(model.User, user["id"])
+        if row is not None:
+            flask_login.login_user(row)
+    return flask.redirect(flask.url_for("user.read", id=user["name"]))
+
+
+def _is_sysadmin() -> bool:
+    _name, user = identity.identify()
+    return bool(user is not None and user.sysadmin)
+
+
+# -- forgotten password -----------------------------------------------------------
+
+
+@blueprint.route("/reset", methods=["GET", "POST"])
+def request_reset() -> t.Any:
+    if flask.request.method == "GET":
+        return flask.render_template("user/request_reset.html", login="", message=None)
+    login_tried = _form("user").strip()
+    if not login_tried:
+        return (
+            flask.render_template(
+                "user/request_reset.html",
+                login="",
+                message=None,
+                error="Enter your user name or e-mail address.",
+            ),
+            400,
+        )
+    session = model.Session
+    user = users.user_for_login(session, login_tried)
+    if user is not None and user.email:
+        config = _config()
+        key = users.new_reset_key(user, int(config.get("heliograph.reset_key_ttl_minutes", 60)))
+        session.commit()
+        link = flask.url_for("user.perform_reset", id=user.id, key=key)
+        link = str(config.get("heliograph.site_url", "")).rstrip("/") + link
+        try:
+            mailer.send_mail(
+                config,
+                user.email,
+                f"Reset your password on {config.get('heliograph.site_title', 'Heliograph')}",
+                _reset_body(user, link, config),
+            )
+        except mailer.MailerError:
+            user.reset_key_hash = None
+            user.reset_key_expires = None
+            session.commit()
+            return flask.render_template(
+                "user/request_reset.html", login=login_tried, message=None, error=MAIL_DOWN
+            ), 503
+        signals.request_password_reset.send(user.name, user=user)
+    else:
+        users.burn_time("")  # about as long as making a key
+    return flask.render_template("user/request_reset.html", login="", message=RESET_REQUESTED)
+
+
+def _reset_body(user: model.User, link: str, config: t.Any) -> str:
+    minutes = int(config.get("heliograph.reset_key_ttl_minutes", 60))
+    return (
+        f"Hello {user.display_name},\n\n"
+        f"Someone asked to reset the password of the account {user.name!r}.\n"
+        f"To choose a new password, open this link within {minutes} minutes:\n\n"
+        f"{link}\n\n"
+        "The link works once. If you did not ask for this, ignore this message.\n"
+    )
+
+
+@blueprint.route("/reset/<id>", methods=["GET", "POST"])
+def perform_reset(id: str) -> t.Any:
+    key = flask.request.args.get("key") or _form("key")
+    session = model.Session
+    user = session.get(model.User, id)
+    if user is not None and user.state != model.tables.ACTIVE:
+        user = None
+    if not users.reset_key_valid(user, key):
+        return flask.render_template("user/reset_invalid.html", message=RESET_INVALID), 400
+    assert user is not None
+    if flask.request.method == "GET":
+        return flask.render_template("user/perform_reset.html", user=user, key=key, errors={})
+    password1, password2 = _form("password1"), _form("password2")
+    errors: dict[str, list[str]] = {}
+    try:
+        validation.password_validator(password1, validation.State(context={}, data={}))
+    except validation.Invalid as exc:
+        errors["password1"] = [str(exc)]
+    if not password1:
+        errors["password1"] = ["Enter a new password."]
+    if password1 != password2:
+        errors["password2"] = ["The passwords you entered do not match."]
+    if errors:
+        return (
+            flask.render_template("user/perform_reset.html", user=user, key=key, errors=errors),
+            400,
+        )
+    users.set_password(user, password1)
+    session.commit()
+    signals.perform_password_reset.send(user.name, user=user)
+    flask.flash("Your password has been changed. You can log in with it now.")
+    return flask.redirect(flask.url_for("user.login"))
