@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -46,7 +47,11 @@ class User(Base):
         return self.state == ACTIVE
 
     def get_id(self) -> str:
-        return self.id
+        """The session's reference to this user: the id and a fragment of a
+        digest of the password hash, so that changing the password ends
+        every session logged in with the old one."""
+        digest = hashlib.sha256((self.password or "").encode("utf-8")).hexdigest()
+        return f"{self.id}.{digest[:16]}"
 
 
 class ApiToken(Base):

@@ -14,6 +14,7 @@ What a caller can rely on:
 
 from __future__ import annotations
 
+import hmac
 import typing as t
 
 import flask_login
@@ -32,9 +33,14 @@ login_manager.login_message = "Please log in to see that page."
 csrf = CSRFProtect()
 
 
-def _load_user(user_id: str) -> model.User | None:
+def _load_user(session_id: str) -> model.User | None:
+    """The user a session names, while it is active and its password is the
+    one the session was made with (see ``User.get_id``)."""
+    user_id, _dot, _fragment = session_id.partition(".")
     user = model.Session.get(model.User, user_id)
     if user is None or user.state != model.tables.ACTIVE:
+        return None
+    if not hmac.compare_digest(user.get_id(), session_id):
         return None
     return user
 

@@ -268,6 +268,7 @@ def test_login_rehashes_a_password_hashed_with_outdated_parameters(
     new = user_row("alice").password
     assert new is not None and new != old
     assert not users._hasher.check_needs_rehash(new)
+    assert "Log out" in client.get("/").get_data(as_text=True)  # the session survives it
     client.post("/user/_logout", data={"csrf_token": csrf_token(client, "/")})
     assert log_in(client, "alice").status_code == 302
 
@@ -413,3 +414,37 @@ def test_another_users_page_shows_no_tokens(client: FlaskClient) -> None:
         client.post("/user/bob/api-tokens", data={"name": "x", "csrf_token": token}).status_code
         == 403
     )
+
+
+def test_a_password_reset_ends_the_sessions_made_with_the_old_password(
+    app: Flask, client: FlaskClient
+) -> None:
+    make_user("alice")
+    log_in(client, "alice")
+    assert "Log out" in client.get("/").get_data(as_text=True)
+    row = user_row("alice")
+    users.set_password(row, "a-new-password-1")
+    model.Session.commit()
+    assert "Log out" not in client.get("/").get_data(as_text=True)
+
+
+def test_unknown_login_costs_the_same_argon2_verification_as_a_wrong_password(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_user("alice")
+    verifications: list[str] = []
+    real = users._hasher
+
+    class Counting:
+        def __getattr__(self, name: str) -> t.Any:
+            return getattr(real, name)
+
+        def verify(self, hash: str, password: str) -> bool:
+            verifications.append(hash)
+            return real.verify(hash, password)
+
+    monkeypatch.setattr(users, "_hasher", Counting())
+    for login in ("alice", "nobody", "nobody@example.org"):
+        verifications.clear()
+        assert log_in(client, login, "wrong-horse-9").status_code == 401
+        assert len(verifications) == 1, login
