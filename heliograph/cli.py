@@ -9,7 +9,45 @@ import click
 from heliograph import __version__
 
 
-@click.group()
+class _WithPluginCommands(click.Group):
+    """The core commands, then those of every available ``IClick`` plugin.
+
+    Plugin modules are imported only when the list is needed (``--help``) or
+    a name is not a core command; a plugin that fails to import is skipped
+    with a warning instead of breaking every command.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_plugin_commands()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is None:
+            found = _plugin_commands().get(cmd_name)
+        return found
+
+
+def _plugin_commands() -> dict[str, click.Command]:
+    from heliograph import plugins
+
+    found: dict[str, click.Command] = {}
+    for name in plugins.available_plugins():
+        try:
+            cls = plugins.plugin_class(name)
+            if not plugins.IClick.implemented_by(cls):
+                continue
+            plugin = plugins.get_plugin(name) or cls()
+            commands = list(plugin.get_commands())
+        except Exception as exc:
+            click.echo(f"warning: skipping the commands of plugin {name!r}: {exc}", err=True)
+            continue
+        for command in commands:
+            if isinstance(command, click.Command) and command.name:
+                found.setdefault(command.name, command)
+    return found
+
+
+@click.group(cls=_WithPluginCommands)
 @click.version_option(__version__, prog_name="heliograph")
 def main() -> None:
     """heliograph: CKAN's signal system, its plugins and a small data portal."""

@@ -135,6 +135,12 @@ def available_plugins() -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
+def plugin_class(name: str) -> type[Plugin]:
+    """The class of plugin ``name`` (registered first, then the entry point),
+    imported but not loaded; raises :class:`PluginNotFoundException` for an unknown name."""
+    return _resolve(name)
+
+
 def _entry_points(name: str | None = None) -> list[metadata.EntryPoint]:
     selected = metadata.entry_points(group=GROUP)
     if name is not None:

@@ -2,7 +2,8 @@
 
 ``ISignal`` and ``IPluginObserver`` for every plugin; ``IActions``,
 ``IAuthFunctions``, ``IBlueprint``, ``IDatasetForm`` and ``IGroupForm`` for
-plugins that extend the portal, named and shaped as CKAN's.
+plugins that extend the portal, named and shaped as CKAN's; ``IClick`` for
+plugins that add ``heliograph`` commands.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ __all__ = [
     "IActions",
     "IAuthFunctions",
     "IBlueprint",
+    "IClick",
     "IDatasetForm",
     "IGroupForm",
     "IPluginObserver",
@@ -115,4 +117,19 @@ class IGroupForm(Interface):
 
     def group_types(self) -> c.Sequence[str]:
         """The group types this plugin handles."""
+        return []
+
+
+class IClick(Interface):
+    """Add commands to the ``heliograph`` command line (CKAN's ``IClick``).
+
+    The commands of every *available* plugin (an entry point in
+    ``heliograph.plugins``, loaded or not) are offered; the plugin's module is
+    imported only when the command line needs the list or an unknown name.
+    A command that needs the portal builds it itself
+    (``toolkit.make_app(toolkit.load_config(file))``).
+    """
+
+    def get_commands(self) -> c.Sequence[t.Any]:
+        """Return a list of ``click.Command`` (or ``click.Group``) objects."""
         return []

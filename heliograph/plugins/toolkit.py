@@ -19,6 +19,12 @@ Sections, each added by the issue that needs it:
   ``ValidationError``. They live in the logic layer, which sits above the
   plugin system, so they are looked up on first use (module ``__getattr__``)
   and importing the toolkit never imports the portal.
+- the portal itself, for commands of ``IClick`` plugins (added by the
+  datastore's ``load``/``dump``): ``load_config(file=None)`` parses the
+  configuration (file, environment, defaults) and raises ``ConfigError``
+  naming a bad key; ``make_app(config)`` builds the portal from it, which binds
+  its database, fills ``config`` above and loads the configured plugins.
+  Looked up on first use too.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ import typing as t
 from heliograph.lib import signals
 
 if t.TYPE_CHECKING:
+    from heliograph.config import ConfigError
+    from heliograph.config import load as load_config
     from heliograph.logic import (
         NotAuthorized,
         ObjectNotFound,
@@ -39,7 +47,11 @@ if t.TYPE_CHECKING:
         side_effect_free,
     )
 
+    def make_app(config: t.Any = None) -> t.Any: ...
+
+
 __all__ = [
+    "ConfigError",
     "NotAuthorized",
     "ObjectNotFound",
     "ValidationError",
@@ -48,6 +60,8 @@ __all__ = [
     "check_access",
     "config",
     "get_action",
+    "load_config",
+    "make_app",
     "side_effect_free",
     "signals",
 ]
@@ -81,4 +95,15 @@ def __getattr__(name: str) -> t.Any:
         value = getattr(logic, name)
         globals()[name] = value
         return value
+    if name in ("load_config", "ConfigError"):
+        import heliograph.config as config_module
+
+        value = config_module.load if name == "load_config" else config_module.ConfigError
+        globals()[name] = value
+        return value
+    if name == "make_app":
+        from heliograph.web import make_app
+
+        globals()[name] = make_app
+        return make_app
     raise AttributeError(f"module 'heliograph.plugins.toolkit' has no attribute {name!r}")
