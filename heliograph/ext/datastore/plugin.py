@@ -1,0 +1,29 @@
+"""The ``datastore`` plugin: its actions, auth functions and commands."""
+
+from __future__ import annotations
+
+import collections.abc as c
+import typing as t
+
+import heliograph.plugins as p
+
+
+class DatastorePlugin(p.SingletonPlugin):
+    p.implements(p.IActions)
+    p.implements(p.IAuthFunctions)
+    p.implements(p.IClick)
+
+    def get_actions(self) -> c.Mapping[str, c.Callable[..., t.Any]]:
+        from heliograph.ext.datastore.logic import ACTIONS
+
+        return ACTIONS
+
+    def get_auth_functions(self) -> c.Mapping[str, c.Callable[..., t.Any]]:
+        from heliograph.ext.datastore.logic import AUTH_FUNCTIONS
+
+        return AUTH_FUNCTIONS
+
+    def get_commands(self) -> list[t.Any]:
+        from heliograph.ext.datastore.cli import datastore
+
+        return [datastore]
