@@ -12,8 +12,8 @@ this process and this run:
   transaction and the signal;
 - the raw path: the same rows, already as typed tuples, written into a twin
   table of the same schema (same columns, same unique key) with the engine's
-  fastest path: ``executemany`` of one INSERT on SQLite, ``COPY`` on
-  PostgreSQL, in one transaction per batch.
+  fastest path: ``executemany`` of one INSERT on SQLite, binary ``COPY`` on
+  PostgreSQL (faster than text COPY), in one transaction per batch.
 
 Target: the action reaches at least 50% of the raw figure on both engines.
 Every batch has new keys, so both sides insert 10,000 rows into a growing
@@ -133,7 +133,11 @@ def _raw_writer(engine: sa.Engine, table: str) -> t.Callable[[list[tuple[t.Any, 
         with engine.begin() as conn:
             raw = conn.connection.driver_connection
             assert raw is not None
-            with raw.cursor() as cur, cur.copy(f'COPY "{table}" ({cols}) FROM STDIN') as copy:
+            with (
+                raw.cursor() as cur,
+                cur.copy(f'COPY "{table}" ({cols}) FROM STDIN (FORMAT BINARY)') as copy,
+            ):
+                copy.set_types(["int8", "text", "float8", "date", "bool"])
                 for row in rows:
                     copy.write_row(row)
 

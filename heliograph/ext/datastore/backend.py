@@ -487,53 +487,100 @@ class Backend:
             self._key_not_found(conn, table, run)
 
     def _write_run_copy(self, conn: sa.Connection, table: Table, run: _Run, method: str) -> None:
-        """PostgreSQL: COPY, straight into the table for an insert, else into a
-        staging table merged with one INSERT ... ON CONFLICT or UPDATE ... FROM."""
+        """PostgreSQL: binary COPY, straight into the table for an insert without
+        json columns, else into a staging table merged with one INSERT (... ON
+        CONFLICT for an upsert) or UPDATE ... FROM."""
         q = ty.quote
         raw = conn.connection.driver_connection
         assert raw is not None
+        types = table.column_types()
+        kinds = [types[col] for col in run.columns]
         cols = ", ".join(q(col) for col in run.columns)
         rows = run.rows
-        if method == "insert":
+        target = q(table.resource_id)
+        if method == "insert" and "json" not in kinds:
             with (
                 raw.cursor() as cur,
-                cur.copy(f"COPY {q(table.resource_id)} ({cols}) FROM STDIN") as copy,
+                cur.copy(f"COPY {target} ({cols}) FROM STDIN (FORMAT BINARY)") as copy,
             ):
+                copy.set_types([_COPY_TYPES[kind] for kind in kinds])
                 for row in rows:
                     copy.write_row(row)
             return
-        key_positions = [run.columns.index(col) for col in run.key]
-        latest: dict[tuple[t.Any, ...], tuple[t.Any, ...]] = {}
-        for row in rows:  # the last write of a key wins, as if written one by one
-            latest[tuple([row[i] for i in key_positions])] = row
-        sql_types = ty.SQL_TYPES[self.dialect]
-        types = table.column_types()
-        stage = "_hg_stage"
-        defs = ", ".join(f"{q(col)} {sql_types[types[col]]}" for col in run.columns)
-        target = q(table.resource_id)
+        if method != "insert":
+            getter = operator.itemgetter(*[run.columns.index(col) for col in run.key])
+            keys_of_rows = list(map(getter, rows))
+            if len(set(keys_of_rows)) != len(rows):
+                # the last write of a key wins, as if the rows were written one by one
+                rows = list(dict(zip(keys_of_rows, rows, strict=True)).values())
+        # json values arrive as JSON text: staged as text, cast when merged
+        defs = ", ".join(
+            f"{q(col)} {_COPY_TYPES[kind]}" for col, kind in zip(run.columns, kinds, strict=True)
+        )
+        values = ", ".join(
+            f"CAST({q(col)} AS JSONB)" if kind == "json" else q(col)
+            for col, kind in zip(run.columns, kinds, strict=True)
+        )
+        # One staging table per shape and session, emptied at every commit.
+        stage = q("_hg_stage_" + hashlib.sha1(defs.encode()).hexdigest()[:16])
         with raw.cursor() as cur:
-            cur.execute(f"DROP TABLE IF EXISTS {stage}")
-            cur.execute(f"CREATE TEMP TABLE {stage} ({defs}) ON COMMIT DROP")
-            with cur.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
-                for row in latest.values():
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ({defs}) ON COMMIT DELETE ROWS")
+            cur.execute(f"DELETE FROM {stage}")  # a run before this one, same transaction
+            with cur.copy(f"COPY {stage} ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types([_COPY_TYPES[kind] for kind in kinds])
+                for row in rows:
                     copy.write_row(row)
             rest = [col for col in run.columns if col not in run.key]
             keys = ", ".join(q(col) for col in run.key)
-            if method == "upsert":
+            if method == "insert":
+                cur.execute(f"INSERT INTO {target} ({cols}) SELECT {values} FROM {stage}")
+            elif method == "upsert":
+                if self._insert_if_all_new(cur, target, stage, run, cols, values):
+                    return
                 sets = ", ".join(
                     [f"{q(col)} = excluded.{q(col)}" for col in rest] + ["_full_text = NULL"]
                 )
                 cur.execute(
-                    f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage} "
+                    f"INSERT INTO {target} ({cols}) SELECT {values} FROM {stage} "
                     f"ON CONFLICT ({keys}) DO UPDATE SET {sets}"
                 )
             else:
-                sets = ", ".join([f"{q(col)} = s.{q(col)}" for col in rest] + ["_full_text = NULL"])
+                sets = ", ".join(
+                    [
+                        f"{q(col)} = CAST(s.{q(col)} AS JSONB)"
+                        if types[col] == "json"
+                        else f"{q(col)} = s.{q(col)}"
+                        for col in rest
+                    ]
+                    + ["_full_text = NULL"]
+                )
                 where = " AND ".join(f"t.{q(col)} = s.{q(col)}" for col in run.key)
                 cur.execute(f"UPDATE {target} AS t SET {sets} FROM {stage} AS s WHERE {where}")
-                if cur.rowcount != len(latest):
+                if cur.rowcount != len(rows):
                     self._key_not_found(conn, table, run)
-            cur.execute(f"DROP TABLE {stage}")
+
+    @staticmethod
+    def _insert_if_all_new(
+        cur: t.Any, target: str, stage: str, run: _Run, cols: str, values: str
+    ) -> bool:
+        """A plain INSERT when no staged key is in the table yet (a load of new
+        rows; faster than ON CONFLICT). A row another writer inserted meanwhile
+        rolls the attempt back to its savepoint: the caller then upserts."""
+        q = ty.quote
+        match = " AND ".join(f"t.{q(col)} = s.{q(col)}" for col in run.key)
+        cur.execute(f"SELECT EXISTS (SELECT 1 FROM {stage} AS s JOIN {target} AS t ON {match})")
+        if cur.fetchone()[0]:
+            return False
+        cur.execute("SAVEPOINT hg_all_new")
+        try:
+            cur.execute(f"INSERT INTO {target} ({cols}) SELECT {values} FROM {stage}")
+        except Exception as exc:
+            if getattr(exc, "sqlstate", None) != "23505":  # unique_violation
+                raise
+            cur.execute("ROLLBACK TO SAVEPOINT hg_all_new")
+            return False
+        cur.execute("RELEASE SAVEPOINT hg_all_new")
+        return True
 
     def _key_not_found(self, conn: sa.Connection, table: Table, run: _Run) -> t.NoReturn:
         q = ty.quote
@@ -826,6 +873,19 @@ class Backend:
 
 def _same(value: t.Any) -> t.Any:
     return value
+
+
+_COPY_TYPES = {
+    "text": "text",
+    "int": "int8",
+    "numeric": "numeric",
+    "float": "float8",
+    "bool": "bool",
+    "date": "date",
+    "timestamp": "timestamp",
+    "json": "text",
+}
+"""PostgreSQL types of binary COPY (json is staged as text, then cast)."""
 
 
 def _field_out(table: Table, col: str, available: dict[str, str]) -> dict[str, t.Any]:
