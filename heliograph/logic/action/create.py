@@ -17,6 +17,7 @@ from heliograph.logic import (
     check_access,
     get_action,
     tokens,
+    uploads,
     users,
 )
 from heliograph.logic import auth as authz
@@ -123,21 +124,50 @@ def _unwrap_resource_errors(exc: ValidationError, index: int) -> ValidationError
 def resource_create(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     """Add a resource to dataset ``package_id`` (through ``package_update``).
 
-    Keys that are not resource fields are kept as the resource's extras.
+    Keys that are not resource fields are kept as the resource's extras. A
+    file in ``upload`` (multipart, as ckanapi sends it) is stored under the
+    storage folder and served at the resource's download URL; over
+    ``heliograph.max_resource_size_mb`` it is refused (ValidationError on
+    ``upload``) and nothing is kept.
     """
     data_dict = require_mapping(data_dict)
     (package_ref,) = require(data_dict, "package_id")
     package_dict = get_action("package_show")(dict(context), {"id": package_ref})
     check_access("resource_create", context, data_dict)
-    resource = {key: value for key, value in data_dict.items() if key != "package_id"}
+    resource = {key: value for key, value in data_dict.items() if key not in NOT_RESOURCE_KEYS}
     resource.pop("id", None)
+    staged = stage_upload(context, data_dict, resource)
     package_dict["resources"] = [*package_dict.get("resources", []), resource]
     index = len(package_dict["resources"]) - 1
     try:
         updated = get_action("package_update")(context, package_dict)
     except ValidationError as exc:
         raise _unwrap_resource_errors(exc, index) from None
-    return t.cast(dict[str, t.Any], updated["resources"][index])
+    result = t.cast(dict[str, t.Any], updated["resources"][index])
+    if staged is not None:
+        uploads.place(staged, result["id"])
+    return result
+
+
+NOT_RESOURCE_KEYS = ("package_id", "upload", "clear_upload")
+
+
+def stage_upload(
+    context: Context, data_dict: DataDict, resource: dict[str, t.Any]
+) -> uploads.Staged | None:
+    """Stage the file in ``data_dict['upload']``, if any, and make ``resource``
+    describe it (``url`` = its clean name, ``url_type`` = ``upload``, ``size``,
+    ``mimetype`` unless given)."""
+    upload = data_dict.get("upload")
+    if not uploads.given(upload):
+        return None
+    staged = uploads.stage(upload, _session(context))
+    resource["url"] = staged.filename
+    resource["url_type"] = "upload"
+    resource["size"] = staged.size
+    if not resource.get("mimetype"):
+        resource["mimetype"] = staged.mimetype
+    return staged
 
 
 # -- groups and organizations ---------------------------------------------------------------

@@ -14,9 +14,16 @@ from heliograph.logic import (
     ValidationError,
     check_access,
     get_action,
+    uploads,
 )
 from heliograph.logic import auth as authz
-from heliograph.logic.action.create import _unwrap_resource_errors, active_resource, require
+from heliograph.logic.action.create import (
+    NOT_RESOURCE_KEYS,
+    _unwrap_resource_errors,
+    active_resource,
+    require,
+    stage_upload,
+)
 from heliograph.logic.dictization import package_dictize
 from heliograph.logic.model_save import package_save
 from heliograph.logic.schema import validate_package
@@ -73,7 +80,10 @@ def package_patch(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
 
 def resource_update(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     """Replace resource ``id`` with ``data_dict`` (through ``package_update``);
-    fields and extras left out are cleared."""
+    fields and extras left out are cleared. A file in ``upload`` replaces the
+    resource's file (once the change is committed); ``clear_upload`` (true)
+    makes it a plain resource again (its URL the given one, if any) and
+    deletes its file."""
     data_dict = require_mapping(data_dict)
     (resource_id,) = require(data_dict, "id")
     resource = active_resource(context, resource_id)
@@ -84,12 +94,28 @@ def resource_update(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     if not positions:
         raise ObjectNotFound("Resource was not found.")
     index = positions[0]
-    resources[index] = {**data_dict, "id": resource_id}
+    was_upload, old_url = resource.url_type == "upload", resource.url or ""
+    new = {key: value for key, value in data_dict.items() if key not in NOT_RESOURCE_KEYS}
+    new["id"] = resource_id
+    staged = stage_upload(context, data_dict, new)
+    cleared = staged is None and uploads.is_true(data_dict.get("clear_upload"))
+    if cleared:
+        new["url_type"] = None
+        new.pop("size", None)
+        new.pop("mimetype", None)
+        url = str(new.get("url") or "")
+        if url == resources[index].get("url") or url == old_url:
+            new["url"] = ""
+    resources[index] = new
     package_dict["resources"] = resources
     try:
         updated = get_action("package_update")(context, package_dict)
     except ValidationError as exc:
         raise _unwrap_resource_errors(exc, index) from None
+    if staged is not None:
+        uploads.place(staged, resource_id)
+    elif cleared and was_upload:
+        uploads.remove_after_commit(context.get("session", model.Session), resource_id)
     for item in updated["resources"]:
         if item["id"] == resource_id:
             return t.cast(dict[str, t.Any], item)

@@ -6,7 +6,7 @@ import flask
 from flask import Blueprint
 from werkzeug.exceptions import NotFound
 
-from heliograph.web.views import call_action
+from heliograph.web.views import call_action, download
 
 
 def make_blueprint(package_type: str = "dataset") -> Blueprint:
@@ -26,6 +26,7 @@ def make_blueprint(package_type: str = "dataset") -> Blueprint:
         raise NotFound(f"Dataset {id} has no resource {resource_id}.")
 
     blueprint.add_url_rule("/<resource_id>", "read", read)
+    download.add_routes(blueprint, package_type)
     return blueprint
 
 
