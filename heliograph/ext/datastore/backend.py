@@ -45,6 +45,8 @@ from heliograph.ext.datastore import types as ty
 log = logging.getLogger(__name__)
 
 META = "_heliograph_datastore"
+READ_ONLY = "heliograph_datastore_read_only"
+"""Execution option of a connection that only reads (a deferred BEGIN on SQLite)."""
 URL_KEY = "heliograph.datastore.url"
 LANGUAGE = "english"
 
@@ -108,7 +110,12 @@ def _sqlite_connect(dbapi_connection: t.Any, _record: t.Any) -> None:
 
 
 def _sqlite_begin(connection: sa.Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Writers take the write lock up front (no deadlock upgrading a read lock);
+    # readers (READ_ONLY) begin deferred, so in WAL mode they never wait.
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 # -- table descriptions ------------------------------------------------------------
@@ -163,6 +170,14 @@ class Backend:
             if self.sqlite:
                 options = {row[0] for row in conn.exec_driver_sql("PRAGMA compile_options")}
                 self.fts = "ENABLE_FTS5" in options
+
+    def connect(self, read_only: bool = False) -> sa.Connection:
+        """A connection to the datastore; ``read_only`` ones never wait for a
+        writer on SQLite (deferred BEGIN, WAL)."""
+        conn = self.engine.connect()
+        if read_only:
+            conn.execution_options(**{READ_ONLY: True})
+        return conn
 
     # -- metadata --------------------------------------------------------------
 
@@ -715,11 +730,12 @@ class Backend:
     ) -> dict[str, t.Any]:
         """Rows of the table as CKAN's ``datastore_search`` answers them."""
         quote = ty.quote
-        with self.engine.begin() as conn:
+        words = re.findall(r"\w+", q) if isinstance(q, str) else []
+        indexing = bool(words) and self.fts  # indexes stale rows first: a write
+        with self.connect(read_only=not indexing) as conn, conn.begin():
             table = self.require(conn, resource_id)
             types = table.column_types()
             where, params = self._where(table, filters, q if isinstance(q, dict) else None)
-            words = re.findall(r"\w+", q) if isinstance(q, str) else []
             source = quote(resource_id)
             rank: str | None = None
             if words and self.fts:
@@ -802,7 +818,7 @@ class Backend:
 
     def info(self, resource_id: str) -> dict[str, t.Any]:
         q = ty.quote
-        with self.engine.connect() as conn:
+        with self.connect(read_only=True) as conn:
             table = self.require(conn, resource_id)
             count = conn.exec_driver_sql(f"SELECT COUNT(*) FROM {q(resource_id)}").scalar_one()
             native = self._native_types(conn, resource_id)
@@ -848,7 +864,7 @@ class Backend:
     def dump(self, resource_id: str, batch: int = 5000) -> c.Iterator[list[t.Any]]:
         """The header (field ids), then every row in ``_id`` order, JSON-ready."""
         q = ty.quote
-        with self.engine.connect() as conn:
+        with self.connect(read_only=True) as conn:
             table = self.require(conn, resource_id)
             cols = [f["id"] for f in table.fields]
             yield cols

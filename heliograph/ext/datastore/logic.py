@@ -238,7 +238,7 @@ def datastore_create(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
                 raise tk.ValidationError({"indexes": [f'invalid value "{indexes_raw}"']})
         else:
             raise tk.ValidationError({"indexes": [f'invalid value "{indexes_raw}"']})
-    with backend.engine.connect() as conn:
+    with backend.connect(read_only=True) as conn:
         existing = backend.table(conn, resource_id) if ty.valid_resource_id(resource_id) else None
     first = records[0] if records and isinstance(records[0], dict) else {}
     _typed(fields, first, existing.types if existing else {})

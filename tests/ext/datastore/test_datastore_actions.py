@@ -341,3 +341,15 @@ def test_the_default_database_is_a_sqlite_file_in_the_instance_folder(
     assert backend.configured_url() == f"sqlite:///{tmp_path / 'inst' / 'datastore.db'}"
     monkeypatch.setitem(tk.config, "heliograph.datastore.url", "postgresql://x@h/db")
     assert backend.configured_url() == "postgresql://x@h/db"
+
+
+def test_a_search_does_not_wait_for_a_writer_on_sqlite(
+    call: Call, table: str, datastore: t.Any
+) -> None:
+    if datastore.dialect != "sqlite":
+        pytest.skip("SQLite's locking; PostgreSQL readers never wait for writers")
+    with datastore.engine.begin() as conn:  # holds SQLite's write lock until the end
+        conn.exec_driver_sql(f'INSERT INTO "{table}" (id) VALUES (100)')
+        assert search(call, table)["total"] == 3  # the committed rows only
+        assert call("datastore_info", {"id": table})["meta"]["count"] == 3
+    assert search(call, table)["total"] == 4
