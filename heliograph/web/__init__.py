@@ -203,9 +203,13 @@ def _handle_http_exception(exc: HTTPException) -> t.Any:
 def _template_globals() -> dict[str, t.Any]:
     config = flask.current_app.extensions[EXTENSION_KEY]["config"]
     from heliograph.web import identity
+    from heliograph.web.views import forms
 
     return {
         "current_user_obj": identity.identify()[1],
+        "may": forms.may,
+        "dataset_url": forms.dataset_url,
+        "download_url": forms.download_url,
         "site_title": config.get("heliograph.site_title", "Heliograph"),
         "site_description": config.get("heliograph.site_description", ""),
     }
@@ -225,9 +229,10 @@ def register(app: Flask, blueprint: Blueprint, blueprint_type: str | None = None
 
 
 def _register_blueprints(app: Flask) -> None:
-    from heliograph.web.views import api, dataset, group, home, organization, resource, user
+    from heliograph.web.views import admin, api, dataset, group, home, organization, resource, user
 
     register(app, home.blueprint)
+    register(app, admin.blueprint)
     register(app, api.blueprint)
     accounts.exempt_api(api.blueprint)
     register(app, dataset.blueprint, "dataset")

@@ -14,7 +14,7 @@ import flask
 from flask import Blueprint
 from werkzeug.exceptions import NotFound
 
-from heliograph.web.views import call_action, int_arg
+from heliograph.web.views import call_action, forms, int_arg
 
 ROWS = 20
 
@@ -28,7 +28,12 @@ def make_blueprint(package_type: str = "dataset", plugin: t.Any = None) -> Bluep
     def search() -> str:
         q = flask.request.args.get("q", "").strip()
         page = int_arg("page", 1)
-        data_dict: dict[str, t.Any] = {"q": q, "rows": ROWS, "start": (page - 1) * ROWS}
+        data_dict: dict[str, t.Any] = {
+            "q": q,
+            "rows": ROWS,
+            "start": (page - 1) * ROWS,
+            "include_private": True,  # those the caller may see; the action filters
+        }
         if package_type != "dataset":
             data_dict["fq"] = f"+dataset_type:{package_type}"
         found = call_action("package_search", data_dict)
@@ -50,6 +55,7 @@ def make_blueprint(package_type: str = "dataset", plugin: t.Any = None) -> Bluep
 
     blueprint.add_url_rule("/", "search", search, strict_slashes=False)
     blueprint.add_url_rule("/<id>", "read", read)
+    forms.add_dataset_routes(blueprint, package_type)
     return blueprint
 
 

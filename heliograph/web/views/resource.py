@@ -6,7 +6,7 @@ import flask
 from flask import Blueprint
 from werkzeug.exceptions import NotFound
 
-from heliograph.web.views import call_action, download
+from heliograph.web.views import call_action, download, forms
 
 
 def make_blueprint(package_type: str = "dataset") -> Blueprint:
@@ -27,6 +27,7 @@ def make_blueprint(package_type: str = "dataset") -> Blueprint:
 
     blueprint.add_url_rule("/<resource_id>", "read", read)
     download.add_routes(blueprint, package_type)
+    forms.add_resource_routes(blueprint, package_type)
     return blueprint
 
 
