@@ -351,3 +351,26 @@ def test_ckanapi_uploads_a_file_and_the_portal_serves_it(
         server.task_dispatcher.shutdown()
         wasyncore.close_all(server._map)
         thread.join(timeout=10)
+
+
+def test_an_outer_action_failing_after_a_nested_upload_leaves_no_file(
+    app: Flask, admin: Api, pkg: dict[str, t.Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from werkzeug.datastructures import FileStorage
+
+    from heliograph import logic
+    from tests.web.conftest import _install
+
+    def hg_test_upload_then_fail(context: dict[str, t.Any], data_dict: dict[str, t.Any]) -> None:
+        file = FileStorage(io.BytesIO(CSV), filename="spots.csv")
+        logic.get_action("resource_create")(context, {"package_id": pkg["id"], "upload": file})
+        raise logic.ValidationError({"later": ["went wrong after the upload"]})
+
+    _install(monkeypatch, {"hg_test_upload_then_fail": hg_test_upload_then_fail})
+    with pytest.raises(logic.ValidationError):
+        logic.get_action("hg_test_upload_then_fail")({"ignore_auth": True}, {})
+    monkeypatch.undo()
+    logic.registry.reset()
+    model.Session.remove()
+    assert admin.ok("package_show", id=pkg["id"])["resources"] == []
+    assert stored_files(app) == []
