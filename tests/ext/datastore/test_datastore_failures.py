@@ -293,3 +293,39 @@ def test_full_text_query_syntax_is_taken_as_words(call: Call, table: str) -> Non
     # OR is a word (AND of all words), not an operator: no row has both
     found = call("datastore_search", {"resource_id": table, "q": "flares) OR (quiet"})
     assert found["records"] == []
+
+
+def test_an_upsert_that_meets_a_key_written_meanwhile_falls_back_to_on_conflict(
+    call: Call, table: str, datastore: t.Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL inserts all-new keys with a plain INSERT; a key that appears
+    between its check and its INSERT (another writer) must still upsert."""
+    if datastore.dialect != "postgresql":
+        pytest.skip("the plain-INSERT path is PostgreSQL's")
+    from heliograph.ext.datastore import backend
+
+    real = backend.Backend._insert_if_all_new
+
+    class Blind:  # the check sees no existing key, as if it ran before another writer
+        def __init__(self, cur: t.Any) -> None:
+            self.cur = cur
+
+        def execute(self, sql: str) -> t.Any:
+            return self.cur.execute(sql)
+
+        def fetchone(self) -> tuple[bool]:
+            self.cur.fetchone()
+            return (False,)
+
+    def blind(cur: t.Any, *args: t.Any) -> bool:
+        return real(Blind(cur), *args)
+
+    monkeypatch.setattr(backend.Backend, "_insert_if_all_new", staticmethod(blind))
+    call(
+        "datastore_upsert",
+        {"resource_id": table, "records": [{"id": 1, "name": "again"}, {"id": 4, "name": "new"}]},
+        user="editor",
+    )
+    found = call("datastore_search", {"resource_id": table, "sort": "id"})
+    assert [(r["id"], r["name"]) for r in found["records"]][::3] == [(1, "again"), (4, "new")]
+    assert found["total"] == 4
