@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import collections.abc as c
 import datetime as dt
+import threading
 import typing as t
 
 import pytest
 import sqlalchemy as sa
+import waitress
 from flask import Flask
 from flask.testing import FlaskClient
+from waitress import wasyncore
 from werkzeug.datastructures import FileStorage
 
 from heliograph import logic
@@ -225,3 +228,25 @@ def core_actions() -> None:
         reason = "the core actions have no package_create yet"
     if not available:
         pytest.skip(reason)
+
+
+@pytest.fixture
+def live_app(make_web_app: c.Callable[..., Flask], core_actions: None) -> Flask:
+    """The portal served on a loopback port by :func:`server_url`."""
+    return make_web_app()
+
+
+@pytest.fixture
+def server_url(live_app: Flask) -> c.Iterator[str]:
+    """``live_app`` served by waitress on a free loopback port, in a thread."""
+    server = waitress.create_server(live_app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, name="live-portal", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        # close() alone leaves keep-alive channels in the map and run() looping
+        server.task_dispatcher.shutdown()
+        wasyncore.close_all(server._map)
+        thread.join(timeout=10)
+        assert not thread.is_alive()

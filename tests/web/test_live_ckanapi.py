@@ -2,38 +2,14 @@
 
 from __future__ import annotations
 
-import collections.abc as c
-import threading
 import typing as t
 
 import pytest
-import waitress
 from flask import Flask
-from waitress import wasyncore
 
 ckanapi = pytest.importorskip("ckanapi")
 
 pytestmark = pytest.mark.usefixtures("core_actions")
-
-
-@pytest.fixture
-def live_app(make_web_app: c.Callable[..., Flask], core_actions: None) -> Flask:
-    return make_web_app()
-
-
-@pytest.fixture
-def server_url(live_app: Flask) -> c.Iterator[str]:
-    server = waitress.create_server(live_app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="live-portal", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        # close() alone leaves keep-alive channels in the map and run() looping
-        server.task_dispatcher.shutdown()
-        wasyncore.close_all(server._map)
-        thread.join(timeout=10)
-        assert not thread.is_alive()
 
 
 @pytest.fixture
