@@ -12,6 +12,7 @@ import importlib.util
 import os
 import socket
 import sys
+import typing as t
 import uuid
 from pathlib import Path
 from types import ModuleType
@@ -118,3 +119,41 @@ def bench(request: pytest.FixtureRequest) -> c.Iterator[ModuleType]:
         yield module
     finally:
         sys.modules.pop(spec.name, None)
+
+
+Call = c.Callable[..., t.Any]
+
+
+@pytest.fixture
+def call(db: sa.Engine) -> Call:
+    """Run an action as ``user`` (a name, or None for anonymous)."""
+    from heliograph import logic, model
+
+    def run(name: str, data: dict[str, t.Any] | None = None, **kw: t.Any) -> t.Any:
+        user = kw.pop("user", None)
+        context = {"user": user, "session": model.Session, **kw.pop("context", {})}
+        return logic.get_action(name)(context, data if data is not None else {})
+
+    return run
+
+
+@pytest.fixture
+def people(db: sa.Engine) -> dict[str, t.Any]:
+    """A sysadmin, users who hold roles in an ``org`` fixture, and an outsider
+    (users created without passwords, since hashing is slow)."""
+    from heliograph import model
+    from heliograph.logic import users
+
+    session = model.Session()
+    made = {
+        name: users.create_user(
+            session,
+            name=name,
+            email=f"{name}@example.org",
+            password=None,  # hashing is slow; tests/logic/test_users.py checks passwords
+            sysadmin=name == "sysadmin",
+        )
+        for name in ("sysadmin", "admin", "editor", "member", "outsider")
+    }
+    session.commit()
+    return made

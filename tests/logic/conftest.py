@@ -6,11 +6,10 @@ import collections.abc as c
 import typing as t
 
 import pytest
-import sqlalchemy as sa
 
 from heliograph import logic, model
 from heliograph.lib import signals
-from heliograph.logic import settings, users
+from heliograph.logic import settings
 
 Call = c.Callable[..., t.Any]
 
@@ -34,36 +33,6 @@ def setting() -> c.Callable[[str, t.Any], None]:
         settings.config[key] = value
 
     return set_
-
-
-@pytest.fixture
-def call(db: sa.Engine) -> Call:
-    """Run an action as ``user`` (a name, or None for anonymous)."""
-
-    def run(name: str, data: dict[str, t.Any] | None = None, **kw: t.Any) -> t.Any:
-        user = kw.pop("user", None)
-        context = {"user": user, "session": model.Session, **kw.pop("context", {})}
-        return logic.get_action(name)(context, data if data is not None else {})
-
-    return run
-
-
-@pytest.fixture
-def people(db: sa.Engine) -> dict[str, model.User]:
-    """A sysadmin, and users who will hold roles (see ``org``), plus an outsider."""
-    session = model.Session()
-    made = {
-        name: users.create_user(
-            session,
-            name=name,
-            email=f"{name}@example.org",
-            password=None,  # hashing is slow; tests/logic/test_users.py checks passwords
-            sysadmin=name == "sysadmin",
-        )
-        for name in ("sysadmin", "admin", "editor", "member", "outsider")
-    }
-    session.commit()
-    return made
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 import heliograph.plugins.toolkit as tk
 from heliograph import logic, model
 from heliograph.ext.datastore import backend
-from heliograph.logic import settings, users
+from heliograph.logic import settings
 
 Call = c.Callable[..., t.Any]
 
@@ -55,35 +55,6 @@ def datastore(
     tk.config.update(saved_tk)
     settings.config.replace(saved_settings)
     logic.registry.reset()
-
-
-@pytest.fixture
-def call(db: sa.Engine) -> Call:
-    """Run an action as ``user`` (a name, or None for anonymous)."""
-
-    def run(name: str, data: dict[str, t.Any] | None = None, **kw: t.Any) -> t.Any:
-        user = kw.pop("user", None)
-        context = {"user": user, "session": model.Session, **kw.pop("context", {})}
-        return logic.get_action(name)(context, data if data is not None else {})
-
-    return run
-
-
-@pytest.fixture
-def people(db: sa.Engine) -> dict[str, model.User]:
-    session = model.Session()
-    made = {
-        name: users.create_user(
-            session,
-            name=name,
-            email=f"{name}@example.org",
-            password=None,
-            sysadmin=name == "sysadmin",
-        )
-        for name in ("sysadmin", "admin", "editor", "member", "outsider")
-    }
-    session.commit()
-    return made
 
 
 @pytest.fixture
