@@ -21,6 +21,21 @@ from heliograph.logic import NotAuthorized, ObjectNotFound, ValidationError, sid
 SITE_URL = "http://portal.test"
 
 
+def make_token(name: str, sysadmin: bool = False) -> str:
+    """A new user ``name`` (a sysadmin if asked) and an API token for them."""
+    from heliograph import model
+    from heliograph.logic import tokens
+
+    session = model.Session()
+    user = model.User(name=name, email=f"{name}@example.org", sysadmin=sysadmin)
+    session.add(user)
+    session.flush()
+    _row, token = tokens.create_token(session, user, f"{name}'s test token")
+    session.commit()
+    model.Session.remove()
+    return t.cast(str, token)
+
+
 @pytest.fixture
 def make_web_app(db: sa.Engine, tmp_path_factory: pytest.TempPathFactory) -> c.Callable[..., Flask]:
     """Build the portal on the test database; keyword arguments are config overrides."""

@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 
 from heliograph import model
 from heliograph.lib import signals
+from tests.web.conftest import make_token
 
 pytestmark = pytest.mark.usefixtures("core_actions")
 
@@ -20,14 +21,8 @@ pytestmark = pytest.mark.usefixtures("core_actions")
 def token(app: Flask) -> str:
     """A sysadmin's API token, with an organization and a dataset in place."""
     from heliograph import logic
-    from heliograph.logic import tokens
 
-    session = model.Session()
-    admin = model.User(name="admin", email="admin@example.org", sysadmin=True)
-    session.add(admin)
-    session.flush()
-    _row, raw = tokens.create_token(session, admin, "api test")
-    session.commit()
+    raw = make_token("admin", sysadmin=True)
     context = {"user": "admin", "session": model.Session}
     org = logic.get_action("organization_create")(dict(context), {"name": "org"})
     logic.get_action("package_create")(

@@ -16,24 +16,13 @@ from flask.testing import FlaskClient
 
 from heliograph import model
 from heliograph.lib import signals
-from heliograph.logic import ValidationError, tokens, uploads
+from heliograph.logic import ValidationError, uploads
 from tests.web.accounts_helpers import recording
-from tests.web.conftest import SITE_URL
+from tests.web.conftest import SITE_URL, make_token
 
 pytestmark = pytest.mark.usefixtures("core_actions")
 
 CSV = b"day,spots\n2024-05-01,153\n2024-05-02,171\n"
-
-
-def make_token(name: str, sysadmin: bool = False) -> str:
-    session = model.Session()
-    user = model.User(name=name, email=f"{name}@example.org", sysadmin=sysadmin)
-    session.add(user)
-    session.flush()
-    _row, token = tokens.create_token(session, user, "files test")
-    session.commit()
-    model.Session.remove()
-    return token
 
 
 class Api:

@@ -7,6 +7,8 @@ import typing as t
 import pytest
 from flask import Flask
 
+from tests.web.conftest import make_token
+
 ckanapi = pytest.importorskip("ckanapi")
 
 pytestmark = pytest.mark.usefixtures("core_actions")
@@ -15,17 +17,7 @@ pytestmark = pytest.mark.usefixtures("core_actions")
 @pytest.fixture
 def admin_token(live_app: Flask) -> str:
     """A sysadmin made directly in the database, and an API token for it."""
-    from heliograph import model
-    from heliograph.logic import tokens
-
-    session = model.Session()
-    admin = model.User(name="admin", email="admin@example.org", sysadmin=True)
-    session.add(admin)
-    session.flush()
-    _row, token = tokens.create_token(session, admin, "live test")
-    session.commit()
-    model.Session.remove()
-    return token
+    return make_token("admin", sysadmin=True)
 
 
 def test_ckanapi_drives_the_portal(server_url: str, admin_token: str) -> None:
