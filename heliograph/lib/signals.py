@@ -24,6 +24,7 @@ from heliograph.signals.contract import Contract
 
 __all__ = [
     "CatalogEntry",
+    "action_committed",
     "action_succeeded",
     "before_action",
     "catalog",
@@ -165,11 +166,16 @@ action_succeeded = _core(
     "action_succeeded",
     Contract(
         sent_when=(
-            "After every action call that returned without an exception, nested "
-            "calls included (they are sent first); a failing action sends nothing. "
-            "The outermost call is sent after its transaction committed; a nested call "
-            "is sent when it returns, before that commit, so if the outer call then "
-            "fails the nested write is rolled back although its signal was sent (as in CKAN)."
+            "After every action call that returned without an exception, nested calls "
+            "included (they are sent first); a failing action sends nothing. It is sent "
+            "inside the action's database transaction, before the commit: what a receiver "
+            "writes through context['session'] commits with the change or rolls back with "
+            "it. A receiver that raises an ActionError (ValidationError, NotAuthorized, "
+            "ObjectNotFound) vetoes the change: the transaction is rolled back and the "
+            "caller gets that error; any other failure is isolated and the change "
+            "commits. If the commit itself fails, the action raises and its receivers' "
+            "writes are gone with it; receivers with effects outside the database "
+            "(mail, queues) belong on action_committed."
         ),
         sender="the action name, e.g. 'package_update'",
         arguments={
@@ -179,6 +185,24 @@ action_succeeded = _core(
         },
     ),
     aliases=("action_succeed",),
+)
+action_committed = _core(
+    ckan,
+    "action_committed",
+    Contract(
+        sent_when=(
+            "After the outermost action's transaction committed: once for every call "
+            "that sent action_succeeded in that transaction, nested calls included, in "
+            "the same order. Never for a change that rolled back, so this is the place "
+            "for effects outside the database."
+        ),
+        sender="the action name, e.g. 'package_update'",
+        arguments={
+            "context": "the action's context dict",
+            "data_dict": "the action's input dict",
+            "result": "what the action returned (may be None)",
+        },
+    ),
 )
 before_action = _core(
     ckan,

@@ -1,11 +1,20 @@
 """The logic layer: actions by name, each guarded by an auth function.
 
-``get_action(name)(context, data_dict)`` runs an action. Every call that
-returns without an exception sends ``action_succeeded(name, context=...,
-data_dict=..., result=...)``; nested calls send their own, first. The
-outermost call owns the database transaction: it commits when the action
-returned and rolls back when it raised, so a failed action leaves nothing
-half-written and sends nothing.
+``get_action(name)(context, data_dict)`` runs an action. The outermost call
+owns the database transaction: it commits when the action returned and rolls
+back when it raised, so a failed action leaves nothing half-written.
+
+Every call that returns without an exception sends ``action_succeeded(name,
+context=..., data_dict=..., result=...)`` *inside* that transaction, before
+the commit (nested calls send their own, first). So a receiver that writes
+through ``context['session']`` (the activity stream) writes in the same
+transaction: its rows commit with the change or not at all. A receiver that
+raises an :class:`ActionError` vetoes the change: everything is rolled back
+and the caller gets that error; other receiver failures stay isolated.
+
+After the commit, ``action_committed`` is sent once for each call that sent
+``action_succeeded`` in the transaction, in the same order: the signal for
+effects outside the database, which must never follow a rolled-back change.
 """
 
 from __future__ import annotations
@@ -200,6 +209,13 @@ def get_action(name: str) -> Action:
     return registry.wrapped(name)
 
 
+_Sent = tuple[str, "Context", "DataDict", t.Any]
+
+_committed: contextvars.ContextVar[list[_Sent] | None] = contextvars.ContextVar(
+    "heliograph_action_committed", default=None
+)
+
+
 def _wrap(name: str, action: Action) -> Action:
     @functools.wraps(action)
     def call(context: Context | None = None, data_dict: DataDict | None = None) -> t.Any:
@@ -211,23 +227,47 @@ def _wrap(name: str, action: Action) -> Action:
         data_dict = {} if data_dict is None else data_dict
         depth = _depth.get()
         token = _depth.set(depth + 1)
+        outermost = depth == 0
+        if outermost:
+            sent: list[_Sent] = []
+            committed_token = _committed.set(sent)
         session = context["session"]
         try:
             signals.before_action.send(name, context=context, data_dict=data_dict)
             result = action(context, data_dict)
-            if depth == 0:
+            _send_succeeded(name, context, data_dict, result)
+            if outermost:
                 session.commit()
         except BaseException:
-            if depth == 0:
+            if outermost:
                 session.rollback()
             raise
         finally:
             _depth.reset(token)
-        signals.action_succeeded.send(name, context=context, data_dict=data_dict, result=result)
+            if outermost:
+                _committed.reset(committed_token)
+        if outermost:
+            for entry in sent:
+                signals.action_committed.send(
+                    entry[0], context=entry[1], data_dict=entry[2], result=entry[3]
+                )
         return result
 
     call.__heliograph_action__ = name  # type: ignore[attr-defined]
     return call
+
+
+def _send_succeeded(name: str, context: Context, data_dict: DataDict, result: t.Any) -> None:
+    """Send ``action_succeeded`` inside the transaction; a receiver's
+    :class:`ActionError` (returned under the 'isolate' policy) vetoes the change."""
+    for _receiver, value in signals.action_succeeded.send(
+        name, context=context, data_dict=data_dict, result=result
+    ):
+        if isinstance(value, ActionError):
+            raise value
+    sent = _committed.get()
+    if sent is not None:
+        sent.append((name, context, data_dict, result))
 
 
 def check_access(name: str, context: Context, data_dict: DataDict | None = None) -> bool:
