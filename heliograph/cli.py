@@ -186,6 +186,10 @@ def _migrate(config_file: str | None, revision: str) -> None:
     try:
         migrate.upgrade(engine, revision)
         click.echo(f"database {shown} is at revision {migrate.current_revision(engine)}")
+        if revision == "head":
+            from heliograph.web import configured_plugins, upgrade_plugins
+
+            upgrade_plugins(engine, configured_plugins(config))
     except Exception as exc:
         raise click.ClickException(f"cannot migrate the database {shown}: {exc}") from None
     finally:

@@ -16,10 +16,12 @@ from __future__ import annotations
 import collections.abc as c
 import difflib
 import importlib.metadata as metadata
+import sys
 import threading
 import typing as t
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 
 from heliograph.plugins import subscriptions
@@ -139,6 +141,19 @@ def plugin_class(name: str) -> type[Plugin]:
     """The class of plugin ``name`` (registered first, then the entry point),
     imported but not loaded; raises :class:`PluginNotFoundException` for an unknown name."""
     return _resolve(name)
+
+
+def plugin_folder(name: str, folder: str) -> Path | None:
+    """The folder ``folder`` (``templates``, ``migrations``) beside the module
+    of plugin ``name``'s class, or None when it has none: how a plugin ships
+    templates that override the portal's and Alembic migrations of its own
+    tables, by convention as in CKAN."""
+    module = sys.modules.get(_resolve(name).__module__)
+    source = getattr(module, "__file__", None)
+    if source is None:
+        return None
+    found = Path(source).resolve().parent / folder
+    return found if found.is_dir() else None
 
 
 def _entry_points(name: str | None = None) -> list[metadata.EntryPoint]:

@@ -25,6 +25,12 @@ Sections, each added by the issue that needs it:
   naming a bad key; ``make_app(config)`` builds the portal from it, which binds
   its database, fills ``config`` above and loads the configured plugins.
   Looked up on first use too.
+- permission labels (added by the activity stream, which keeps a dataset's
+  labels with each activity, as CKAN does): ``dataset_permission_labels(
+  package_dict)`` gives the labels of a dataset as ``package_show`` returns
+  it; ``user_permission_labels(context)`` the set of labels the caller may
+  see, or None for a sysadmin (or ``ignore_auth``), who sees everything. A
+  caller may see a dataset when the two meet.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ if t.TYPE_CHECKING:
     from heliograph.config import ConfigError
     from heliograph.config import load as load_config
     from heliograph.logic import (
+        ActionError,
         NotAuthorized,
         ObjectNotFound,
         ValidationError,
@@ -46,11 +53,14 @@ if t.TYPE_CHECKING:
         get_action,
         side_effect_free,
     )
+    from heliograph.logic.auth import dataset_dict_labels as dataset_permission_labels
+    from heliograph.logic.auth import user_labels as user_permission_labels
 
     def make_app(config: t.Any = None) -> t.Any: ...
 
 
 __all__ = [
+    "ActionError",
     "ConfigError",
     "NotAuthorized",
     "ObjectNotFound",
@@ -59,11 +69,13 @@ __all__ = [
     "auth_sysadmins_check",
     "check_access",
     "config",
+    "dataset_permission_labels",
     "get_action",
     "load_config",
     "make_app",
     "side_effect_free",
     "signals",
+    "user_permission_labels",
 ]
 
 # -- configuration ---------------------------------------------------------------
@@ -76,6 +88,7 @@ config: dict[str, t.Any] = {}
 
 _FROM_LOGIC = frozenset(
     {
+        "ActionError",
         "NotAuthorized",
         "ObjectNotFound",
         "ValidationError",
@@ -87,12 +100,23 @@ _FROM_LOGIC = frozenset(
     }
 )
 
+_FROM_AUTH = {
+    "dataset_permission_labels": "dataset_dict_labels",
+    "user_permission_labels": "user_labels",
+}
+
 
 def __getattr__(name: str) -> t.Any:
     if name in _FROM_LOGIC:
         import heliograph.logic as logic
 
         value = getattr(logic, name)
+        globals()[name] = value
+        return value
+    if name in _FROM_AUTH:
+        import heliograph.logic.auth as auth
+
+        value = getattr(auth, _FROM_AUTH[name])
         globals()[name] = value
         return value
     if name in ("load_config", "ConfigError"):

@@ -25,6 +25,7 @@ import threading
 import typing as t
 
 import flask
+import jinja2
 from flask import Blueprint, Flask
 from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException
@@ -68,6 +69,8 @@ def make_app(config: Config | c.Mapping[str, t.Any] | None = None) -> Flask:
     app.extensions[EXTENSION_KEY] = {"config": config, "engine": engine}
     _fill_logic_settings(config)
     _load_plugins(config)
+    upgrade_plugins(engine, configured_plugins(config))
+    app.jinja_loader = _PluginTemplates(app.jinja_loader)
 
     app.teardown_appcontext(_remove_session)
     _rebroadcast_request_signals(app)
@@ -142,15 +145,43 @@ def _fill_logic_settings(config: Config) -> None:
         target.update(config)
 
 
+def configured_plugins(config: c.Mapping[str, t.Any]) -> list[str]:
+    """The plugin names of ``heliograph.plugins`` (a list, or a string of names
+    separated by spaces or commas)."""
+    names = config.get("heliograph.plugins") or []
+    if isinstance(names, str):
+        names = names.replace(",", " ").split()
+    return [str(name) for name in names]
+
+
+def upgrade_plugins(engine: Engine, names: c.Iterable[str]) -> None:
+    """Bring the tables of plugins ``names`` that ship Alembic migrations (a
+    ``migrations`` folder beside the plugin's module) to their latest revision."""
+    from heliograph import plugins
+    from heliograph.model import migrate
+
+    for name in dict.fromkeys(names):
+        folder = plugins.plugin_folder(name, "migrations")
+        if folder is None:
+            continue
+        wanted = migrate.PluginMigrations(name, folder)
+        try:
+            if not migrate.is_current(engine, wanted):
+                log.info("bringing the tables of plugin %r to their current revision", name)
+                migrate.upgrade(engine, plugin=wanted)
+        except Exception as exc:
+            raise ConfigError(
+                f"configuration key 'heliograph.plugins': cannot migrate the tables of "
+                f"plugin {name!r}: {type(exc).__name__}: {exc}"
+            ) from exc
+
+
 def _load_plugins(config: Config) -> None:
     """Load the plugins named in ``heliograph.plugins`` that are not loaded yet
     (building the app again loads nothing twice), then rebuild the action registry."""
     from heliograph import logic, plugins
 
-    names = config.get("heliograph.plugins") or []
-    if isinstance(names, str):
-        names = names.replace(",", " ").split()
-    names = [str(name) for name in names]
+    names = configured_plugins(config)
     missing = [name for name in dict.fromkeys(names) if not plugins.plugin_loaded(name)]
     if missing:
         try:
@@ -165,6 +196,50 @@ def _implementations(interface_name: str) -> list[t.Any]:
     from heliograph.plugins import PluginImplementations, interfaces
 
     return list(PluginImplementations(getattr(interfaces, interface_name)))
+
+
+class _PluginTemplates(jinja2.BaseLoader):
+    """The portal's templates, overridable by loaded plugins.
+
+    A loaded plugin with a ``templates`` folder beside its module is searched
+    first, so its ``dataset/read.html`` replaces the portal's; it reaches the
+    portal's own page as ``core/dataset/read.html`` (CKAN's ``ckan_extends``),
+    to extend it and fill its blocks. The set of plugins is read at each
+    lookup, so plugins loaded after the app was built are seen too.
+    """
+
+    def __init__(self, core: jinja2.BaseLoader | None) -> None:
+        self.core = core
+
+    def _loaders(self) -> list[jinja2.BaseLoader]:
+        from heliograph import plugins
+
+        found: list[jinja2.BaseLoader] = []
+        for name in plugins.loaded_plugins():
+            folder = plugins.plugin_folder(name, "templates")
+            if folder is not None:
+                found.append(jinja2.FileSystemLoader(folder))
+        return found
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str | None, c.Callable[[], bool] | None]:
+        if self.core is None:
+            raise jinja2.TemplateNotFound(template)
+        if template.startswith("core/"):
+            return self.core.get_source(environment, template.removeprefix("core/"))
+        for loader in self._loaders():
+            try:
+                return loader.get_source(environment, template)
+            except jinja2.TemplateNotFound:
+                continue
+        return self.core.get_source(environment, template)
+
+    def list_templates(self) -> list[str]:
+        names = set(self.core.list_templates() if self.core is not None else [])
+        for loader in self._loaders():
+            names.update(loader.list_templates())
+        return sorted(names)
 
 
 # -- request signals ------------------------------------------------------------

@@ -151,11 +151,25 @@ def user_by_id_or_name(context: Context, ref: t.Any) -> model.User | None:
 def dataset_labels(package: model.Package) -> list[str]:
     """``public`` for an active public dataset; otherwise ``member-<org id>``,
     or ``creator-<user id>`` for a dataset without an organization."""
-    if package.state == "active" and not package.private:
+    return _labels(package.state, package.private, package.owner_org, package.creator_user_id)
+
+
+def dataset_dict_labels(package: t.Mapping[str, t.Any]) -> list[str]:
+    """:func:`dataset_labels` of a dataset as ``package_show`` returns it."""
+    return _labels(
+        package.get("state"),
+        package.get("private"),
+        package.get("owner_org"),
+        package.get("creator_user_id"),
+    )
+
+
+def _labels(state: t.Any, private: t.Any, owner_org: t.Any, creator: t.Any) -> list[str]:
+    if state == "active" and not private:
         return ["public"]
-    if package.owner_org:
-        return [f"member-{package.owner_org}"]
-    return [f"creator-{package.creator_user_id}"]
+    if owner_org:
+        return [f"member-{owner_org}"]
+    return [f"creator-{creator}"]
 
 
 def user_labels(context: Context) -> set[str] | None:

@@ -12,10 +12,15 @@ target_metadata = Base.metadata
 
 
 def run() -> None:
+    # A plugin's tables are tracked in a version table of their own.
+    version_table = config.attributes.get("version_table", "alembic_version")
     connection = config.attributes.get("connection")
     if connection is not None:
         context.configure(
-            connection=connection, target_metadata=target_metadata, render_as_batch=True
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            version_table=version_table,
         )
         with context.begin_transaction():
             context.run_migrations()
@@ -26,7 +31,12 @@ def run() -> None:
         poolclass=pool.NullPool,
     )
     with engine.connect() as conn:
-        context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(
+            connection=conn,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            version_table=version_table,
+        )
         with context.begin_transaction():
             context.run_migrations()
 
