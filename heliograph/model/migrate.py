@@ -24,6 +24,7 @@ def alembic_config(engine: Engine, plugin: PluginMigrations | None = None) -> Al
     url = engine.url.render_as_string(hide_password=False)
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     if plugin is not None:
+        cfg.set_main_option("path_separator", "os")
         cfg.set_main_option("version_locations", str(plugin.folder))
         cfg.attributes["version_table"] = plugin.version_table
     return cfg
