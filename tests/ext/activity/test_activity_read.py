@@ -244,7 +244,9 @@ def test_activity_diff_shows_the_change(call: Call, dataset: dict[str, t.Any]) -
     html = call(
         "activity_diff", {"id": newest["id"], "object_type": "package", "diff_type": "html"}
     )
-    assert html["diff"].lstrip().startswith("<table") and "Hourly" in html["diff"]
+    assert (
+        html["diff"].lstrip().startswith("<table") and "Hour</span>ly&nbsp;counts" in html["diff"]
+    )
     context = {"id": newest["id"], "object_type": "package", "diff_type": "context"}
     assert "! " in call("activity_diff", context)["diff"]
 
