@@ -189,7 +189,9 @@ def _migrate(config_file: str | None, revision: str) -> None:
         if revision == "head":
             from heliograph.web import configured_plugins, upgrade_plugins
 
-            upgrade_plugins(engine, configured_plugins(config))
+            revisions = upgrade_plugins(engine, configured_plugins(config))
+            for name, plugin_revision in revisions.items():
+                click.echo(f"tables of plugin {name} are at revision {plugin_revision}")
     except Exception as exc:
         raise click.ClickException(f"cannot migrate the database {shown}: {exc}") from None
     finally:

@@ -154,12 +154,14 @@ def configured_plugins(config: c.Mapping[str, t.Any]) -> list[str]:
     return [str(name) for name in names]
 
 
-def upgrade_plugins(engine: Engine, names: c.Iterable[str]) -> None:
+def upgrade_plugins(engine: Engine, names: c.Iterable[str]) -> dict[str, str | None]:
     """Bring the tables of plugins ``names`` that ship Alembic migrations (a
-    ``migrations`` folder beside the plugin's module) to their latest revision."""
+    ``migrations`` folder beside the plugin's module) to their latest revision;
+    returns each such plugin's revision."""
     from heliograph import plugins
     from heliograph.model import migrate
 
+    revisions: dict[str, str | None] = {}
     for name in dict.fromkeys(names):
         folder = plugins.plugin_folder(name, "migrations")
         if folder is None:
@@ -169,11 +171,13 @@ def upgrade_plugins(engine: Engine, names: c.Iterable[str]) -> None:
             if not migrate.is_current(engine, wanted):
                 log.info("bringing the tables of plugin %r to their current revision", name)
                 migrate.upgrade(engine, plugin=wanted)
+            revisions[name] = migrate.current_revision(engine, wanted)
         except Exception as exc:
             raise ConfigError(
                 f"configuration key 'heliograph.plugins': cannot migrate the tables of "
                 f"plugin {name!r}: {type(exc).__name__}: {exc}"
             ) from exc
+    return revisions
 
 
 def _load_plugins(config: Config) -> None:

@@ -259,3 +259,10 @@ def test_unloading_the_plugin_stops_recording_and_the_core_works(
     p.load("activity")
     call("package_patch", {"id": dataset["id"], "notes": "recorded again"}, user="editor")
     assert [a.data["package"]["notes"] for a in recorded()[before:]] == ["recorded again"]
+
+
+def test_the_plugin_tables_match_its_migrations(activity_tables: t.Any) -> None:
+    from heliograph.ext.activity import tables
+    from tests.model.test_migrations import schema_diff
+
+    assert schema_diff(activity_tables, tables.metadata) == []
