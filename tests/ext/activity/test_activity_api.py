@@ -39,18 +39,16 @@ def _token(name: str) -> tuple[str, str]:
     return user_id, t.cast(str, token)
 
 
+def _post(client: FlaskClient, token: str, action: str, data: dict[str, t.Any]) -> t.Any:
+    response = client.post(f"/api/3/action/{action}", json=data, headers={"Authorization": token})
+    assert response.status_code == 200, response.json
+    return response.json["result"]
+
+
 def test_an_api_change_is_recorded_and_listed_over_get(client: FlaskClient) -> None:
     user_id, token = _token("maker")
-    org = client.post(
-        "/api/3/action/organization_create", json={"name": "sun"}, headers={"Authorization": token}
-    )
-    assert org.status_code == 200, org.json
-    created = client.post(
-        "/api/3/action/package_create",
-        json={"name": "sunspots", "notes": "Daily counts", "owner_org": "sun"},
-        headers={"Authorization": token},
-    )
-    assert created.status_code == 200, created.json
+    _post(client, token, "organization_create", {"name": "sun"})
+    _post(client, token, "package_create", {"name": "sunspots", "owner_org": "sun"})
     listed = client.get("/api/3/action/package_activity_list?id=sunspots")
     assert listed.status_code == 200
     (activity,) = listed.json["result"]
@@ -61,16 +59,8 @@ def test_an_api_change_is_recorded_and_listed_over_get(client: FlaskClient) -> N
 
 def test_private_streams_and_bad_parameters_over_the_api(client: FlaskClient) -> None:
     _user_id, token = _token("maker")
-    org = client.post(
-        "/api/3/action/organization_create", json={"name": "sun"}, headers={"Authorization": token}
-    )
-    assert org.status_code == 200, org.json
-    made = client.post(
-        "/api/3/action/package_create",
-        json={"name": "flares", "owner_org": "sun", "private": True},
-        headers={"Authorization": token},
-    )
-    assert made.status_code == 200, made.json
+    _post(client, token, "organization_create", {"name": "sun"})
+    _post(client, token, "package_create", {"name": "flares", "owner_org": "sun", "private": True})
     refused = client.get("/api/3/action/package_activity_list?id=flares")
     assert refused.status_code == 403
     assert refused.json["success"] is False

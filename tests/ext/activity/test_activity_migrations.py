@@ -12,16 +12,18 @@ from heliograph.cli import main
 from heliograph.model import migrate
 
 
+def portal_env(tmp_path: Path, db_file: Path, plugins: str) -> dict[str, str]:
+    """The environment of a portal on SQLite ``db_file`` with ``plugins``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HELIOGRAPH_")}
+    env["HELIOGRAPH_SQLALCHEMY_URL"] = f"sqlite:///{db_file}"
+    env["HELIOGRAPH_INSTANCE_PATH"] = str(tmp_path / "instance")
+    env["HELIOGRAPH_PLUGINS"] = plugins
+    return env
+
+
 def test_db_init_creates_the_tables_of_configured_plugins(tmp_path: Path) -> None:
     db_file = tmp_path / "portal.db"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HELIOGRAPH_")}
-    env.update(
-        {
-            "HELIOGRAPH_SQLALCHEMY_URL": f"sqlite:///{db_file}",
-            "HELIOGRAPH_INSTANCE_PATH": str(tmp_path / "instance"),
-            "HELIOGRAPH_PLUGINS": "activity",
-        }
-    )
+    env = portal_env(tmp_path, db_file, "activity")
     result = CliRunner().invoke(main, ["db", "init"], env=env)
     assert result.exit_code == 0, result.output
     assert "tables of plugin activity are at revision activity_0001" in result.output
@@ -41,14 +43,7 @@ def test_db_init_creates_the_tables_of_configured_plugins(tmp_path: Path) -> Non
 
 def test_without_the_plugin_no_plugin_tables_are_made(tmp_path: Path) -> None:
     db_file = tmp_path / "bare.db"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HELIOGRAPH_")}
-    env.update(
-        {
-            "HELIOGRAPH_SQLALCHEMY_URL": f"sqlite:///{db_file}",
-            "HELIOGRAPH_INSTANCE_PATH": str(tmp_path / "instance"),
-        }
-    )
-    result = CliRunner().invoke(main, ["db", "init"], env=env)
+    result = CliRunner().invoke(main, ["db", "init"], env=portal_env(tmp_path, db_file, ""))
     assert result.exit_code == 0, result.output
     engine = sa.create_engine(f"sqlite:///{db_file}")
     try:
