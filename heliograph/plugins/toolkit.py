@@ -25,6 +25,10 @@ Sections, each added by the issue that needs it:
   naming a bad key; ``make_app(config)`` builds the portal from it, which binds
   its database, fills ``config`` above and loads the configured plugins.
   Looked up on first use too.
+- pages (added by the activity stream's views): ``action_context()`` gives a
+  fresh action context for the caller of the current web request (its user
+  name, user object and the request's database session), to run actions as
+  that user from a plugin's Flask views.
 - permission labels (added by the activity stream, which keeps a dataset's
   labels with each activity, as CKAN does): ``dataset_permission_labels(
   package_dict)`` gives the labels of a dataset as ``package_show`` returns
@@ -58,9 +62,12 @@ if t.TYPE_CHECKING:
 
     def make_app(config: t.Any = None) -> t.Any: ...
 
+    def action_context() -> dict[str, t.Any]: ...
+
 
 __all__ = [
     "ActionError",
+    "action_context",
     "ConfigError",
     "NotAuthorized",
     "ObjectNotFound",
@@ -125,6 +132,11 @@ def __getattr__(name: str) -> t.Any:
         value = config_module.load if name == "load_config" else config_module.ConfigError
         globals()[name] = value
         return value
+    if name == "action_context":
+        from heliograph.web.views import page_context
+
+        globals()[name] = page_context
+        return page_context
     if name == "make_app":
         from heliograph.web import make_app
 
