@@ -1,32 +1,39 @@
-"""Portal benchmark: ``package_show`` over HTTP, with and without signal subscribers.
+"""Portal benchmarks over HTTP, each a ratio of two servers measured in one run.
 
-Run it with ``.venv/bin/python bench/portal.py`` (``--quick`` for a rough look,
-``--check`` to exit 1 when the target is missed). It prints the requests per
-second of ``GET /api/3/action/package_show?id=...`` served by a real WSGI
-server (waitress, on a loopback port, in a subprocess) in two set-ups, and
-their ratio, measured in this one run:
+Run it with ``.venv/bin/python bench/portal.py`` (``--case show|update|all``,
+default all; ``--quick`` for a rough look; ``--check`` to exit 1 when a case
+misses its target). Each case starts two real WSGI servers (waitress, on
+loopback ports, each in a process of its own) that differ in one thing, and
+prints both rates and their ratio:
 
-- **bare**: no subscriber on any signal;
-- **subscribed**: 20 subscribers on each core signal of the catalog
-  (``request_started``, ``request_finished``, ``action_succeeded``, ...),
-  connected inside the server process before the app is built.
+- **show** (issue 4): ``GET /api/3/action/package_show?id=...``; **bare** (no
+  subscriber on any signal) against **subscribed** (20 subscribers on each
+  core signal of the catalog, connected in the server process before the app
+  is built). Target: subscribed at least 95% of bare.
+- **update** (issue 7): ``POST /api/3/action/package_update`` of the whole
+  dataset with a new ``notes`` each time, as a sysadmin with an API token;
+  **off** (no plugin) against **on** (the ``activity`` plugin, which records
+  an activity with a snapshot of the dataset inside every update's
+  transaction). Target: on at least 80% of off. Writes grow the database, so
+  each server writes to its own copy of the seeded database, and one client
+  per server sends one request at a time: SQLite takes one writer at a time,
+  so more clients would measure lock waits, alike on both sides, instead of
+  the work the plugin adds.
 
-Target (issue 4): subscribed at least 95% of bare.
-
-How it measures: one SQLite database is seeded once (an organization, a
-dataset with tags, extras and resources); both servers run on it, each in its
-own process. The load generator is client processes (this script again,
-``--client``) that stay up for the whole run, each with one keep-alive
-``http.client`` connection per server, sending requests back to back. After a
-warm-up, the servers are loaded in many short rounds, one server after the
-other with the order rotated every round, so the two measurements of a round
-are a second apart and the machine's slow drifts hit both alike
-(``--side-by-side`` loads both servers at once instead: fairer against bursts
-of other work, but noisier on a machine with few cores). Every round is
-bounded in time and in request count. The verdict is the median, over the
-rounds, of the ratio of the two servers' rates in that round; the table also
-shows each set-up's median and best round and the spread of the paired
-ratios. Every response is checked (status 200, ``"success": true``).
+How it measures: a SQLite database is seeded once through the actions (an
+organization, a dataset with tags, extras and resources). The load generator
+is client processes (this script again, ``--client``) that stay up for the
+whole run, each with one keep-alive ``http.client`` connection per server,
+sending requests back to back. After a warm-up, the servers are loaded in many
+short rounds, one server after the other with the order rotated every round,
+so the two measurements of a round are a second apart and the machine's slow
+drifts hit both alike (``--side-by-side`` loads both servers at once instead:
+fairer against bursts of other work, but noisier on a machine with few cores).
+Every round is bounded in time and in request count. The verdict is the
+median, over the rounds, of the ratio of the two servers' rates in that round;
+the table also shows each set-up's median and best round and the spread of the
+paired ratios. Every response is checked (status 200; ``"success": true`` on
+the first of each round).
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import http.client
 import json
 import os
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -50,8 +58,10 @@ if __package__ in (None, ""):  # run as a script from a checkout: find the packa
 
 DATASET = "bench-dataset"
 PATH = f"/api/3/action/package_show?id={DATASET}"
+UPDATE_PATH = "/api/3/action/package_update"
 SUBSCRIBERS = 20
 TARGET = 0.95
+UPDATE_TARGET = 0.80
 MAX_REQUESTS_PER_ROUND = 200_000
 DEFAULT_CLIENTS = 1 if (os.cpu_count() or 1) <= 4 else 2
 """Client processes per server."""
@@ -77,8 +87,8 @@ def connect_subscribers(count: int) -> list[t.Callable[..., None]]:
     return kept
 
 
-def serve(url: str, instance: str, subscribers: int, threads: int) -> None:
-    """Serve the portal on a free loopback port; print ``READY <port>``."""
+def serve(url: str, instance: str, subscribers: int, threads: int, plugins: str = "") -> None:
+    """Serve the portal (with ``plugins``) on a free loopback port; print ``READY <port>``."""
     import logging
 
     import waitress
@@ -91,7 +101,7 @@ def serve(url: str, instance: str, subscribers: int, threads: int) -> None:
         {
             "sqlalchemy.url": url,
             "heliograph.instance_path": instance,
-            "heliograph.plugins": "",
+            "heliograph.plugins": plugins,
         }
     )
     server = waitress.create_server(
@@ -105,16 +115,21 @@ def serve(url: str, instance: str, subscribers: int, threads: int) -> None:
 # -- seeding ----------------------------------------------------------------------
 
 
-def seed(url: str, instance: str) -> None:
-    """Create the schema and one public dataset, through the actions."""
+def seed(url: str, instance: str) -> tuple[str, dict[str, t.Any]]:
+    """Create the schema and one public dataset, through the actions; return a
+    sysadmin's API token and the dataset as ``package_show`` gives it."""
     from heliograph import logic, model
+    from heliograph.logic import tokens
     from heliograph.web import make_app
 
     make_app(
         {"sqlalchemy.url": url, "heliograph.instance_path": instance, "heliograph.plugins": ""}
     )
     session = model.Session()
-    session.add(model.User(name="bench-admin", email="bench@example.org", sysadmin=True))
+    admin = model.User(name="bench-admin", email="bench@example.org", sysadmin=True)
+    session.add(admin)
+    session.flush()
+    _row, token = tokens.create_token(session, admin, "bench")
     session.commit()
 
     def call(name: str, data: dict[str, t.Any]) -> t.Any:
@@ -136,18 +151,44 @@ def seed(url: str, instance: str) -> None:
             ],
         },
     )
+    dataset = call("package_show", {"id": DATASET})
     model.Session.remove()
+    return str(token), dataset
 
 
 # -- the load generator -----------------------------------------------------------
 
 
-def client(limit: int) -> None:
+Request = tuple[str, str, bytes | None, dict[str, str]]
+
+
+def requests(case: str, spec_file: str | None) -> t.Iterator[Request]:
+    """The requests of ``case``, endlessly: (method, path, body, headers).
+    ``update`` reads the token and the dataset from ``spec_file`` and changes
+    ``notes`` in every request."""
+    if case == "show":
+        while True:
+            yield "GET", PATH, None, {}
+    assert spec_file is not None
+    with open(spec_file, encoding="utf-8") as handle:
+        spec = json.load(handle)
+    headers = {"Authorization": spec["token"], "Content-Type": "application/json"}
+    dataset = spec["dataset"]
+    number = 0
+    while True:
+        number += 1
+        body = json.dumps({**dataset, "notes": f"Update {number} of the benchmark."})
+        yield "POST", UPDATE_PATH, body.encode("utf-8"), headers
+
+
+def client(limit: int, case: str = "show", spec_file: str | None = None) -> None:
     """One client process, kept for the whole run. It prints ``READY``, then
-    for each line ``PORT SECONDS`` on stdin sends requests back to back on its
-    keep-alive connection to that port for that long (at most ``limit``) and
-    prints ``{"count", "seconds", "error"}`` as JSON; an empty line ends it."""
+    for each line ``PORT SECONDS`` on stdin sends requests of ``case`` back to
+    back on its keep-alive connection to that port for that long (at most
+    ``limit``) and prints ``{"count", "seconds", "error"}`` as JSON; an empty
+    line ends it."""
     connections: dict[int, http.client.HTTPConnection] = {}
+    outgoing = requests(case, spec_file)
     print("READY", flush=True)
     for line in sys.stdin:
         if not line.strip():
@@ -165,7 +206,8 @@ def client(limit: int) -> None:
                 )
             deadline = started + duration
             while count < limit:
-                connection.request("GET", PATH)
+                method, path, body_out, headers = next(outgoing)
+                connection.request(method, path, body=body_out, headers=headers)
                 response = connection.getresponse()
                 body = response.read()
                 if response.status != 200:
@@ -188,9 +230,11 @@ def client(limit: int) -> None:
 class Clients:
     """Client processes (this script with ``--client``) that stay up between rounds."""
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, case: str = "show", spec_file: str | None = None) -> None:
         command = [sys.executable, os.path.abspath(__file__), "--client"]
-        command += ["--limit", str(MAX_REQUESTS_PER_ROUND)]
+        command += ["--limit", str(MAX_REQUESTS_PER_ROUND), "--case", case]
+        if spec_file is not None:
+            command += ["--spec", spec_file]
         self.processes = [
             subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             for _ in range(count)
@@ -244,6 +288,10 @@ class Clients:
 class Setup:
     name: str
     subscribers: int
+    plugins: str = ""
+    database: str = ""
+    activities: int | None = None
+    """Activities in the server's database after the run (None: no activity table)."""
     process: subprocess.Popen[str] | None = None
     port: int = 0
     receivers: int = 0
@@ -263,6 +311,8 @@ def start_server(setup: Setup, url: str, instance: str, threads: int) -> None:
             str(setup.subscribers),
             "--threads",
             str(threads),
+            "--plugins",
+            setup.plugins,
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -290,6 +340,15 @@ def stop_server(setup: Setup) -> None:
         process.stdout.close()
 
 
+def copy_database(source: str, target: str) -> None:
+    """A consistent copy of SQLite database ``source`` (write-ahead log included)."""
+    with (
+        contextlib.closing(sqlite3.connect(source)) as src,
+        contextlib.closing(sqlite3.connect(target)) as dst,
+    ):
+        src.backup(dst)
+
+
 def run(
     rounds: int = 5,
     duration: float = 2.0,
@@ -298,23 +357,36 @@ def run(
     threads: int = 4,
     subscribers: int = SUBSCRIBERS,
     side_by_side: bool = False,
+    case: str = "show",
 ) -> tuple[Setup, Setup]:
-    """Seed, start both servers, measure them round by round, stop them.
+    """Seed, start both servers of ``case``, measure them round by round, stop them.
 
     ``side_by_side``: in each round both servers are loaded at the same time
     (so whatever else the machine does hits both alike); otherwise one after
-    the other, the order rotated every round.
+    the other, the order rotated every round. ``update`` gives each server its
+    own copy of the database and one client.
     """
     workdir = tempfile.mkdtemp(prefix="heliograph-bench-portal-")
-    url = f"sqlite:///{os.path.join(workdir, 'bench.db')}"
-    bare, subscribed = Setup("bare", 0), Setup("subscribed", subscribers)
-    setups = [bare, subscribed]
+    seeded = os.path.join(workdir, "bench.db")
+    if case == "update":
+        setups = [Setup("off", 0), Setup("on", 0, plugins="activity")]
+        clients = 1
+    else:
+        setups = [Setup("bare", 0), Setup("subscribed", subscribers)]
     load: Clients | None = None
     try:
-        seed(url, workdir)
+        token, dataset = seed(f"sqlite:///{seeded}", workdir)
+        spec_file = os.path.join(workdir, "spec.json")
+        with open(spec_file, "w", encoding="utf-8") as handle:
+            json.dump({"token": token, "dataset": dataset}, handle)
         for setup in setups:
-            start_server(setup, url, workdir, threads)
-        load = Clients(clients * 2 if side_by_side else clients)
+            path = seeded
+            if case == "update":
+                path = os.path.join(workdir, f"{setup.name}.db")
+                copy_database(seeded, path)
+            setup.database = path
+            start_server(setup, f"sqlite:///{path}", workdir, threads)
+        load = Clients(clients * 2 if side_by_side else clients, case, spec_file)
         both = [s.port for s in setups for _ in range(clients)]
         load.run(both if side_by_side else both[:clients], warmup)
         if not side_by_side:
@@ -331,14 +403,26 @@ def run(
             load.close()
         for setup in setups:
             stop_server(setup)
+        for setup in setups:
+            if setup.database:
+                setup.activities = count_activities(setup.database)
         shutil.rmtree(workdir, ignore_errors=True)
-    return bare, subscribed
+    return setups[0], setups[1]
 
 
-def report(bare: Setup, subscribed: Setup) -> tuple[str, bool]:
+def count_activities(path: str) -> int | None:
+    """The activities recorded in database ``path``; None without the plugin's table."""
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        try:
+            return int(conn.execute("SELECT count(*) FROM activity").fetchone()[0])
+        except sqlite3.OperationalError:
+            return None
+
+
+def report(bare: Setup, subscribed: Setup, target: float = TARGET) -> tuple[str, bool]:
     """The table and the verdict. Round ``i`` of both set-ups ran back to back,
     so the ratio of each round pair cancels the machine's slow drifts; the
-    verdict is the median of those paired ratios."""
+    verdict is the median of those paired ratios, against ``target``."""
     paired = [s / b for s, b in zip(subscribed.rates, bare.rates, strict=True) if b > 0]
     ratio = statistics.median(paired)
     of_medians = statistics.median(subscribed.rates) / statistics.median(bare.rates)
@@ -348,12 +432,17 @@ def report(bare: Setup, subscribed: Setup) -> tuple[str, bool]:
             f"{s.name:<12}{s.receivers:>10}{statistics.median(s.rates):>15.1f}{max(s.rates):>13.1f}"
             for s in (bare, subscribed)
         ),
+        *(
+            f"{s.name}: {s.activities} activities recorded"
+            for s in (bare, subscribed)
+            if s.database
+        ),
         "",
-        f"subscribed / bare: {ratio:.3f} (median of {len(paired)} paired rounds, "
+        f"{subscribed.name} / {bare.name}: {ratio:.3f} (median of {len(paired)} paired rounds, "
         f"spread {min(paired):.3f}-{max(paired):.3f}; ratio of medians {of_medians:.3f}); "
-        f"target >= {TARGET:.2f}",
+        f"target >= {target:.2f}",
     ]
-    met = ratio >= TARGET
+    met = ratio >= target
     lines.append("target met" if met else "target MISSED")
     return "\n".join(lines), met
 
@@ -374,41 +463,61 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--threads", type=int, default=4, help="waitress threads")
     parser.add_argument("--subscribers", type=int, default=SUBSCRIBERS)
+    parser.add_argument(
+        "--case", choices=("show", "update", "all"), default="all", help="which benchmark"
+    )
     parser.add_argument("--serve", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--plugins", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--spec", help=argparse.SUPPRESS)
     parser.add_argument("--instance", help=argparse.SUPPRESS)
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=int, default=MAX_REQUESTS_PER_ROUND, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.client:
-        client(args.limit)
+        client(args.limit, "show" if args.case == "all" else args.case, args.spec)
         return 0
 
     if args.serve:
-        serve(args.serve, args.instance, args.subscribers, args.threads)
+        serve(args.serve, args.instance, args.subscribers, args.threads, args.plugins)
         return 0
 
     rounds = args.rounds or (3 if args.quick else 40)
     duration = args.duration or (0.3 if args.quick else 0.75)
-    print(
-        f"package_show over HTTP (waitress, {args.threads} threads per server), "
-        f"{args.clients} keep-alive client process(es) per server, {rounds} rounds of "
-        f"{duration:g}s, {'side by side' if args.side_by_side else 'alternating'}; "
-        f"subscribed = {args.subscribers} receivers on each core signal"
-    )
-    bare, subscribed = run(
-        rounds=rounds,
-        duration=duration,
-        warmup=0.3 if args.quick else 1.0,
-        clients=args.clients,
-        threads=args.threads,
-        subscribers=args.subscribers,
-        side_by_side=args.side_by_side,
-    )
-    text, met = report(bare, subscribed)
-    print()
-    print(text)
-    return 1 if args.check and not met else 0
+    cases = ("show", "update") if args.case == "all" else (args.case,)
+    all_met = True
+    for number, case in enumerate(cases):
+        if number:
+            print()
+        if case == "show":
+            print(
+                f"package_show over HTTP (waitress, {args.threads} threads per server), "
+                f"{args.clients} keep-alive client process(es) per server, {rounds} rounds of "
+                f"{duration:g}s, {'side by side' if args.side_by_side else 'alternating'}; "
+                f"subscribed = {args.subscribers} receivers on each core signal"
+            )
+        else:
+            print(
+                f"package_update over HTTP (waitress, {args.threads} threads per server), "
+                f"1 keep-alive client process per server, {rounds} rounds of {duration:g}s, "
+                f"{'side by side' if args.side_by_side else 'alternating'}; "
+                f"on = the activity plugin, off = no plugin; each server on its own database"
+            )
+        first, second = run(
+            rounds=rounds,
+            duration=duration,
+            warmup=0.3 if args.quick else 1.0,
+            clients=args.clients,
+            threads=args.threads,
+            subscribers=args.subscribers,
+            side_by_side=args.side_by_side,
+            case=case,
+        )
+        text, met = report(first, second, TARGET if case == "show" else UPDATE_TARGET)
+        all_met = all_met and met
+        print()
+        print(text)
+    return 1 if args.check and not all_met else 0
 
 
 if __name__ == "__main__":
