@@ -433,7 +433,8 @@ def report(bare: Setup, subscribed: Setup, target: float = TARGET) -> tuple[str,
             for s in (bare, subscribed)
         ),
         *(
-            f"{s.name}: {s.activities} activities recorded"
+            f"{s.name}: "
+            + ("no activity table" if s.activities is None else f"{s.activities} activities")
             for s in (bare, subscribed)
             if s.database
         ),
