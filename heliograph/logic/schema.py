@@ -537,6 +537,19 @@ def user_create_schema() -> Schema:
     }
 
 
+def user_update_schema() -> Schema:
+    """Fields ``user_update`` may change; those left out keep their value."""
+    return {
+        "name": [ignore_missing, name_validator, user_name_unique],
+        "email": [ignore_missing, unicode_safe, strip, email_validator, user_email_unique],
+        "password": [ignore_missing, password_validator],
+        "fullname": [ignore_missing, unicode_safe],
+        "about": [ignore_missing, unicode_safe],
+        "image_url": [ignore_missing, unicode_safe],
+        "sysadmin": [_drop_if_not_sysadmin, ignore_missing, boolean_validator],
+    }
+
+
 # -- paging and lists ----------------------------------------------------------------------
 
 

@@ -1,10 +1,12 @@
-"""Smoke test of bench/portal.py: it seeds, serves, loads and reports a ratio.
+"""Smoke test of bench/portal.py: it seeds, serves, loads and reports a ratio,
+for both cases (package_show bare/subscribed, package_update activity off/on).
 
 Tiny rounds, so the figures mean nothing: nothing here asserts on timing.
 """
 
 from __future__ import annotations
 
+import statistics
 from types import ModuleType
 
 import pytest
@@ -40,3 +42,18 @@ def test_bench_runs_both_setups_and_reports_the_ratio(
     assert min(bare.rates) > 0 and min(subscribed.rates) > 0
     text, _met = bench.report(bare, subscribed)
     assert "subscribed / bare" in text
+
+
+@pytest.mark.usefixtures("core_actions")
+def test_update_case_compares_the_activity_plugin_on_and_off(bench: ModuleType) -> None:
+    off, on = bench.run(rounds=2, duration=0.2, warmup=0.1, threads=2, case="update")
+    assert (off.name, on.name) == ("off", "on")
+    assert len(off.rates) == len(on.rates) == 2
+    assert min(off.rates) > 0 and min(on.rates) > 0
+    assert off.activities is None  # no plugin, no activity table
+    assert on.activities is not None and on.activities > 0
+    text, met = bench.report(off, on, bench.UPDATE_TARGET)
+    ratio = statistics.median(o / f for o, f in zip(on.rates, off.rates, strict=True))
+    assert f"on / off: {ratio:.3f}" in text
+    assert "off: no activity table" in text
+    assert isinstance(met, bool)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typing as t
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select, update
 
 from heliograph import logic, model
 from heliograph.logic import Context, DataDict, ObjectNotFound, check_access, get_action
@@ -12,7 +12,14 @@ from heliograph.logic import auth as authz
 from heliograph.logic.action.create import active_resource, require
 from heliograph.logic.validation import require_mapping
 
-__all__ = ["api_token_revoke", "package_delete", "resource_delete"]
+__all__ = [
+    "api_token_revoke",
+    "group_delete",
+    "organization_delete",
+    "package_delete",
+    "resource_delete",
+    "user_delete",
+]
 
 
 def package_delete(context: Context, data_dict: DataDict) -> None:
@@ -73,3 +80,66 @@ def api_token_revoke(context: Context, data_dict: DataDict) -> None:
         raise ObjectNotFound("API token not found")
     check_access("api_token_revoke", context, {**data_dict, "jti": jti, "user_id": row.user_id})
     session.execute(delete(model.ApiToken).where(model.ApiToken.id == jti))
+
+
+def _group_delete(context: Context, data_dict: DataDict, organization: bool) -> None:
+    from heliograph.logic.action.update import group_of_kind
+    from heliograph.logic.settings import config
+
+    data_dict = require_mapping(data_dict)
+    kind = "organization" if organization else "group"
+    (ref,) = require(data_dict, "id")
+    group = group_of_kind(context, ref, organization)
+    check_access(f"{kind}_delete", context, {**data_dict, "id": group.id})
+    session = context.get("session", model.Session)
+    if organization:
+        owned = model.Package.owner_org == group.id
+        active = model.Package.state != model.tables.DELETED
+        has_datasets = session.scalar(select(model.Package.id).where(owned, active).limit(1))
+        if has_datasets is not None:
+            if not config.auth("create_unowned_dataset"):
+                raise logic.ValidationError(
+                    {"message": "Organization cannot be deleted while it still has datasets"}
+                )
+            session.execute(update(model.Package).where(owned).values(owner_org=None))
+    group.state = model.tables.DELETED
+    session.execute(
+        update(model.Member)
+        .where(model.Member.group_id == group.id)
+        .values(state=model.tables.DELETED)
+    )
+    session.flush()
+    return None
+
+
+def group_delete(context: Context, data_dict: DataDict) -> None:
+    """Delete group ``id`` (softly: its state becomes ``deleted``, and so do
+    its memberships). Group admins and sysadmins. Returns None."""
+    return _group_delete(context, data_dict, organization=False)
+
+
+def organization_delete(context: Context, data_dict: DataDict) -> None:
+    """Delete organization ``id`` softly, as ``group_delete``. While it still
+    has datasets this is refused, unless ``create_unowned_dataset`` is on:
+    then its datasets are detached from it. Returns None."""
+    return _group_delete(context, data_dict, organization=True)
+
+
+def user_delete(context: Context, data_dict: DataDict) -> None:
+    """Delete user ``id`` softly (state ``deleted``: they can no longer log in
+    or use their tokens) and end their memberships. Sysadmins only. Returns None."""
+    data_dict = require_mapping(data_dict)
+    (ref,) = require(data_dict, "id")
+    user = authz.user_by_id_or_name(context, ref)
+    if user is None:
+        raise ObjectNotFound("User not found")
+    check_access("user_delete", context, {**data_dict, "id": user.id})
+    session = context.get("session", model.Session)
+    user.state = model.tables.DELETED
+    session.execute(
+        update(model.Member)
+        .where(model.Member.table_name == "user", model.Member.table_id == user.id)
+        .values(state=model.tables.DELETED)
+    )
+    session.flush()
+    return None

@@ -26,10 +26,19 @@ from heliograph.logic.action.create import (
 )
 from heliograph.logic.dictization import package_dictize
 from heliograph.logic.model_save import package_save
-from heliograph.logic.schema import validate_package
-from heliograph.logic.validation import require_mapping
+from heliograph.logic.schema import group_schema, user_update_schema, validate_package
+from heliograph.logic.validation import require_mapping, validate_or_raise
 
-__all__ = ["package_patch", "package_update", "resource_update"]
+__all__ = [
+    "group_patch",
+    "group_update",
+    "organization_patch",
+    "organization_update",
+    "package_patch",
+    "package_update",
+    "resource_update",
+    "user_update",
+]
 
 
 def package_update(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
@@ -120,3 +129,105 @@ def resource_update(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
         if item["id"] == resource_id:
             return t.cast(dict[str, t.Any], item)
     raise ObjectNotFound("Resource was not found.")  # pragma: no cover - saved above
+
+
+# -- groups and organizations ---------------------------------------------------------------
+
+GROUP_FIELDS = ("name", "title", "description", "image_url", "approval_status")
+
+
+def group_of_kind(context: Context, ref: t.Any, organization: bool) -> model.Group:
+    """The active or deleted group (or organization) ``ref``; ObjectNotFound
+    for an unknown one or one of the other kind."""
+    group = authz.group_by_id_or_name(context, ref)
+    if group is None or bool(group.is_organization) != organization:
+        kind = "Organization" if organization else "Group"
+        raise ObjectNotFound(f"{kind} was not found.")
+    return group
+
+
+def _group_update(context: Context, data_dict: DataDict, organization: bool) -> dict[str, t.Any]:
+    data_dict = require_mapping(data_dict)
+    kind = "organization" if organization else "group"
+    (ref,) = require(data_dict, "id")
+    group = group_of_kind(context, ref, organization)
+    check_access(f"{kind}_update", context, {**data_dict, "id": group.id})
+    fields = {key: value for key, value in data_dict.items() if key not in ("id", "users")}
+    fields.setdefault("name", group.name)
+    schema = {key: rules for key, rules in group_schema().items() if key not in ("id", "users")}
+    clean = validate_or_raise(fields, schema, context, group=group)
+    if "type" in clean and clean["type"] != group.type:
+        raise ValidationError({"type": ["The type cannot be changed"]})
+    for key in GROUP_FIELDS:
+        if key in clean:
+            setattr(group, key, clean[key])
+    if clean.get("state"):
+        group.state = clean["state"]
+    try:
+        context.get("session", model.Session).flush()
+    except IntegrityError:
+        raise ValidationError({"name": ["Group name already exists in database"]}) from None
+    return t.cast(dict[str, t.Any], get_action(f"{kind}_show")(dict(context), {"id": group.id}))
+
+
+def group_update(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
+    """Change group ``id``: ``name``, ``title``, ``description``, ``image_url``
+    (fields left out keep their value; the type cannot change). Group admins
+    and sysadmins. Returns the group as ``group_show`` gives it."""
+    return _group_update(context, data_dict, organization=False)
+
+
+def organization_update(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
+    """Change organization ``id`` as ``group_update`` changes a group.
+    Organization admins and sysadmins."""
+    return _group_update(context, data_dict, organization=True)
+
+
+def group_patch(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
+    """Change only the given fields of group ``id`` (through ``group_update``)."""
+    return t.cast(dict[str, t.Any], get_action("group_update")(context, data_dict))
+
+
+def organization_patch(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
+    """Change only the given fields of organization ``id`` (through
+    ``organization_update``)."""
+    return t.cast(dict[str, t.Any], get_action("organization_update")(context, data_dict))
+
+
+# -- users -------------------------------------------------------------------------------
+
+USER_FIELDS = ("name", "email", "fullname", "about", "image_url", "sysadmin")
+
+
+def user_update(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
+    """Change user ``id``: ``name``, ``email``, ``fullname``, ``about``,
+    ``image_url``, ``password`` (fields left out keep their value; ``sysadmin``
+    only by sysadmins). The user themself or a sysadmin; changing your own
+    password needs ``old_password``. Returns the user as ``user_show`` gives it.
+    """
+    from heliograph.logic import users
+
+    data_dict = require_mapping(data_dict)
+    (ref,) = require(data_dict, "id")
+    user = authz.user_by_id_or_name(context, ref)
+    if user is None:
+        raise ObjectNotFound("User not found")
+    check_access("user_update", context, {**data_dict, "id": user.id})
+    fields = {key: value for key, value in data_dict.items() if key in user_update_schema()}
+    clean = validate_or_raise(fields, user_update_schema(), context, user=user)
+    if "password" in clean:
+        caller = authz.current_user(context)
+        privileged = context.get("ignore_auth") or authz.is_sysadmin(context)
+        if caller is not None and caller.id == user.id and not privileged:
+            old = data_dict.get("old_password")
+            if not isinstance(old, str) or not users.check_password(user, old):
+                raise ValidationError({"old_password": ["Old password is incorrect"]})
+        users.set_password(user, clean["password"])
+    for key in USER_FIELDS:
+        if key in clean:
+            setattr(user, key, clean[key])
+    try:
+        context.get("session", model.Session).flush()
+    except IntegrityError:
+        raise ValidationError({"name": ["That login name is not available."]}) from None
+    return t.cast(dict[str, t.Any], get_action("user_show")(dict(context), {"id": user.id}))

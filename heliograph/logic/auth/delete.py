@@ -6,9 +6,22 @@ import typing as t
 
 from heliograph.logic import Context, DataDict
 from heliograph.logic.auth import current_user, ok, refuse
-from heliograph.logic.auth.update import may_change_package, package_object, resource_object, who
+from heliograph.logic.auth.update import (
+    group_admin,
+    may_change_package,
+    package_object,
+    resource_object,
+    who,
+)
 
-__all__ = ["api_token_revoke", "package_delete", "resource_delete"]
+__all__ = [
+    "api_token_revoke",
+    "group_delete",
+    "organization_delete",
+    "package_delete",
+    "resource_delete",
+    "user_delete",
+]
 
 Result = dict[str, t.Any]
 
@@ -35,3 +48,18 @@ def api_token_revoke(context: Context, data_dict: DataDict) -> Result:
     if caller is not None and data_dict.get("user_id") == caller.id:
         return ok()
     return refuse(f"User {who(context)} not authorized to revoke this API token")
+
+
+def group_delete(context: Context, data_dict: DataDict) -> Result:
+    """Admins of the group."""
+    return group_admin(context, data_dict, "delete", "delete")
+
+
+def organization_delete(context: Context, data_dict: DataDict) -> Result:
+    """Admins of the organization."""
+    return group_admin(context, data_dict, "delete", "delete")
+
+
+def user_delete(context: Context, data_dict: DataDict) -> Result:
+    """Sysadmins only (they pass before this runs)."""
+    return refuse(f"User {who(context)} not authorized to delete users")

@@ -19,7 +19,16 @@ from heliograph.logic.auth import (
 )
 from heliograph.logic.settings import config
 
-__all__ = ["package_patch", "package_update", "resource_update"]
+__all__ = [
+    "group_patch",
+    "group_update",
+    "organization_patch",
+    "organization_update",
+    "package_patch",
+    "package_update",
+    "resource_update",
+    "user_update",
+]
 
 Result = dict[str, t.Any]
 
@@ -116,3 +125,35 @@ def resource_update(context: Context, data_dict: DataDict) -> Result:
     if not outcome.get("success"):
         return refuse(f"User {who(context)} not authorized to edit resource {resource.id}")
     return ok()
+
+
+def group_admin(context: Context, data_dict: DataDict, permission: str, what: str) -> Result:
+    """Admins of the group or organization ``id`` (and sysadmins, earlier)."""
+    group = group_by_id_or_name(context, data_dict.get("id"))
+    if group is None:
+        raise ObjectNotFound("Group was not found.")
+    if has_permission(context, group.id, permission):
+        return ok()
+    return refuse(f"User {who(context)} not authorized to {what} group {group.id}")
+
+
+def group_update(context: Context, data_dict: DataDict) -> Result:
+    """Admins of the group."""
+    return group_admin(context, data_dict, "update", "edit")
+
+
+def organization_update(context: Context, data_dict: DataDict) -> Result:
+    """Admins of the organization."""
+    return group_admin(context, data_dict, "update", "edit")
+
+
+group_patch = group_update
+organization_patch = organization_update
+
+
+def user_update(context: Context, data_dict: DataDict) -> Result:
+    """The user themself (sysadmins pass earlier)."""
+    caller = current_user(context)
+    if caller is not None and data_dict.get("id") == caller.id:
+        return ok()
+    return refuse(f"User {who(context)} not authorized to edit user {data_dict.get('id')}")

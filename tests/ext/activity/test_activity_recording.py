@@ -266,3 +266,52 @@ def test_the_plugin_tables_match_its_migrations(activity_tables: t.Any) -> None:
     from tests.model.test_migrations import schema_diff
 
     assert schema_diff(activity_tables, tables.metadata) == []
+
+
+@pytest.mark.parametrize(
+    ("action", "kind", "expected"),
+    [
+        ("organization_patch", "organization", "changed organization"),
+        ("organization_update", "organization", "changed organization"),
+        ("organization_delete", "organization", "deleted organization"),
+        ("group_patch", "group", "changed group"),
+        ("group_update", "group", "changed group"),
+        ("group_delete", "group", "deleted group"),
+    ],
+)
+def test_group_and_organization_changes_record_one_activity_each(
+    call: Call,
+    people: dict[str, model.User],
+    recorded: Read,
+    action: str,
+    kind: str,
+    expected: str,
+) -> None:
+    made = call(f"{kind}_create", {"name": "watchers"}, user="admin")
+    before = len(recorded())
+    data = {"id": made["id"]} if action.endswith("delete") else {"id": made["id"], "title": "W"}
+    call(action, data, user="admin")
+    new = recorded()[before:]
+    assert [(a.activity_type, a.object_id, a.user_id) for a in new] == [
+        (expected, made["id"], people["admin"].id)
+    ]
+    snapshot = new[0].data["group"]
+    assert snapshot["state"] == ("deleted" if action.endswith("delete") else "active")
+    if not action.endswith("delete"):
+        assert snapshot["title"] == "W"
+
+
+def test_user_update_records_a_changed_user_and_delete_nothing(
+    call: Call, people: dict[str, model.User], recorded: Read
+) -> None:
+    call("user_update", {"id": "editor", "fullname": "Ed Itor"}, user="editor")
+    (changed,) = recorded()
+    assert (changed.activity_type, changed.object_id, changed.user_id) == (
+        "changed user",
+        people["editor"].id,
+        people["editor"].id,
+    )
+    assert changed.data["user"]["fullname"] == "Ed Itor"
+    assert "email" not in changed.data["user"]
+    call("user_delete", {"id": "outsider"}, user="sysadmin")
+    assert len(recorded()) == 1  # as CKAN: deleting a user records nothing
