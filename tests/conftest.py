@@ -157,3 +157,18 @@ def people(db: sa.Engine) -> dict[str, t.Any]:
     }
     session.commit()
     return made
+
+
+@pytest.fixture
+def org(call: Call, people: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Organization ``sun-watchers``: admin (its creator), editor, member."""
+    created = call(
+        "organization_create", {"name": "sun-watchers", "title": "Sun Watchers"}, user="admin"
+    )
+    for name in ("editor", "member"):
+        call(
+            "member_create",
+            {"id": created["id"], "object": name, "object_type": "user", "capacity": name},
+            user="admin",
+        )
+    return t.cast(dict[str, t.Any], created)

@@ -7,7 +7,7 @@ import typing as t
 
 import pytest
 
-from heliograph import logic, model
+from heliograph import logic
 from heliograph.lib import signals
 from heliograph.logic import settings
 
@@ -33,21 +33,6 @@ def setting() -> c.Callable[[str, t.Any], None]:
         settings.config[key] = value
 
     return set_
-
-
-@pytest.fixture
-def org(call: Call, people: dict[str, model.User]) -> dict[str, t.Any]:
-    """Organization ``sun-watchers``: admin (its creator), editor, member."""
-    created = call(
-        "organization_create", {"name": "sun-watchers", "title": "Sun Watchers"}, user="admin"
-    )
-    for name in ("editor", "member"):
-        call(
-            "member_create",
-            {"id": created["id"], "object": name, "object_type": "user", "capacity": name},
-            user="admin",
-        )
-    return t.cast(dict[str, t.Any], created)
 
 
 @pytest.fixture

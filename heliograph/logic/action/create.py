@@ -67,6 +67,28 @@ def require(data_dict: DataDict, *keys: str) -> list[str]:
     return values
 
 
+Row = t.TypeVar("Row", model.Package, model.User)
+
+
+def target(
+    context: Context,
+    data_dict: DataDict,
+    lookup: t.Callable[[Context, t.Any], Row | None],
+    missing: str,
+    action: str,
+) -> tuple[DataDict, Row]:
+    """The object ``data_dict['id']`` names (through ``lookup``; ObjectNotFound
+    with ``missing`` when there is none), once the caller passed ``action``'s
+    auth with that id."""
+    data_dict = require_mapping(data_dict)
+    (ref,) = require(data_dict, "id")
+    found = lookup(context, ref)
+    if found is None:
+        raise ObjectNotFound(missing)
+    check_access(action, context, {**data_dict, "id": found.id})
+    return data_dict, found
+
+
 def active_resource(context: Context, resource_id: str) -> model.Resource:
     """The active resource ``resource_id``; ObjectNotFound otherwise."""
     resource = _session(context).get(model.Resource, resource_id)

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select, update
 from heliograph import logic, model
 from heliograph.logic import Context, DataDict, ObjectNotFound, check_access, get_action
 from heliograph.logic import auth as authz
-from heliograph.logic.action.create import active_resource, require
+from heliograph.logic.action.create import active_resource, require, target
 from heliograph.logic.validation import require_mapping
 
 __all__ = [
@@ -28,12 +28,9 @@ def package_delete(context: Context, data_dict: DataDict) -> None:
     A later ``package_create`` may reuse its name (the deleted row is then
     renamed to its id).
     """
-    data_dict = require_mapping(data_dict)
-    (ref,) = require(data_dict, "id")
-    package = authz.package_by_id_or_name(context, ref)
-    if package is None:
-        raise ObjectNotFound("Package was not found.")
-    check_access("package_delete", context, {**data_dict, "id": package.id})
+    _data, package = target(
+        context, data_dict, authz.package_by_id_or_name, "Package was not found.", "package_delete"
+    )
     session = context.get("session", model.Session)
     package.state = model.tables.DELETED
     package.metadata_modified = model.utcnow()
@@ -128,12 +125,9 @@ def organization_delete(context: Context, data_dict: DataDict) -> None:
 def user_delete(context: Context, data_dict: DataDict) -> None:
     """Delete user ``id`` softly (state ``deleted``: they can no longer log in
     or use their tokens) and end their memberships. Sysadmins only. Returns None."""
-    data_dict = require_mapping(data_dict)
-    (ref,) = require(data_dict, "id")
-    user = authz.user_by_id_or_name(context, ref)
-    if user is None:
-        raise ObjectNotFound("User not found")
-    check_access("user_delete", context, {**data_dict, "id": user.id})
+    _data, user = target(
+        context, data_dict, authz.user_by_id_or_name, "User not found", "user_delete"
+    )
     session = context.get("session", model.Session)
     user.state = model.tables.DELETED
     session.execute(

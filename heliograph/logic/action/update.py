@@ -23,6 +23,7 @@ from heliograph.logic.action.create import (
     active_resource,
     require,
     stage_upload,
+    target,
 )
 from heliograph.logic.dictization import package_dictize
 from heliograph.logic.model_save import package_save
@@ -207,12 +208,9 @@ def user_update(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     """
     from heliograph.logic import users
 
-    data_dict = require_mapping(data_dict)
-    (ref,) = require(data_dict, "id")
-    user = authz.user_by_id_or_name(context, ref)
-    if user is None:
-        raise ObjectNotFound("User not found")
-    check_access("user_update", context, {**data_dict, "id": user.id})
+    data_dict, user = target(
+        context, data_dict, authz.user_by_id_or_name, "User not found", "user_update"
+    )
     fields = {key: value for key, value in data_dict.items() if key in user_update_schema()}
     clean = validate_or_raise(fields, user_update_schema(), context, user=user)
     if "password" in clean:

@@ -51,13 +51,11 @@ def api_token_revoke(context: Context, data_dict: DataDict) -> Result:
 
 
 def group_delete(context: Context, data_dict: DataDict) -> Result:
-    """Admins of the group."""
+    """Admins of the group or organization."""
     return group_admin(context, data_dict, "delete", "delete")
 
 
-def organization_delete(context: Context, data_dict: DataDict) -> Result:
-    """Admins of the organization."""
-    return group_admin(context, data_dict, "delete", "delete")
+organization_delete = group_delete
 
 
 def user_delete(context: Context, data_dict: DataDict) -> Result:

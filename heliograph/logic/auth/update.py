@@ -138,17 +138,11 @@ def group_admin(context: Context, data_dict: DataDict, permission: str, what: st
 
 
 def group_update(context: Context, data_dict: DataDict) -> Result:
-    """Admins of the group."""
+    """Admins of the group or organization."""
     return group_admin(context, data_dict, "update", "edit")
 
 
-def organization_update(context: Context, data_dict: DataDict) -> Result:
-    """Admins of the organization."""
-    return group_admin(context, data_dict, "update", "edit")
-
-
-group_patch = group_update
-organization_patch = organization_update
+organization_update = group_patch = organization_patch = group_update
 
 
 def user_update(context: Context, data_dict: DataDict) -> Result:

@@ -41,19 +41,6 @@ def activity_plugin(activity_tables: sa.Engine, with_plugins: t.Any) -> c.Iterat
 
 
 @pytest.fixture
-def org(call: Call, people: dict[str, model.User]) -> dict[str, t.Any]:
-    """Organization ``sun-watchers``: admin (its creator), editor, member."""
-    created = call("organization_create", {"name": "sun-watchers"}, user="admin")
-    for name in ("editor", "member"):
-        call(
-            "member_create",
-            {"id": created["id"], "object": name, "object_type": "user", "capacity": name},
-            user="admin",
-        )
-    return t.cast(dict[str, t.Any], created)
-
-
-@pytest.fixture
 def dataset(call: Call, org: dict[str, t.Any]) -> dict[str, t.Any]:
     return t.cast(
         dict[str, t.Any],

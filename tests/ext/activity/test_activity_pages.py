@@ -71,7 +71,7 @@ def test_full_stream_pages_for_dataset_org_group_and_user(
     assert "editor created the dataset sunspots" in text(client.get("/dataset/activity/sunspots"))
     org_page = text(client.get("/organization/activity/sun-watchers"))
     assert "editor created the dataset sunspots" in org_page
-    assert "admin created the organization sun-watchers" in org_page
+    assert "admin created the organization Sun Watchers" in org_page
     assert "sysadmin created the group astronomy" in text(client.get("/group/activity/astronomy"))
     assert "editor created the dataset" in text(client.get("/user/activity/editor"))
     assert "created the organization" in text(client.get("/organization/sun-watchers"))

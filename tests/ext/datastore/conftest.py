@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 import heliograph.plugins.toolkit as tk
-from heliograph import logic, model
+from heliograph import logic
 from heliograph.ext.datastore import backend
 from heliograph.logic import settings
 
@@ -55,18 +55,6 @@ def datastore(
     tk.config.update(saved_tk)
     settings.config.replace(saved_settings)
     logic.registry.reset()
-
-
-@pytest.fixture
-def org(call: Call, people: dict[str, model.User]) -> dict[str, t.Any]:
-    created = call("organization_create", {"name": "sun-watchers"}, user="admin")
-    for name in ("editor", "member"):
-        call(
-            "member_create",
-            {"id": created["id"], "object": name, "object_type": "user", "capacity": name},
-            user="admin",
-        )
-    return t.cast(dict[str, t.Any], created)
 
 
 def _dataset(call: Call, org: dict[str, t.Any], name: str, private: bool) -> dict[str, t.Any]:
