@@ -155,3 +155,53 @@ def test_receivers_filtered_by_sender_get_the_same_keywords(kwargs: dict[str, t.
         assert [(name, list(got.items())) for name, _, got in log] == [
             (n, list(kwargs.items())) for n in ("a", "b", "c")
         ]
+
+
+@pytest.mark.parametrize("count", [0, 1, 4, 7, 8, 19])
+def test_straight_line_and_looped_sends_agree(count: int) -> None:
+    # up to UNROLL_MAX receivers are called in a straight line, more in a loop;
+    # both keep the order, the keywords and the isolate policy
+    sig = Signal(policy=ISOLATE)
+    log: list[tuple[str, t.Any, dict[str, t.Any]]] = []
+    receivers = [recorder(log, str(i)) for i in range(count)]
+
+    def boom(sender: t.Any, **kwargs: t.Any) -> None:
+        raise LookupError("boom")
+
+    for receiver in receivers[: count // 2]:
+        sig.connect(receiver)
+    sig.connect(boom)
+    for receiver in receivers[count // 2 :]:
+        sig.connect(receiver)
+    for _ in range(2):
+        log.clear()
+        results = sig.send("s", user="u", data=1)
+        assert "send" in sig.__dict__  # the specialised send is installed
+        values = [v if isinstance(v, str) else type(v).__name__ for _, v in results]
+        names = [str(i) for i in range(count)]
+        assert values == [*names[: count // 2], "LookupError", *names[count // 2 :]]
+        assert log == [(name, "s", {"user": "u", "data": 1}) for name in names]
+
+
+@pytest.mark.parametrize("extra", [0, 10], ids=["straight-line", "looped"])
+def test_a_receiver_collected_during_a_send_is_left_out(extra: int) -> None:
+    sig = Signal()
+    log: list[tuple[str, t.Any, dict[str, t.Any]]] = []
+    holder = {"later": recorder(log, "later")}
+
+    def first(sender: t.Any, **kwargs: t.Any) -> str:
+        if kwargs["k"] == 2:
+            holder.clear()  # the only strong reference to "later": it dies now
+            gc.collect()
+        return "first"
+
+    sig.connect(first)
+    sig.connect(holder["later"])
+    kept = [recorder(log, f"r{i}") for i in range(extra + 1)]
+    for receiver in kept:
+        sig.connect(receiver)
+    sig.send("s", k=1)  # the installed send learns the keyword shape
+    log.clear()
+    results = sig.send("s", k=2)
+    assert [value for _, value in results] == ["first", *(f"r{i}" for i in range(extra + 1))]
+    assert "later" not in [name for name, _, _ in log]
