@@ -384,7 +384,7 @@ def run(
             if case == "update":
                 path = os.path.join(workdir, f"{setup.name}.db")
                 copy_database(seeded, path)
-            setup.database = path
+                setup.database = path
             start_server(setup, f"sqlite:///{path}", workdir, threads)
         load = Clients(clients * 2 if side_by_side else clients, case, spec_file)
         both = [s.port for s in setups for _ in range(clients)]
