@@ -172,3 +172,40 @@ def org(call: Call, people: dict[str, t.Any]) -> dict[str, t.Any]:
             user="admin",
         )
     return t.cast(dict[str, t.Any], created)
+
+
+@pytest.fixture
+def dataset(call: Call, org: dict[str, t.Any]) -> dict[str, t.Any]:
+    """A public dataset of ``org`` with one resource and a tag."""
+    return t.cast(
+        dict[str, t.Any],
+        call(
+            "package_create",
+            {
+                "name": "sunspots",
+                "title": "Sunspot counts",
+                "owner_org": org["id"],
+                "notes": "Daily sunspot numbers",
+                "tags": [{"name": "sun"}],
+                "resources": [{"url": "http://example.org/s.csv", "name": "Counts"}],
+            },
+            user="editor",
+        ),
+    )
+
+
+@pytest.fixture
+def private_dataset(call: Call, org: dict[str, t.Any]) -> dict[str, t.Any]:
+    return t.cast(
+        dict[str, t.Any],
+        call(
+            "package_create",
+            {
+                "name": "flares",
+                "owner_org": org["id"],
+                "private": True,
+                "resources": [{"url": "http://example.org/f.csv"}],
+            },
+            user="editor",
+        ),
+    )

@@ -36,43 +36,6 @@ def setting() -> c.Callable[[str, t.Any], None]:
 
 
 @pytest.fixture
-def dataset(call: Call, org: dict[str, t.Any]) -> dict[str, t.Any]:
-    """A public dataset of ``org`` with one resource and a tag."""
-    return t.cast(
-        dict[str, t.Any],
-        call(
-            "package_create",
-            {
-                "name": "sunspots",
-                "title": "Sunspot counts",
-                "owner_org": org["id"],
-                "notes": "Daily sunspot numbers",
-                "tags": [{"name": "sun"}],
-                "resources": [{"url": "http://example.org/s.csv", "name": "Counts"}],
-            },
-            user="editor",
-        ),
-    )
-
-
-@pytest.fixture
-def private_dataset(call: Call, org: dict[str, t.Any]) -> dict[str, t.Any]:
-    return t.cast(
-        dict[str, t.Any],
-        call(
-            "package_create",
-            {
-                "name": "flares",
-                "owner_org": org["id"],
-                "private": True,
-                "resources": [{"url": "http://example.org/f.csv"}],
-            },
-            user="editor",
-        ),
-    )
-
-
-@pytest.fixture
 def sent() -> c.Iterator[list[tuple[t.Any, dict[str, t.Any]]]]:
     """The ``action_succeeded`` sends, as (sender, kwargs), while the test runs."""
     record: list[tuple[t.Any, dict[str, t.Any]]] = []

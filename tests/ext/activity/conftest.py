@@ -40,30 +40,6 @@ def activity_plugin(activity_tables: sa.Engine, with_plugins: t.Any) -> c.Iterat
     logic.registry.reset()
 
 
-@pytest.fixture
-def dataset(call: Call, org: dict[str, t.Any]) -> dict[str, t.Any]:
-    return t.cast(
-        dict[str, t.Any],
-        call(
-            "package_create",
-            {"name": "sunspots", "owner_org": org["id"], "notes": "Daily counts"},
-            user="editor",
-        ),
-    )
-
-
-@pytest.fixture
-def private_dataset(call: Call, org: dict[str, t.Any]) -> dict[str, t.Any]:
-    return t.cast(
-        dict[str, t.Any],
-        call(
-            "package_create",
-            {"name": "flares", "owner_org": org["id"], "private": True},
-            user="editor",
-        ),
-    )
-
-
 class Recorded(t.NamedTuple):
     user_id: str | None
     object_id: str

@@ -55,8 +55,8 @@ def test_dataset_page_shows_its_stream_with_actor_and_verb(
     assert page.status_code == 200
     shown = text(page)
     assert "Activity stream" in shown
-    assert "admin updated the dataset sunspots" in shown
-    assert "editor created the dataset sunspots" in shown
+    assert "admin updated the dataset Sunspot counts" in shown
+    assert "editor created the dataset Sunspot counts" in shown
     assert shown.index("admin updated") < shown.index("editor created")
     body = page.get_data(as_text=True)
     assert 'href="/dataset/activity/sunspots"' in body
@@ -68,15 +68,17 @@ def test_full_stream_pages_for_dataset_org_group_and_user(
 ) -> None:
     call("group_create", {"name": "astronomy"}, user="sysadmin")
     client = client_as(app, None)
-    assert "editor created the dataset sunspots" in text(client.get("/dataset/activity/sunspots"))
+    assert "editor created the dataset Sunspot counts" in text(
+        client.get("/dataset/activity/sunspots")
+    )
     org_page = text(client.get("/organization/activity/sun-watchers"))
-    assert "editor created the dataset sunspots" in org_page
+    assert "editor created the dataset Sunspot counts" in org_page
     assert "admin created the organization Sun Watchers" in org_page
     assert "sysadmin created the group astronomy" in text(client.get("/group/activity/astronomy"))
     assert "editor created the dataset" in text(client.get("/user/activity/editor"))
     assert "created the organization" in text(client.get("/organization/sun-watchers"))
     assert "created the group astronomy" in text(client.get("/group/astronomy"))
-    assert "editor created the dataset sunspots" in text(client.get("/user/editor"))
+    assert "editor created the dataset Sunspot counts" in text(client.get("/user/editor"))
     assert client.get("/dataset/activity/no-such-dataset").status_code == 404
     assert client.get("/user/activity/nobody-here").status_code == 404
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections.abc as c
 import datetime as dt
 import json
+import re
 import typing as t
 import uuid
 
@@ -126,7 +127,7 @@ def test_lists_summarise_data_unless_asked(call: Call, dataset: dict[str, t.Any]
     assert summary["permission_labels"] == ["public"]
     dt.datetime.fromisoformat(summary["timestamp"])
     (full,) = call("package_activity_list", {"id": "sunspots", "include_data": True})
-    assert full["data"]["package"]["notes"] == "Daily counts"
+    assert full["data"]["package"]["notes"] == "Daily sunspot numbers"
 
 
 # -- the streams -----------------------------------------------------------------
@@ -239,14 +240,14 @@ def test_activity_diff_shows_the_change(call: Call, dataset: dict[str, t.Any]) -
     result = call("activity_diff", {"id": newest["id"], "object_type": "package"})
     assert [a["id"] for a in result["activities"]] == [oldest["id"], newest["id"]]
     lines = result["diff"].splitlines()
-    assert '-  "notes": "Daily counts",' in lines
+    assert '-  "notes": "Daily sunspot numbers",' in lines
     assert '+  "notes": "Hourly counts",' in lines
     html = call(
         "activity_diff", {"id": newest["id"], "object_type": "package", "diff_type": "html"}
     )
-    assert (
-        html["diff"].lstrip().startswith("<table") and "Hour</span>ly&nbsp;counts" in html["diff"]
-    )
+    assert html["diff"].lstrip().startswith("<table")
+    changed = re.sub(r"<[^>]+>", "", html["diff"]).replace("&nbsp;", " ")
+    assert "Hourly counts" in changed and "Daily sunspot numbers" in changed
     context = {"id": newest["id"], "object_type": "package", "diff_type": "context"}
     assert "! " in call("activity_diff", context)["diff"]
 
@@ -277,6 +278,6 @@ def test_activity_diff_is_refused_on_a_private_dataset_to_outsiders(
 def test_activity_data_show(call: Call, dataset: dict[str, t.Any]) -> None:
     (activity,) = call("package_activity_list", {"id": "sunspots"})
     package = call("activity_data_show", {"id": activity["id"], "object_type": "package"})
-    assert package["notes"] == "Daily counts"
+    assert package["notes"] == "Daily sunspot numbers"
     with pytest.raises(ObjectNotFound):
         call("activity_data_show", {"id": activity["id"], "object_type": "group"})

@@ -68,8 +68,11 @@ def test_resource_update_and_delete_record_one_changed_package_each(
     call("resource_delete", {"id": resource["id"]}, user="editor")
     new = recorded()[before:]
     assert [a.activity_type for a in new] == ["changed package", "changed package"]
-    assert new[0].data["package"]["resources"][0]["url"] == "http://a.org/s"
-    assert new[1].data["package"]["resources"] == []
+    assert [r["url"] for r in new[0].data["package"]["resources"]] == [
+        "http://example.org/s.csv",
+        "http://a.org/s",
+    ]
+    assert [r["url"] for r in new[1].data["package"]["resources"]] == ["http://example.org/s.csv"]
 
 
 def test_the_snapshot_is_the_dataset_after_the_change(
@@ -77,7 +80,7 @@ def test_the_snapshot_is_the_dataset_after_the_change(
 ) -> None:
     call("package_patch", {"id": dataset["id"], "notes": "Hourly counts"}, user="editor")
     assert recorded()[-1].data["package"]["notes"] == "Hourly counts"
-    assert recorded()[-2].data["package"]["notes"] == "Daily counts"
+    assert recorded()[-2].data["package"]["notes"] == "Daily sunspot numbers"
 
 
 def test_package_delete_records_a_deleted_package(
@@ -189,7 +192,7 @@ def test_an_outer_failure_rolls_back_the_nested_change_and_its_activity(
     with pytest.raises(ValidationError, match="failed after the update"):
         call("update_then_fail", {"id": dataset["id"]}, user="editor")
     assert len(recorded()) == before
-    assert call("package_show", {"id": dataset["id"]})["notes"] == "Daily counts"
+    assert call("package_show", {"id": dataset["id"]})["notes"] == "Daily sunspot numbers"
 
 
 @pytest.mark.usefixtures("production_switches")
@@ -206,7 +209,7 @@ def test_an_activity_that_cannot_be_recorded_vetoes_the_change(
     assert "activity" in caught.value.error_dict
     assert len(recorded()) == before
     monkeypatch.undo()
-    assert call("package_show", {"id": dataset["id"]})["notes"] == "Daily counts"
+    assert call("package_show", {"id": dataset["id"]})["notes"] == "Daily sunspot numbers"
 
 
 def test_an_unknown_actor_vetoes_the_change_as_in_ckan(
