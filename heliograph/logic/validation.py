@@ -306,8 +306,10 @@ def list_of_strings(value: t.Any, state: State) -> t.Any:
             except ValueError:
                 raise Invalid("Must be a list of strings") from None
         else:
-            return [value]
+            value = [value]
     if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        if any("\x00" in v for v in value):
+            raise Invalid(NUL_MESSAGE)
         return list(value)
     raise Invalid("Must be a list of strings")
 

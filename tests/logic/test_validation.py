@@ -194,3 +194,14 @@ def test_other_actions_never_crash_on_json_input(
     name, data = case
     with contextlib.suppress(ValidationError, NotAuthorized, ObjectNotFound):
         call(name, data, user="sysadmin")
+
+
+@pytest.mark.parametrize("field", ["fq_list", "facet.field"])
+@pytest.mark.parametrize("value", ["\x00", ["ok", "a\x00b"], '["\\u0000"]'])
+def test_package_search_refuses_nul_in_string_lists(
+    call: Call, db: t.Any, field: str, value: t.Any
+) -> None:
+    # found by the property test above on PostgreSQL, whose text cannot hold NUL
+    with pytest.raises(ValidationError) as caught:
+        call("package_search", {field: value})
+    assert caught.value.error_dict == {field: ["Must not contain NUL characters"]}
