@@ -1,0 +1,1 @@
+"""Delivery beyond the process: the event outbox, workers, the relay and brokers."""
