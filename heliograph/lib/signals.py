@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections.abc as c
 from dataclasses import dataclass
 
+from heliograph.lib.wire import action_wire, plain_wire, user_wire
 from heliograph.signals import ISOLATE, NamedSignal, Namespace
 from heliograph.signals.contract import Contract
 
@@ -54,6 +55,12 @@ ckanext = Namespace()
 namespaces: dict[str, Namespace] = {"ckan": ckan, "ckanext": ckanext}
 
 
+_REQUEST_GONE = (
+    "its sender is the Flask application and the request is gone once the response "
+    "is sent: subscribe in the process instead"
+)
+
+
 def _core(
     namespace: Namespace,
     name: str,
@@ -74,6 +81,7 @@ request_started = _core(
     Contract(
         sent_when="At the start of every request to the portal, pages and API alike.",
         sender="the Flask application",
+        not_deliverable=_REQUEST_GONE,
     ),
 )
 request_finished = _core(
@@ -83,6 +91,7 @@ request_finished = _core(
         sent_when="After the response to a request has been built, before it is sent.",
         sender="the Flask application",
         arguments={"response": "the response object"},
+        not_deliverable=_REQUEST_GONE,
     ),
 )
 register_blueprint = _core(
@@ -96,6 +105,10 @@ register_blueprint = _core(
         ),
         sender="the blueprint type: 'dataset', 'resource', 'group' or 'organization'",
         arguments={"blueprint": "the Flask blueprint about to be registered"},
+        not_deliverable=(
+            "its argument is a Flask blueprint, which exists only in the process that "
+            "builds the application"
+        ),
     ),
 )
 resource_download = _core(
@@ -104,6 +117,7 @@ resource_download = _core(
     Contract(
         sent_when="Just before an uploaded resource file is sent to a client.",
         sender="the resource id",
+        wire=plain_wire,
     ),
 )
 user_logged_in = _core(
@@ -113,6 +127,7 @@ user_logged_in = _core(
         sent_when="After a user logged in through the login page.",
         sender="the Flask application",
         arguments={"user": "the user who logged in"},
+        wire=user_wire,
     ),
     aliases=("logged_in",),
 )
@@ -123,6 +138,7 @@ user_logged_out = _core(
         sent_when="After a user logged out.",
         sender="the Flask application",
         arguments={"user": "the user who logged out"},
+        wire=user_wire,
     ),
     aliases=("logged_out",),
 )
@@ -132,6 +148,7 @@ failed_login = _core(
     Contract(
         sent_when="After a login attempt failed: unknown user or wrong password alike.",
         sender="the login name (user name or e-mail) that was tried",
+        wire=plain_wire,
     ),
 )
 user_created = _core(
@@ -141,6 +158,7 @@ user_created = _core(
         sent_when="After a new user account has been stored, however it was created.",
         sender="the new user's name",
         arguments={"user": "the new user"},
+        wire=user_wire,
     ),
 )
 request_password_reset = _core(
@@ -150,6 +168,7 @@ request_password_reset = _core(
         sent_when="After a password-reset link has been mailed to an existing account.",
         sender="the user name",
         arguments={"user": "the user who asked for the reset"},
+        wire=user_wire,
     ),
 )
 perform_password_reset = _core(
@@ -159,6 +178,7 @@ perform_password_reset = _core(
         sent_when="After a user set a new password through a valid reset link.",
         sender="the user name",
         arguments={"user": "the user whose password was reset"},
+        wire=user_wire,
     ),
 )
 action_succeeded = _core(
@@ -183,6 +203,7 @@ action_succeeded = _core(
             "data_dict": "the action's input dict",
             "result": "what the action returned (may be None)",
         },
+        wire=action_wire,
     ),
     aliases=("action_succeed",),
 )
@@ -202,6 +223,7 @@ action_committed = _core(
             "data_dict": "the action's input dict",
             "result": "what the action returned (may be None)",
         },
+        wire=action_wire,
     ),
 )
 before_action = _core(
@@ -218,6 +240,7 @@ before_action = _core(
             "context": "the action's context dict",
             "data_dict": "the action's input dict",
         },
+        wire=action_wire,
     ),
 )
 datastore_upsert = _core(
@@ -227,6 +250,7 @@ datastore_upsert = _core(
         sent_when="After datastore_upsert wrote records (upsert, insert or update).",
         sender="the resource id",
         arguments={"records": "the records as given in the request"},
+        wire=plain_wire,
     ),
 )
 datastore_delete = _core(
@@ -239,6 +263,7 @@ datastore_delete = _core(
             "result": "what datastore_delete returned",
             "data_dict": "the request",
         },
+        wire=plain_wire,
     ),
 )
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from heliograph.model.meta import Base, Session, engine_for, init_engine, new_id, utcnow
 from heliograph.model.tables import (
     ApiToken,
+    EventDelivery,
+    EventOutbox,
     Group,
     Member,
     Package,
@@ -22,6 +24,8 @@ from heliograph.model.tables import (
 __all__ = [
     "ApiToken",
     "Base",
+    "EventDelivery",
+    "EventOutbox",
     "Group",
     "Member",
     "Package",

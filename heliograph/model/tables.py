@@ -5,7 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from heliograph.model.meta import Base, new_id, utcnow
@@ -182,3 +193,72 @@ class Resource(Base):
     """JSON object of the resource's extra keys."""
 
     package: Mapped[Package] = relationship(back_populates="resources")
+
+
+_BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class EventOutbox(Base):
+    """An event for background receivers, written in the sender's transaction.
+
+    Shaped after Debezium's outbox: the row id is the commit order within
+    this database, ``key`` the ordering key (the object the event is about).
+    ``relayed`` is true once the event needs no relay (embedded delivery) or
+    the relay has published it to the broker.
+    """
+
+    __tablename__ = "event_outbox"
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    signal: Mapped[str] = mapped_column(String(200))
+    sender: Mapped[str] = mapped_column(Text)
+    """JSON."""
+    key: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[str] = mapped_column(Text)
+    """JSON object: the keyword arguments' wire form (jobs: args and kwargs)."""
+    receivers: Mapped[str] = mapped_column(Text)
+    """JSON list of the dotted paths of the receivers the event is for."""
+    sent_at: Mapped[float] = mapped_column(Float)
+    relayed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (Index("ix_event_outbox_relayed_id", "relayed", "id"),)
+
+
+class EventDelivery(Base):
+    """One receiver's delivery of one event (or one background job).
+
+    ``state`` is ``pending`` (waiting for ``next_attempt_at``), ``running``
+    (leased by a worker until ``lease_until``) or ``dead`` (gave up after the
+    last attempt; kept with ``last_error`` until retried or discarded). A
+    delivery that succeeded is deleted. Within one ``(receiver, lane)`` a
+    delivery is claimed only when no earlier one is pending or running: that
+    is the order per object.
+    """
+
+    __tablename__ = "event_delivery"
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    event_pk: Mapped[int] = mapped_column(
+        ForeignKey("event_outbox.id", ondelete="CASCADE"), index=True
+    )
+    receiver: Mapped[str] = mapped_column(String(300))
+    owner: Mapped[str | None] = mapped_column(String(100))
+    lane: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(10), default="signal")
+    queue: Mapped[str] = mapped_column(String(100), default="default")
+    title: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[float] = mapped_column(Float)
+    lease_until: Mapped[float | None] = mapped_column(Float)
+    leased_by: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created: Mapped[float] = mapped_column(Float)
+    updated: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (
+        UniqueConstraint("event_pk", "receiver", name="uq_event_delivery_event_receiver"),
+        Index("ix_event_delivery_lane", "receiver", "lane", "id"),
+        Index("ix_event_delivery_state_next", "state", "next_attempt_at"),
+    )

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from types import MethodType
 
 from heliograph.lib.signals import namespaces
+from heliograph.plugins import background
 from heliograph.plugins.errors import SignalSubscriptionError
 from heliograph.signals import ANY, Signal
 
-ALLOWED_KEYS = ("receiver", "sender", "weak")
+ALLOWED_KEYS = ("receiver", "sender", "weak", "background")
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class Connection:
     sender: t.Any
     weak: bool
     _receiver: c.Callable[[], c.Callable[..., t.Any] | None]
+    background: str | None = None
+    """The receiver's dotted path when it is delivered in the background."""
 
     @property
     def receiver(self) -> c.Callable[..., t.Any] | None:
@@ -45,9 +48,16 @@ class Connection:
 
     @classmethod
     def make(
-        cls, signal: Signal, receiver: c.Callable[..., t.Any], sender: t.Any, weak: bool
+        cls,
+        signal: Signal,
+        receiver: c.Callable[..., t.Any],
+        sender: t.Any,
+        weak: bool,
+        background_path: str | None = None,
     ) -> Connection:
         getter: c.Callable[[], c.Callable[..., t.Any] | None]
+        if background_path is not None:
+            return cls(signal, sender, False, _constant(receiver), background_path)
         if weak:
             try:
                 getter = (
@@ -92,7 +102,7 @@ def plan(plugin: str, plugin_label: str, mapping: object) -> list[Connection]:
         )
     problems: list[str] = []
     connections: list[Connection] = []
-    seen: set[tuple[int, c.Hashable, c.Hashable]] = set()
+    seen: set[tuple[int, c.Hashable, c.Hashable, bool]] = set()
     for key, entries in mapping.items():
         if not isinstance(key, Signal):
             hint = (
@@ -115,36 +125,47 @@ def plan(plugin: str, plugin_label: str, mapping: object) -> list[Connection]:
             if isinstance(parsed, str):
                 problems.append(f"{at}: {parsed}")
                 continue
-            receiver, sender, weak = parsed
-            identity = (id(key), _identity(receiver), _identity(sender))
+            receiver, sender, weak, in_background = parsed
+            path = None
+            if in_background:
+                checked = _background_problem(key, receiver, sender, weak)
+                if checked.startswith("!"):
+                    problems.append(f"{at}: {checked[1:]}")
+                    continue
+                path = checked
+            identity = (id(key), _identity(receiver), _identity(sender), in_background)
             if identity in seen:
                 continue
             seen.add(identity)
-            connections.append(Connection.make(key, receiver, sender, weak))
+            connections.append(Connection.make(key, receiver, sender, weak, path))
     if problems:
         raise SignalSubscriptionError(plugin, problems)
     return connections
 
 
-def _parse_entry(entry: object) -> tuple[c.Callable[..., t.Any], t.Any, bool] | str:
-    """``(receiver, sender, weak)`` or the reason the entry is wrong."""
+def _parse_entry(entry: object) -> tuple[c.Callable[..., t.Any], t.Any, bool, bool] | str:
+    """``(receiver, sender, weak, background)`` or the reason the entry is wrong."""
     if isinstance(entry, c.Mapping):
         unknown = [key for key in entry if key not in ALLOWED_KEYS]
         if unknown:
             return "; ".join(_unknown_key(key) for key in unknown) + (
-                "; a subscription dict takes 'receiver' (required), 'sender' and 'weak'"
+                "; a subscription dict takes 'receiver' (required), 'sender', 'weak' "
+                "and 'background'"
             )
         if "receiver" not in entry:
             return "the dict has no 'receiver'; write {'receiver': callable, 'sender': value}"
-        receiver, sender, weak = (
+        receiver, sender, weak, in_background = (
             entry["receiver"],
             entry.get("sender", ANY),
             entry.get("weak", False),
+            entry.get("background", False),
         )
         if not isinstance(weak, bool):
             return f"'weak' must be True or False, got {_short(weak)}"
+        if not isinstance(in_background, bool):
+            return f"'background' must be True or False, got {_short(in_background)}"
     else:
-        receiver, sender, weak = entry, ANY, False
+        receiver, sender, weak, in_background = entry, ANY, False, False
     if not callable(receiver):
         return (
             f"the receiver {_short(receiver)} is not callable; a subscription is a "
@@ -153,7 +174,36 @@ def _parse_entry(entry: object) -> tuple[c.Callable[..., t.Any], t.Any, bool] | 
     problem = receiver_signature_problem(receiver)
     if problem:
         return problem
-    return receiver, sender, weak
+    return receiver, sender, weak, in_background
+
+
+def _background_problem(
+    signal: Signal, receiver: c.Callable[..., t.Any], sender: t.Any, weak: bool
+) -> str:
+    """The receiver's dotted path, or ``'!'`` and the reason a background
+    subscription cannot be made."""
+    contract = getattr(signal, "contract", None)
+    reason = getattr(contract, "not_deliverable", None)
+    if reason:
+        return f"!{signal_label(signal)} cannot have background receivers: {reason}"
+    if weak:
+        return (
+            "!'weak' does not apply to a background receiver: the worker imports it by "
+            "its dotted path; drop 'weak'"
+        )
+    if sender is not ANY and not (sender is None or isinstance(sender, (str, int))):
+        return (
+            f"!a background subscription filters by a str or int sender (what crosses "
+            f"the process), got {_short(sender)}"
+        )
+    path = background.receiver_path(receiver)
+    if path is None:
+        return (
+            f"!a worker cannot import the receiver {_short(receiver)} by a dotted path: "
+            "a background receiver must be a module-level function (or a method of a "
+            "module-level object), not a lambda, a closure or a method of another object"
+        )
+    return path
 
 
 def receiver_signature_problem(receiver: c.Callable[..., t.Any]) -> str | None:
@@ -189,7 +239,10 @@ def connect(connections: c.Sequence[Connection], owner: str) -> None:
             receiver = connection.receiver
             if receiver is None:  # collected between planning and connecting
                 continue
-            connection.signal.connect(receiver, connection.sender, connection.weak, owner=owner)
+            if connection.background is not None:
+                background.add([_background_subscription(connection, owner)])
+            else:
+                connection.signal.connect(receiver, connection.sender, connection.weak, owner=owner)
             done.append(connection)
     except BaseException as exc:
         for error in disconnect(done, owner):
@@ -209,10 +262,22 @@ def disconnect(connections: c.Sequence[Connection], owner: str) -> list[Exceptio
         if receiver is None:  # a weak receiver that died: the core dropped it already
             continue
         try:
+            if connection.background is not None:
+                background.remove([_background_subscription(connection, owner)])
+                continue
             connection.signal.disconnect(receiver, connection.sender, owner=owner)
         except Exception as exc:
             errors.append(exc)
     return errors
+
+
+def _background_subscription(
+    connection: Connection, owner: str
+) -> background.BackgroundSubscription:
+    assert connection.background is not None
+    return background.BackgroundSubscription(
+        connection.signal, connection.background, connection.sender, owner
+    )
 
 
 def _identity(obj: object) -> c.Hashable:

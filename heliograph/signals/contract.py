@@ -13,6 +13,21 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class WireForm:
+    """What a signal's send looks like to a background receiver in another process.
+
+    ``convert(sender, kwargs)`` returns ``(sender, kwargs)`` made of JSON values
+    (str, int, float, bool, None, lists, dicts with str keys); ``key(sender,
+    kwargs)`` the ordering key: the object the event is about, whose events
+    reach each receiver in commit order. ``description`` says both in words.
+    """
+
+    convert: c.Callable[[t.Any, c.Mapping[str, t.Any]], tuple[t.Any, dict[str, t.Any]]]
+    key: c.Callable[[t.Any, c.Mapping[str, t.Any]], str]
+    description: str
+
+
+@dataclass(frozen=True)
 class Contract:
     """The documented shape of one signal's sends."""
 
@@ -21,6 +36,11 @@ class Contract:
     """What the sender is, in words (e.g. 'the action name')."""
     arguments: c.Mapping[str, str] = field(default_factory=dict)
     """Keyword argument name -> what it holds."""
+    wire: WireForm | None = None
+    """How the send crosses a process, for background receivers; None for a
+    plain JSON check of the sender and every argument."""
+    not_deliverable: str | None = None
+    """Why the signal cannot have background receivers (None: it can)."""
 
     def missing_arguments(self, kwargs: c.Mapping[str, t.Any]) -> list[str]:
         """Documented keyword arguments absent from ``kwargs``."""
@@ -41,4 +61,8 @@ class Contract:
             lines.extend(f"- ``{name}``: {meaning}" for name, meaning in self.arguments.items())
         else:
             lines.append("No keyword arguments.")
+        if self.not_deliverable:
+            lines.append(f"Background receivers: not deliverable ({self.not_deliverable}).")
+        elif self.wire is not None:
+            lines.append(f"Background receivers get: {self.wire.description}")
         return "\n".join(lines)
