@@ -47,6 +47,37 @@ def _as_int(value: str) -> int:
     return number
 
 
+def _as_float(value: str) -> float:
+    try:
+        number = float(value.strip())
+    except ValueError:
+        raise ValueError("expected a number") from None
+    if not number >= 0:
+        raise ValueError("expected a number of zero or more")
+    return number
+
+
+def _as_positive_int(value: str) -> int:
+    number = _as_int(value)
+    if number < 1:
+        raise ValueError("expected a whole number of 1 or more")
+    return number
+
+
+def _as_switch(value: str) -> str:
+    lowered = value.strip().lower()
+    if lowered == "auto":
+        return "auto"
+    return "true" if _as_bool(lowered) else "false"
+
+
+def _as_broker(value: str) -> str:
+    value = value.strip()
+    if value and value.split("://", 1)[0].lower() not in ("redis", "rediss", "nats", "tls"):
+        raise ValueError("expected empty (embedded), redis://host:port/db or nats://host:port")
+    return value
+
+
 def _as_list(value: str) -> list[str]:
     return value.replace(",", " ").split()
 
@@ -106,6 +137,24 @@ OPTIONS: tuple[Option, ...] = (
     Option("heliograph.auth.public_user_details", _as_bool, "true", "CKAN auth rule"),
     Option("heliograph.search.rows_max", _as_int, "1000", "largest page of package_search"),
     Option("heliograph.hide_version", _as_bool, "false", "hide the version in status_show"),
+    Option(
+        "heliograph.events.broker",
+        _as_broker,
+        "",
+        "where background events travel: empty (the portal's database), redis://, nats://",
+    ),
+    Option("heliograph.events.partitions", _as_positive_int, "8", "broker partitions"),
+    Option("heliograph.events.namespace", _as_str, "heliograph", "prefix of broker names"),
+    Option(
+        "heliograph.events.lease_seconds", _as_float, "180", "how long a worker holds a delivery"
+    ),
+    Option("heliograph.events.max_attempts", _as_positive_int, "8", "attempts before dead"),
+    Option("heliograph.events.retry_base_seconds", _as_float, "10", "first retry delay"),
+    Option("heliograph.events.retry_max_seconds", _as_float, "3600", "longest retry delay"),
+    Option("heliograph.events.poll_seconds", _as_float, "0.5", "idle worker poll interval"),
+    Option("heliograph.events.batch", _as_positive_int, "100", "deliveries claimed at once"),
+    Option("heliograph.events.worker", _as_switch, "auto", "serve runs a worker: auto|true|false"),
+    Option("heliograph.events.relay", _as_switch, "auto", "serve runs the relay: auto|true|false"),
 )
 _BY_KEY = {option.key: option for option in OPTIONS}
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from heliograph.lib.signals import CatalogEntry, catalog
+from heliograph.lib.wire import plain_wire
+from heliograph.plugins.background import subscriptions as background_subscriptions
 from heliograph.signals import ANY
+from heliograph.signals.contract import Contract
 
 MARKDOWN_HEADER = """# Signal reference
 
@@ -24,7 +27,17 @@ def _receivers(entry: CatalogEntry) -> list[str]:
         senders = ", ".join("any sender" if s is ANY else repr(s) for s in info.senders)
         owners = ", ".join(o if isinstance(o, str) else "direct" for o in info.owners)
         lines.append(f"{info.name} (senders: {senders}; connected by: {owners})")
+    for sub in background_subscriptions(entry.signal):
+        sender = "any sender" if sub.sender is ANY else repr(sub.sender)
+        lines.append(f"{sub.path} [background] (sender: {sender}; connected by: {sub.owner})")
     return lines
+
+
+def _background(contract: Contract) -> str:
+    if contract.not_deliverable:
+        return f"not deliverable: {contract.not_deliverable}."
+    wire = contract.wire or plain_wire
+    return f"deliverable; they get {wire.description}"
 
 
 def render_markdown(entries: list[CatalogEntry] | None = None) -> str:
@@ -43,6 +56,7 @@ def render_markdown(entries: list[CatalogEntry] | None = None) -> str:
         else:
             out.append("- **Keyword arguments:** none.")
         out.append(f"- **Error policy:** {entry.signal.policy}.")
+        out.append(f"- **Background receivers:** {_background(contract)}")
         if entry.aliases:
             names = ", ".join(f"`{a}`" for a in entry.aliases)
             out.append(f"- **Also registered as:** {names} (CKAN's name).")
@@ -71,6 +85,7 @@ def render_text(entries: list[CatalogEntry] | None = None) -> str:
             out.append(f"      sender: {contract.sender}")
             for name, meaning in contract.arguments.items():
                 out.append(f"      {name}: {meaning}")
+            out.append(f"      background: {_background(contract)}")
         receivers = _receivers(entry)
         out.append(f"      receivers: {len(receivers) or 'none'}")
         out.extend(f"        - {line}" for line in receivers)

@@ -185,7 +185,8 @@ action_wire = WireForm(
         "(``{'user': name, 'user_id': id}``), ``data_dict`` and ``result`` as JSON, "
         "with secrets (``password``, ``old_password``, tokens, ...) redacted; ordered "
         "by the id of the object the action is about (the result's ``id``, else the "
-        "input's ``id`` or ``name``)."
+        "input's ``id`` or ``name``). In-process receivers still get the action's own "
+        "context and dicts, unredacted, as in CKAN."
     ),
 )
 """The actions' signals: the caller instead of the whole context."""

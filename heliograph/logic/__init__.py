@@ -15,6 +15,11 @@ and the caller gets that error; other receiver failures stay isolated.
 After the commit, ``action_committed`` is sent once for each call that sent
 ``action_succeeded`` in the transaction, in the same order: the signal for
 effects outside the database, which must never follow a rolled-back change.
+
+Background receivers (``"background": True`` subscriptions) of any signal
+sent during the call get their event written to the outbox in the same
+transaction; an event that cannot be written fails the call, so no change
+commits without its events.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import contextvars
 import functools
 import typing as t
 
+from heliograph.events import outbox
 from heliograph.lib import signals
 from heliograph.logic.settings import config
 
@@ -228,16 +234,21 @@ def _wrap(name: str, action: Action) -> Action:
         depth = _depth.get()
         token = _depth.set(depth + 1)
         outermost = depth == 0
+        session = context["session"]
         if outermost:
             sent: list[_Sent] = []
             committed_token = _committed.set(sent)
-        session = context["session"]
+            scope = outbox.begin(session)
+        committed = False
         try:
             signals.before_action.send(name, context=context, data_dict=data_dict)
             result = action(context, data_dict)
             _send_succeeded(name, context, data_dict, result)
             if outermost:
+                if scope.error is not None:
+                    raise scope.error
                 session.commit()
+                committed = True
         except BaseException:
             if outermost:
                 session.rollback()
@@ -246,6 +257,7 @@ def _wrap(name: str, action: Action) -> Action:
             _depth.reset(token)
             if outermost:
                 _committed.reset(committed_token)
+                scope.close(committed)
         if outermost:
             for entry in sent:
                 signals.action_committed.send(
@@ -259,11 +271,12 @@ def _wrap(name: str, action: Action) -> Action:
 
 def _send_succeeded(name: str, context: Context, data_dict: DataDict, result: t.Any) -> None:
     """Send ``action_succeeded`` inside the transaction; a receiver's
-    :class:`ActionError` (returned under the 'isolate' policy) vetoes the change."""
+    :class:`ActionError` (returned under the 'isolate' policy) vetoes the change,
+    and so does an event that could not be written to the outbox."""
     for _receiver, value in signals.action_succeeded.send(
         name, context=context, data_dict=data_dict, result=result
     ):
-        if isinstance(value, ActionError):
+        if isinstance(value, (ActionError, outbox.OutboxError)):
             raise value
     sent = _committed.get()
     if sent is not None:

@@ -1,0 +1,348 @@
+"""The delivery worker: claims deliveries with a lease, calls receivers, retries.
+
+A worker claims up to ``batch`` deliveries at a time in one statement
+(PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so several workers share the work;
+SQLite: the statement takes the write lock), each the oldest open delivery of
+its ``(receiver, lane)``: deliveries about one object reach each receiver in
+order, one at a time, while unrelated objects go in parallel. A claim is a
+lease (``lease_seconds``): a worker that dies mid-delivery loses nothing, the
+delivery is claimed again when the lease runs out, with the same event id and
+the attempt number raised.
+
+A receiver that raises is retried with exponential backoff and jitter, up to
+``max_attempts``; then the delivery is dead, kept with its last error until
+retried or discarded by hand. Only that receiver's lane waits meanwhile.
+"""
+
+from __future__ import annotations
+
+import collections.abc as c
+import contextvars
+import datetime as dt
+import json
+import logging
+import os
+import random
+import socket
+import threading
+import time
+import traceback
+import typing as t
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from heliograph import model
+from heliograph.events import outbox
+from heliograph.events.settings import EventSettings, settings
+from heliograph.plugins.background import resolve
+
+__all__ = ["Event", "Worker", "current_event"]
+
+log = logging.getLogger(__name__)
+
+_outbox = t.cast(sa.Table, model.EventOutbox.__table__)
+_delivery = t.cast(sa.Table, model.EventDelivery.__table__)
+
+
+@dataclass(frozen=True)
+class Event:
+    """The event a background receiver (or job) is being called for.
+
+    ``event_id`` is stable across redeliveries: the receiver's idempotency key.
+    """
+
+    event_id: str
+    signal: str
+    """The signal's full name, e.g. ``ckan.action_succeeded`` (``heliograph.job`` for jobs)."""
+    sender: t.Any
+    key: str
+    """The ordering key: the object the event is about."""
+    sent_at: float
+    """Unix time of the send."""
+    attempt: int
+    """1 for the first delivery, then 2, 3, ... (retries and take-overs)."""
+    receiver: str
+
+    @property
+    def sent(self) -> dt.datetime:
+        """:attr:`sent_at` as an aware UTC datetime."""
+        return dt.datetime.fromtimestamp(self.sent_at, dt.UTC)
+
+
+_current: contextvars.ContextVar[Event | None] = contextvars.ContextVar(
+    "heliograph_current_event", default=None
+)
+
+
+def current_event() -> Event | None:
+    """The event being delivered, inside a background receiver or job; else None."""
+    return _current.get()
+
+
+@dataclass
+class _Claimed:
+    id: int
+    event_pk: int
+    receiver: str
+    kind: str
+    attempts: int
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    """Delivers the database's pending deliveries.
+
+    ``run_once()`` claims and delivers one batch; ``drain()`` repeats until
+    nothing is due; ``run(stop)`` loops until ``stop`` is set, woken by commits
+    in this process (and, on PostgreSQL, by ``NOTIFY`` from other processes).
+    """
+
+    def __init__(
+        self,
+        engine: sa.Engine | None = None,
+        config: EventSettings | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.engine = engine if engine is not None else t.cast(sa.Engine, model.Session.get_bind())
+        self.settings = config or settings
+        self.name = name or worker_name()
+        self._receivers: dict[str, c.Callable[..., t.Any]] = {}
+        self._postgres = self.engine.dialect.name == "postgresql"
+        self._last_prune = 0.0
+        self.delivered = 0
+        self.failed = 0
+
+    # -- claiming ---------------------------------------------------------------
+
+    def _claim(self, limit: int) -> list[_Claimed]:
+        now = time.time()
+        d = _delivery
+        earlier = _delivery.alias("earlier")
+        open_before = (
+            sa.select(sa.literal(1))
+            .where(
+                earlier.c.receiver == d.c.receiver,
+                earlier.c.lane == d.c.lane,
+                earlier.c.id < d.c.id,
+                earlier.c.state != "dead",
+            )
+            .correlate(d)
+        )
+        due = sa.or_(
+            sa.and_(d.c.state == "pending", d.c.next_attempt_at <= now),
+            sa.and_(d.c.state == "running", d.c.lease_until < now),
+        )
+        candidates = (
+            sa.select(d.c.id).where(due, ~sa.exists(open_before)).order_by(d.c.id).limit(limit)
+        )
+        if self._postgres:
+            candidates = candidates.with_for_update(skip_locked=True)
+        statement = (
+            d.update()
+            .where(d.c.id.in_(candidates.scalar_subquery()))
+            .values(
+                state="running",
+                attempts=d.c.attempts + 1,
+                lease_until=now + self.settings.lease_seconds,
+                leased_by=self.name,
+                updated=now,
+            )
+            .returning(d.c.id, d.c.event_pk, d.c.receiver, d.c.kind, d.c.attempts)
+        )
+        with self.engine.begin() as connection:
+            rows = connection.execute(statement).all()
+        claimed = [_Claimed(*row) for row in rows]
+        claimed.sort(key=lambda c: c.id)
+        return claimed
+
+    # -- delivering -------------------------------------------------------------
+
+    def run_once(self, limit: int | None = None) -> int:
+        """Claim and deliver one batch; returns how many deliveries were attempted."""
+        claimed = self._claim(limit or self.settings.batch)
+        if not claimed:
+            self._maybe_prune()
+            return 0
+        with self.engine.connect() as connection:
+            events = {
+                row.id: row
+                for row in connection.execute(
+                    sa.select(_outbox).where(_outbox.c.id.in_({c.event_pk for c in claimed}))
+                )
+            }
+        done: list[int] = []
+        failed: list[tuple[_Claimed, str]] = []
+        for item in claimed:
+            row = events.get(item.event_pk)
+            error = self._deliver(item, row)
+            if error is None:
+                done.append(item.id)
+            else:
+                failed.append((item, error))
+        self._settle(done, failed)
+        return len(claimed)
+
+    def _deliver(self, item: _Claimed, row: t.Any) -> str | None:
+        """Call the receiver; None on success, else the error to keep."""
+        if row is None:
+            return "the event's outbox row is gone"
+        event = Event(
+            event_id=row.event_id,
+            signal=row.signal,
+            sender=json.loads(row.sender),
+            key=row.key,
+            sent_at=row.sent_at,
+            attempt=item.attempts,
+            receiver=item.receiver,
+        )
+        token = _current.set(event)
+        try:
+            receiver = self._receiver(item.receiver)
+            payload = json.loads(row.payload)
+            if item.kind == "job":
+                receiver(*payload.get("args", ()), **payload.get("kwargs", {}))
+            else:
+                receiver(event.sender, **payload)
+        except Exception as exc:
+            self.failed += 1
+            log.warning(
+                "background receiver %s failed on %s event %s (attempt %d): %r",
+                item.receiver,
+                row.signal,
+                row.event_id,
+                item.attempts,
+                exc,
+            )
+            return "".join(traceback.format_exception(exc))[-4000:]
+        finally:
+            _current.reset(token)
+            try:
+                model.Session.remove()
+            except Exception:  # a receiver left its session broken: it is dropped anyway
+                log.debug("removing a receiver's session failed", exc_info=True)
+        self.delivered += 1
+        return None
+
+    def _receiver(self, path: str) -> c.Callable[..., t.Any]:
+        found = self._receivers.get(path)
+        if found is None:
+            try:
+                found = resolve(path)
+            except Exception as exc:
+                raise LookupError(f"cannot import the background receiver {path!r}: {exc}") from exc
+            self._receivers[path] = found
+        return found
+
+    def _settle(self, done: list[int], failed: list[tuple[_Claimed, str]]) -> None:
+        now = time.time()
+        d = _delivery
+        with self.engine.begin() as connection:
+            if done:
+                connection.execute(d.delete().where(d.c.id.in_(done), d.c.leased_by == self.name))
+            for item, error in failed:
+                dead = item.attempts >= self.settings.max_attempts
+                delay = self.settings.backoff(item.attempts, random.random())
+                connection.execute(
+                    d.update()
+                    .where(d.c.id == item.id, d.c.leased_by == self.name)
+                    .values(
+                        state="dead" if dead else "pending",
+                        next_attempt_at=now if dead else now + delay,
+                        lease_until=None,
+                        leased_by=None,
+                        last_error=error,
+                        updated=now,
+                    )
+                )
+                if dead:
+                    log.error(
+                        "background receiver %s gave up after %d attempts (delivery %d)",
+                        item.receiver,
+                        item.attempts,
+                        item.id,
+                    )
+
+    # -- loops ------------------------------------------------------------------
+
+    def drain(self, timeout: float = 30.0) -> int:
+        """Deliver until nothing is due now (retries scheduled later stay);
+        returns how many deliveries were attempted."""
+        total = 0
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            count = self.run_once()
+            if not count:
+                return total
+            total += count
+        return total
+
+    def run(self, stop: threading.Event) -> None:
+        """Deliver until ``stop`` is set; errors of the database are logged and retried."""
+        listener = _PgListener(self.engine) if self._postgres else None
+        seen = 0
+        try:
+            while not stop.is_set():
+                try:
+                    count = self.run_once()
+                except Exception:
+                    log.exception("delivery worker %s: claiming failed; retrying", self.name)
+                    stop.wait(min(5.0, self.settings.poll_seconds * 4 or 1.0))
+                    continue
+                if count:
+                    continue
+                if listener is not None:
+                    listener.wait(self.settings.poll_seconds)
+                else:
+                    seen = outbox.wait_for_events(seen, self.settings.poll_seconds)
+        finally:
+            if listener is not None:
+                listener.close()
+
+    def _maybe_prune(self) -> None:
+        now = time.monotonic()
+        if now - self._last_prune < 10.0:
+            return
+        self._last_prune = now
+        prune(self.engine)
+
+
+def prune(engine: sa.Engine) -> int:
+    """Delete outbox rows that need nothing more (relayed, no delivery left)."""
+    o, d = _outbox, _delivery
+    with engine.begin() as connection:
+        result = connection.execute(
+            o.delete().where(
+                o.c.relayed.is_(True),
+                ~sa.exists(sa.select(sa.literal(1)).where(d.c.event_pk == o.c.id)),
+            )
+        )
+    return int(result.rowcount or 0)
+
+
+class _PgListener:
+    """``LISTEN heliograph_events`` on a connection of its own."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.connection = engine.raw_connection()
+        self.driver = self.connection.driver_connection
+        self.driver.autocommit = True  # type: ignore[union-attr]
+        self.driver.execute(f"LISTEN {outbox.PG_CHANNEL}")  # type: ignore[union-attr]
+
+    def wait(self, timeout: float) -> None:
+        try:
+            for _ in self.driver.notifies(timeout=timeout, stop_after=1):  # type: ignore[union-attr]
+                break
+        except Exception:
+            log.debug("waiting for notifications failed", exc_info=True)
+            time.sleep(timeout)
+
+    def close(self) -> None:
+        try:
+            self.connection.close()
+        except Exception:
+            log.debug("closing the listener failed", exc_info=True)
