@@ -46,6 +46,9 @@ from heliograph.lib import signals
 if t.TYPE_CHECKING:
     from heliograph.config import ConfigError
     from heliograph.config import load as load_config
+    from heliograph.events import current_event
+    from heliograph.events.jobs import JobError
+    from heliograph.events.jobs import enqueue as enqueue_job
     from heliograph.logic import (
         ActionError,
         NotAuthorized,
@@ -76,7 +79,10 @@ __all__ = [
     "auth_sysadmins_check",
     "check_access",
     "config",
+    "current_event",
     "dataset_permission_labels",
+    "enqueue_job",
+    "JobError",
     "get_action",
     "load_config",
     "make_app",
@@ -113,6 +119,9 @@ _FROM_AUTH = {
 }
 
 
+_FROM_EVENTS = frozenset({"current_event", "enqueue_job", "JobError"})
+
+
 def __getattr__(name: str) -> t.Any:
     if name in _FROM_LOGIC:
         import heliograph.logic as logic
@@ -137,6 +146,17 @@ def __getattr__(name: str) -> t.Any:
 
         globals()[name] = page_context
         return page_context
+    if name in _FROM_EVENTS:
+        import heliograph.events.jobs as jobs
+        from heliograph import events
+
+        value = {
+            "current_event": events.current_event,
+            "enqueue_job": jobs.enqueue,
+            "JobError": jobs.JobError,
+        }[name]
+        globals()[name] = value
+        return value
     if name == "make_app":
         from heliograph.web import make_app
 
