@@ -149,6 +149,7 @@ def serve_command(host: str, port: int, threads: int, config_file: str | None) -
     except ConfigError as exc:
         server.close()
         raise click.ClickException(str(exc)) from None
+    runtime = _start_delivery(server.application)
     click.echo(f"heliograph is serving on {url}/  (Ctrl+C stops)")
     try:
         server.run()
@@ -156,6 +157,26 @@ def serve_command(host: str, port: int, threads: int, config_file: str | None) -
         pass
     finally:
         server.close()
+        if runtime is not None:
+            runtime.stop()
+
+
+def _start_delivery(app: t.Any) -> t.Any:
+    """Start the delivery threads ``heliograph.events.worker``/``relay`` ask for."""
+    from heliograph.events.runtime import Runtime, serve_plan
+    from heliograph.web import EXTENSION_KEY
+
+    engine = app.extensions[EXTENSION_KEY]["engine"]
+    worker, relay = serve_plan(engine)
+    if not worker and not relay:
+        click.echo(
+            "background delivery: no worker in this process; run `heliograph worker` "
+            "(events wait in the outbox meanwhile)"
+        )
+        return None
+    runtime = Runtime(engine, worker=worker, relay=relay).start()
+    click.echo(f"background delivery: {runtime.describe()}")
+    return runtime
 
 
 def _not_ready(environ: dict[str, t.Any], start_response: t.Any) -> list[bytes]:
@@ -306,3 +327,14 @@ def sysadmin_remove_command(name: str, config_file: str | None) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+def _add_delivery_commands() -> None:
+    from heliograph.cli_events import events_group, relay_command, worker_command
+
+    main.add_command(worker_command)
+    main.add_command(relay_command)
+    main.add_command(events_group)
+
+
+_add_delivery_commands()

@@ -188,7 +188,7 @@ class Worker:
         return len(claimed)
 
     def _deliver(self, item: _Claimed, row: t.Any) -> str | None:
-        """Call the receiver; None on success, else the error to keep."""
+        """Deliver claimed ``item`` of outbox ``row``; None on success, else the error."""
         if row is None:
             return "the event's outbox row is gone"
         event = Event(
@@ -200,11 +200,15 @@ class Worker:
             attempt=item.attempts,
             receiver=item.receiver,
         )
+        return self.call(item.kind, event, json.loads(row.payload))
+
+    def call(self, kind: str, event: Event, payload: dict[str, t.Any]) -> str | None:
+        """Call ``event.receiver`` for ``event`` (a signal's wire kwargs, or a
+        job's args and kwargs); None on success, else the error to keep."""
         token = _current.set(event)
         try:
-            receiver = self._receiver(item.receiver)
-            payload = json.loads(row.payload)
-            if item.kind == "job":
+            receiver = self._receiver(event.receiver)
+            if kind == "job":
                 receiver(*payload.get("args", ()), **payload.get("kwargs", {}))
             else:
                 receiver(event.sender, **payload)
@@ -212,10 +216,10 @@ class Worker:
             self.failed += 1
             log.warning(
                 "background receiver %s failed on %s event %s (attempt %d): %r",
-                item.receiver,
-                row.signal,
-                row.event_id,
-                item.attempts,
+                event.receiver,
+                event.signal,
+                event.event_id,
+                event.attempt,
                 exc,
             )
             return "".join(traceback.format_exception(exc))[-4000:]

@@ -132,9 +132,11 @@ def _remove_session(_exc: BaseException | None) -> None:
 def _fill_logic_settings(config: Config) -> None:
     """Fill the configuration objects of the layers below, keeping each object:
     ``heliograph.logic.settings.config`` and ``heliograph.plugins.toolkit.config``."""
+    from heliograph import events
     from heliograph.logic import settings
     from heliograph.plugins import toolkit
 
+    events.configure(config)
     targets: list[dict[str, t.Any]] = [settings.config, toolkit.config]
     seen: set[int] = set()
     for target in targets:

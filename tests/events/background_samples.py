@@ -57,7 +57,8 @@ def file_recorder(sender: t.Any, **kwargs: t.Any) -> None:
     """For worker processes: one line per delivery into $EVENTS_RECORD."""
     event = tk.current_event()
     assert event is not None
-    line = f"{event.event_id} {event.key} {event.attempt} {os.getpid()}\n"
+    seq = (kwargs.get("result") or {}).get("seq")
+    line = f"{event.event_id} {event.key} {event.attempt} {os.getpid()} {seq}\n"
     fd = os.open(os.environ["EVENTS_RECORD"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, line.encode())

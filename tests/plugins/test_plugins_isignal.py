@@ -245,7 +245,7 @@ INVALID: list[tuple[str, t.Callable[[], object], list[str]]] = [
     (
         "extra_key",
         lambda: {numbers: [{"receiver": shared_receiver, "priority": 1}]},
-        ["unknown key 'priority'", "takes 'receiver' (required), 'sender', 'weak' and 'background'"],
+        ["unknown key 'priority'", "'receiver' (required), 'sender', 'weak' and 'background'"],
     ),
     (
         "weak_not_bool",

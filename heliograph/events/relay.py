@@ -1,0 +1,93 @@
+"""The relay: moves committed outbox rows to the broker, in commit order.
+
+It reads the rows not yet relayed (oldest first, in batches), publishes them
+(``XADD`` in a pipeline on Redis, ``Nats-Msg-Id`` on JetStream), and deletes
+them once the broker has them. A relay killed between the two publishes them
+again: receivers see the same ``event_id`` twice at worst, never zero times.
+Run one relay per database (in ``heliograph serve`` or ``heliograph relay``);
+a second one only adds duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import typing as t
+
+import sqlalchemy as sa
+
+from heliograph import model
+from heliograph.events import outbox
+from heliograph.events.broker import Broker, WireEvent
+from heliograph.events.settings import EventSettings, settings
+
+__all__ = ["Relay"]
+
+log = logging.getLogger(__name__)
+
+_outbox = t.cast(sa.Table, model.EventOutbox.__table__)
+
+
+class Relay:
+    """Publishes the outbox of ``engine`` to ``broker``."""
+
+    def __init__(
+        self, engine: sa.Engine, broker: Broker, config: EventSettings | None = None
+    ) -> None:
+        self.engine = engine
+        self.broker = broker
+        self.settings = config or settings
+        self._groups: set[str] = set()
+        self.relayed = 0
+
+    def run_once(self, limit: int = 1000) -> int:
+        """Publish one batch; returns how many events were relayed."""
+        o = _outbox.c
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(_outbox).where(o.relayed.is_(False)).order_by(o.id).limit(limit)
+            ).all()
+        if not rows:
+            return 0
+        batch = [
+            WireEvent(
+                event_id=row.event_id,
+                signal=row.signal,
+                sender=json.loads(row.sender),
+                kwargs=json.loads(row.payload),
+                key=row.key,
+                sent_at=row.sent_at,
+                receivers=tuple(json.loads(row.receivers)),
+                id=row.id,
+            )
+            for row in rows
+        ]
+        wanted = {path for event in batch for path in event.receivers} - self._groups
+        if wanted:
+            self.broker.ensure_groups(sorted(wanted))
+            self._groups |= wanted
+        self.broker.publish(batch)
+        with self.engine.begin() as connection:
+            connection.execute(_outbox.delete().where(o.id.in_([row.id for row in rows])))
+        self.relayed += len(rows)
+        return len(rows)
+
+    def drain(self) -> int:
+        total = 0
+        while count := self.run_once():
+            total += count
+        return total
+
+    def run(self, stop: threading.Event) -> None:
+        """Relay until ``stop`` is set; broker or database errors are logged and retried."""
+        seen = 0
+        while not stop.is_set():
+            try:
+                count = self.run_once()
+            except Exception:
+                log.exception("relay: publishing to %s failed; retrying", self.broker.url)
+                stop.wait(1.0)
+                continue
+            if not count:
+                seen = outbox.wait_for_events(seen, min(self.settings.poll_seconds, 0.05))
