@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from heliograph.events.outbox import OutboxError, notify
 from heliograph.events.settings import EventSettings, configure, settings
-from heliograph.events.worker import Event, Worker, current_event
+from heliograph.events.worker import Event, RetryLater, Worker, current_event
 
 __all__ = [
     "Event",
     "EventSettings",
     "OutboxError",
+    "RetryLater",
     "Worker",
     "configure",
     "current_event",

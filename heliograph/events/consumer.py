@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
 import time
 import typing as t
@@ -27,7 +26,7 @@ import sqlalchemy as sa
 from heliograph import model
 from heliograph.events.broker import Broker, Delivery
 from heliograph.events.settings import EventSettings, settings
-from heliograph.events.worker import Event, Worker, worker_name
+from heliograph.events.worker import Event, Failure, Worker, worker_name
 from heliograph.plugins import background
 
 __all__ = ["BrokerConsumer"]
@@ -100,9 +99,9 @@ class BrokerConsumer:
         if event.receivers and receiver not in event.receivers:
             return item  # the event is not for this receiver
         if (receiver, event.key) in self._held and self._still_held(receiver, event.key):
-            self._to_database(receiver, item, error=None)
+            self._to_database(receiver, item, failure=None)
             return item
-        error = self._worker.call(
+        failure = self._worker.call(
             "signal",
             Event(
                 event_id=event.event_id,
@@ -115,8 +114,8 @@ class BrokerConsumer:
             ),
             event.kwargs,
         )
-        if error is not None:
-            self._to_database(receiver, item, error=error)
+        if failure is not None:
+            self._to_database(receiver, item, failure=failure)
         return item
 
     def _still_held(self, receiver: str, key: str) -> bool:
@@ -144,14 +143,14 @@ class BrokerConsumer:
                 )
             }
 
-    def _to_database(self, receiver: str, item: Delivery, error: str | None) -> None:
+    def _to_database(self, receiver: str, item: Delivery, failure: Failure | None) -> None:
         """Keep ``item`` for ``receiver`` in the database: to retry after
-        ``error``, or (no error) to wait behind the object's earlier delivery."""
+        ``failure``, or (none) to wait behind the object's earlier delivery."""
         event = item.event
         now = time.time()
-        attempts = item.attempt if error is not None else 0
-        dead = error is not None and attempts >= self.settings.max_attempts
-        delay = self.settings.backoff(attempts, random.random()) if error is not None else 0.0
+        attempts = item.attempt if failure is not None else 0
+        delay = self._worker._next_attempt(attempts, failure) if failure is not None else 0.0
+        dead = delay is None
         owner = next((s.owner for s in background.subscriptions() if s.path == receiver), None)
         o = _outbox.c
         with self.engine.begin() as connection:
@@ -189,8 +188,8 @@ class BrokerConsumer:
                         queue="default",
                         state="dead" if dead else "pending",
                         attempts=attempts,
-                        next_attempt_at=now + delay,
-                        last_error=error,
+                        next_attempt_at=now + (delay or 0.0),
+                        last_error=failure.error if failure is not None else None,
                         created=now,
                         updated=now,
                     )

@@ -38,8 +38,17 @@ def enqueue(
     kwargs: c.Mapping[str, t.Any] | None = None,
     title: str | None = None,
     queue: str = DEFAULT_QUEUE,
+    *,
+    key: str | None = None,
+    retry: c.Sequence[float] | None = None,
 ) -> dict[str, t.Any]:
-    """Enqueue ``fn(*args, **kwargs)``; returns the job as ``job_show`` does."""
+    """Enqueue ``fn(*args, **kwargs)``; returns the job as ``job_show`` does.
+
+    Jobs with the same ``key`` (e.g. a webhook and an object) run one at a
+    time in enqueue order. ``retry`` is the job's own schedule of delays in
+    seconds (e.g. ``[0, 5, 300]``), replacing ``heliograph.events.*`` backoff;
+    a job raising ``toolkit.RetryLater(seconds)`` waits at least that long.
+    """
     path = receiver_path(fn)
     if path is None:
         raise JobError(
@@ -48,8 +57,16 @@ def enqueue(
         )
     if not isinstance(queue, str) or not queue or len(queue) > 100:
         raise JobError(f"queue must be a name of 1 to 100 characters, got {queue!r}")
+    if key is not None and (not isinstance(key, str) or not key or len(key) > 200):
+        raise JobError(f"key must be a string of 1 to 200 characters, got {key!r}")
+    if retry is not None and not all(
+        isinstance(delay, (int, float)) and delay >= 0 for delay in retry
+    ):
+        raise JobError(f"retry must be a list of delays in seconds (0 or more), got {retry!r}")
     try:
-        job_id = outbox.write_job(path, list(args or ()), dict(kwargs or {}), title, queue)
+        job_id = outbox.write_job(
+            path, list(args or ()), dict(kwargs or {}), title, queue, key=key, retry=retry
+        )
     except outbox.OutboxError as exc:
         raise JobError(str(exc)) from None
     return {"id": job_id, "title": title, "queue": queue, "created": _iso(None)}

@@ -165,21 +165,36 @@ def _failed(error: OutboxError) -> OutboxError:
 
 
 def write_job(
-    path: str, args: c.Sequence[t.Any], kwargs: c.Mapping[str, t.Any], title: str | None, queue: str
+    path: str,
+    args: c.Sequence[t.Any],
+    kwargs: c.Mapping[str, t.Any],
+    title: str | None,
+    queue: str,
+    key: str | None = None,
+    retry: c.Sequence[float] | None = None,
 ) -> str:
-    """Write a background job calling ``path(*args, **kwargs)``; returns its id."""
+    """Write a background job calling ``path(*args, **kwargs)``; returns its id.
+
+    Jobs with the same ``key`` run one after the other in enqueue order;
+    ``retry`` (seconds) replaces the default backoff: the job is retried after
+    each delay in turn, then dead.
+    """
+    body: dict[str, t.Any] = {"args": list(args), "kwargs": dict(kwargs)}
+    if retry is not None:
+        body["retry"] = [float(delay) for delay in retry]
     try:
-        payload = json.dumps(
-            {
-                "args": jsonable(list(args), "the job's args"),
-                "kwargs": jsonable(dict(kwargs), "the job's kwargs"),
-            },
-            separators=(",", ":"),
-        )
+        payload = json.dumps(jsonable(body, "the job's arguments"), separators=(",", ":"))
     except WireError as exc:
         raise OutboxError(f"job {path}: {exc}") from None
     return _insert(
-        JOB_SIGNAL, "null", "", payload, [(path, None)], kind="job", title=title, queue=queue
+        JOB_SIGNAL,
+        "null",
+        key or "",
+        payload,
+        [(path, None)],
+        kind="job",
+        title=title,
+        queue=queue,
     )
 
 
@@ -196,8 +211,8 @@ def _insert(
 ) -> str:
     event_id = str(uuid.uuid4())
     now = time.time()
-    if kind == "job":
-        key = event_id  # jobs are not ordered among themselves
+    if kind == "job" and not key:
+        key = event_id  # jobs without a key are not ordered among themselves
     embedded = kind == "job" or not settings.broker
     row = {
         "event_id": event_id,

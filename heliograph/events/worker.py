@@ -38,7 +38,7 @@ from heliograph.events import outbox
 from heliograph.events.settings import EventSettings, settings
 from heliograph.plugins.background import resolve
 
-__all__ = ["Event", "Worker", "current_event"]
+__all__ = ["Event", "Failure", "RetryLater", "Worker", "current_event"]
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,25 @@ _current: contextvars.ContextVar[Event | None] = contextvars.ContextVar(
 def current_event() -> Event | None:
     """The event being delivered, inside a background receiver or job; else None."""
     return _current.get()
+
+
+class RetryLater(Exception):
+    """Raised by a receiver or job to be retried no sooner than ``seconds``
+    from now (a server's ``Retry-After``); counts as a failed attempt."""
+
+    def __init__(self, seconds: float, message: str = "") -> None:
+        super().__init__(message or f"retry in {seconds:g} s")
+        self.retry_after = float(seconds)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a delivery failed, and what it asks of the retry."""
+
+    error: str
+    retry_after: float | None = None
+    schedule: tuple[float, ...] | None = None
+    """The job's own retry delays, replacing the default backoff."""
 
 
 @dataclass
@@ -176,21 +195,21 @@ class Worker:
                 )
             }
         done: list[int] = []
-        failed: list[tuple[_Claimed, str]] = []
+        failed: list[tuple[_Claimed, Failure]] = []
         for item in claimed:
             row = events.get(item.event_pk)
-            error = self._deliver(item, row)
-            if error is None:
+            failure = self._deliver(item, row)
+            if failure is None:
                 done.append(item.id)
             else:
-                failed.append((item, error))
+                failed.append((item, failure))
         self._settle(done, failed)
         return len(claimed)
 
-    def _deliver(self, item: _Claimed, row: t.Any) -> str | None:
-        """Deliver claimed ``item`` of outbox ``row``; None on success, else the error."""
+    def _deliver(self, item: _Claimed, row: t.Any) -> Failure | None:
+        """Deliver claimed ``item`` of outbox ``row``; None on success."""
         if row is None:
-            return "the event's outbox row is gone"
+            return Failure("the event's outbox row is gone")
         event = Event(
             event_id=row.event_id,
             signal=row.signal,
@@ -202,9 +221,9 @@ class Worker:
         )
         return self.call(item.kind, event, json.loads(row.payload))
 
-    def call(self, kind: str, event: Event, payload: dict[str, t.Any]) -> str | None:
+    def call(self, kind: str, event: Event, payload: dict[str, t.Any]) -> Failure | None:
         """Call ``event.receiver`` for ``event`` (a signal's wire kwargs, or a
-        job's args and kwargs); None on success, else the error to keep."""
+        job's args and kwargs); None on success, else the :class:`Failure`."""
         token = _current.set(event)
         try:
             receiver = self._receiver(event.receiver)
@@ -222,7 +241,13 @@ class Worker:
                 event.attempt,
                 exc,
             )
-            return "".join(traceback.format_exception(exc))[-4000:]
+            retry_after = getattr(exc, "retry_after", None)
+            schedule = payload.get("retry") if kind == "job" else None
+            return Failure(
+                "".join(traceback.format_exception(exc))[-4000:],
+                float(retry_after) if isinstance(retry_after, (int, float)) else None,
+                tuple(schedule) if isinstance(schedule, list) else None,
+            )
         finally:
             _current.reset(token)
             try:
@@ -242,24 +267,38 @@ class Worker:
             self._receivers[path] = found
         return found
 
-    def _settle(self, done: list[int], failed: list[tuple[_Claimed, str]]) -> None:
+    def _next_attempt(self, attempts: int, failure: Failure) -> float | None:
+        """Seconds until the next attempt after ``attempts`` failed ones, or None: dead."""
+        if failure.schedule is not None:
+            if attempts > len(failure.schedule):
+                return None
+            delay = failure.schedule[attempts - 1]
+        elif attempts >= self.settings.max_attempts:
+            return None
+        else:
+            delay = self.settings.backoff(attempts, random.random())
+        if failure.retry_after is not None:
+            delay = max(delay, failure.retry_after)
+        return delay
+
+    def _settle(self, done: list[int], failed: list[tuple[_Claimed, Failure]]) -> None:
         now = time.time()
         d = _delivery
         with self.engine.begin() as connection:
             if done:
                 connection.execute(d.delete().where(d.c.id.in_(done), d.c.leased_by == self.name))
-            for item, error in failed:
-                dead = item.attempts >= self.settings.max_attempts
-                delay = self.settings.backoff(item.attempts, random.random())
+            for item, failure in failed:
+                delay = self._next_attempt(item.attempts, failure)
+                dead = delay is None
                 connection.execute(
                     d.update()
                     .where(d.c.id == item.id, d.c.leased_by == self.name)
                     .values(
                         state="dead" if dead else "pending",
-                        next_attempt_at=now if dead else now + delay,
+                        next_attempt_at=now + (delay or 0.0),
                         lease_until=None,
                         leased_by=None,
-                        last_error=error,
+                        last_error=failure.error,
                         updated=now,
                     )
                 )

@@ -49,6 +49,7 @@ if t.TYPE_CHECKING:
     from heliograph.events import current_event
     from heliograph.events.jobs import JobError
     from heliograph.events.jobs import enqueue as enqueue_job
+    from heliograph.events.worker import RetryLater
     from heliograph.logic import (
         ActionError,
         NotAuthorized,
@@ -83,6 +84,7 @@ __all__ = [
     "dataset_permission_labels",
     "enqueue_job",
     "JobError",
+    "RetryLater",
     "get_action",
     "load_config",
     "make_app",
@@ -119,7 +121,7 @@ _FROM_AUTH = {
 }
 
 
-_FROM_EVENTS = frozenset({"current_event", "enqueue_job", "JobError"})
+_FROM_EVENTS = frozenset({"current_event", "enqueue_job", "JobError", "RetryLater"})
 
 
 def __getattr__(name: str) -> t.Any:
@@ -154,6 +156,7 @@ def __getattr__(name: str) -> t.Any:
             "current_event": events.current_event,
             "enqueue_job": jobs.enqueue,
             "JobError": jobs.JobError,
+            "RetryLater": events.RetryLater,
         }[name]
         globals()[name] = value
         return value

@@ -115,3 +115,19 @@ FileRecorder = subscription_plugin(
         ]
     }
 )
+
+
+JOB_CALLS: list[tuple[str, int]] = []
+JOB_FAILS: dict[str, int] = {}
+
+
+def keyed_job(name: str) -> None:
+    """A job that fails JOB_FAILS[name] times, raising RetryLater(60) when asked."""
+    event = tk.current_event()
+    assert event is not None
+    if JOB_FAILS.get(name, 0) > 0:
+        JOB_FAILS[name] -= 1
+        if name.startswith("later"):
+            raise tk.RetryLater(60)
+        raise RuntimeError(f"{name} fails")
+    JOB_CALLS.append((name, event.attempt))

@@ -337,5 +337,61 @@ def test_job_cancel_removes_a_pending_job(
 def test_enqueue_job_refuses_what_a_worker_cannot_import_or_serialise(db: sa.Engine) -> None:
     with pytest.raises(tk.JobError, match="dotted path"):
         tk.enqueue_job(lambda: None)
-    with pytest.raises(tk.JobError, match="the job's args"):
+    with pytest.raises(tk.JobError, match="cannot be sent to background receivers as JSON"):
         tk.enqueue_job(samples.append_line, [object()])
+
+
+def _due_now(db: sa.Engine) -> None:
+    with db.begin() as conn:
+        conn.execute(sa.text("UPDATE event_delivery SET next_attempt_at = 0"))
+
+
+def _next_attempts(db: sa.Engine) -> list[float]:
+    with db.connect() as conn:
+        return [
+            row.next_attempt_at - time.time()
+            for row in conn.execute(sa.text("SELECT next_attempt_at FROM event_delivery"))
+        ]
+
+
+def test_jobs_with_one_key_run_in_order_behind_a_retry_with_their_own_schedule(
+    db: sa.Engine, delivery: Worker
+) -> None:
+    samples.JOB_CALLS.clear()
+    samples.JOB_FAILS.clear()
+    samples.JOB_FAILS["a1"] = 1
+    for name in ("a1", "a2"):
+        tk.enqueue_job(samples.keyed_job, [name], key="hook-1", retry=[30, 30])
+    tk.enqueue_job(samples.keyed_job, ["b1"], key="hook-2", retry=[30, 30])
+    delivery.drain()
+    assert samples.JOB_CALLS == [("b1", 1)]  # a2 waits behind a1's retry
+    (wait,) = [w for w in _next_attempts(db) if w > 1]
+    assert 25 < wait <= 30  # the job's own schedule, not the default backoff
+    _due_now(db)
+    delivery.drain()
+    assert samples.JOB_CALLS == [("b1", 1), ("a1", 2), ("a2", 1)]
+
+
+def test_a_job_past_its_schedule_is_dead(db: sa.Engine, delivery: Worker) -> None:
+    samples.JOB_FAILS.clear()
+    samples.JOB_FAILS["c"] = 5
+    tk.enqueue_job(samples.keyed_job, ["c"], retry=[0])
+    delivery.drain()
+    (row,) = rows(db, "event_delivery")
+    assert (row.state, row.attempts) == ("dead", 2)
+
+
+def test_retry_later_waits_at_least_as_long_as_asked(db: sa.Engine, delivery: Worker) -> None:
+    samples.JOB_FAILS.clear()
+    samples.JOB_FAILS["later"] = 1
+    tk.enqueue_job(samples.keyed_job, ["later"], retry=[0, 0])
+    delivery.drain()
+    (wait,) = _next_attempts(db)
+    assert 55 < wait <= 60
+
+
+def test_enqueue_job_refuses_a_bad_key_or_schedule(db: sa.Engine) -> None:
+    with pytest.raises(tk.JobError, match="key must be"):
+        tk.enqueue_job(samples.keyed_job, ["x"], key="")
+    with pytest.raises(tk.JobError, match="retry must be"):
+        tk.enqueue_job(samples.keyed_job, ["x"], retry=[-1])
