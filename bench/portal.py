@@ -10,6 +10,12 @@ prints both rates and their ratio:
   subscriber on any signal) against **subscribed** (20 subscribers on each
   core signal of the catalog, connected in the server process before the app
   is built). Target: subscribed at least 95% of bare.
+- **background**: the same ``package_update`` load; **none** (no plugin)
+  against **background** (a plugin with one background receiver on
+  ``action_succeeded`` for ``package_update``: every update writes an event
+  to the outbox in its transaction, and the server's delivery worker, running
+  in both servers as ``heliograph serve`` runs it on SQLite, delivers them
+  meanwhile). Target: background at least 90% of none.
 - **update** (issue 7): ``POST /api/3/action/package_update`` of the whole
   dataset with a new ``notes`` each time, as a sysadmin with an API token;
   **off** (no plugin) against **on** (the ``activity`` plugin, which records
@@ -62,6 +68,8 @@ UPDATE_PATH = "/api/3/action/package_update"
 SUBSCRIBERS = 20
 TARGET = 0.95
 UPDATE_TARGET = 0.80
+BACKGROUND_TARGET = 0.90
+WRITE_CASES = ("update", "background")
 MAX_REQUESTS_PER_ROUND = 200_000
 DEFAULT_CLIENTS = 1 if (os.cpu_count() or 1) <= 4 else 2
 """Client processes per server."""
@@ -87,6 +95,27 @@ def connect_subscribers(count: int) -> list[t.Callable[..., None]]:
     return kept
 
 
+def background_noop(sender: t.Any, **kwargs: t.Any) -> None:
+    """The background receiver of the ``background`` case: does nothing."""
+
+
+def _bench_background_plugin() -> type[t.Any]:
+    import heliograph.plugins as p
+    import heliograph.plugins.toolkit as tk
+
+    class BenchBackground(p.SingletonPlugin):
+        p.implements(p.ISignal)
+
+        def get_signal_subscriptions(self) -> t.Any:
+            return {
+                tk.signals.action_succeeded: [
+                    {"receiver": background_noop, "sender": "package_update", "background": True}
+                ]
+            }
+
+    return BenchBackground
+
+
 def serve(url: str, instance: str, subscribers: int, threads: int, plugins: str = "") -> None:
     """Serve the portal (with ``plugins``) on a free loopback port; print ``READY <port>``."""
     import logging
@@ -95,7 +124,12 @@ def serve(url: str, instance: str, subscribers: int, threads: int, plugins: str 
 
     logging.basicConfig(level=logging.WARNING)
     kept = connect_subscribers(subscribers)
-    from heliograph.web import make_app
+    from heliograph import plugins as plugin_system
+    from heliograph.events.runtime import Runtime
+    from heliograph.web import EXTENSION_KEY, make_app
+
+    if "bench_background" in plugins.split():
+        plugin_system.register("bench_background", _bench_background_plugin(), replace=True)
 
     app = make_app(
         {
@@ -107,6 +141,7 @@ def serve(url: str, instance: str, subscribers: int, threads: int, plugins: str 
     server = waitress.create_server(
         app, host="127.0.0.1", port=0, threads=threads, connection_limit=256
     )
+    Runtime(app.extensions[EXTENSION_KEY]["engine"], worker=True).start()  # as serve on SQLite
     print(f"READY {server.effective_port} {len(kept)}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.run()  # until the parent terminates this process
@@ -292,6 +327,8 @@ class Setup:
     database: str = ""
     activities: int | None = None
     """Activities in the server's database after the run (None: no activity table)."""
+    events: tuple[int, int] | None = None
+    """Background events written and deliveries left after the run (background case)."""
     process: subprocess.Popen[str] | None = None
     port: int = 0
     receivers: int = 0
@@ -371,6 +408,9 @@ def run(
     if case == "update":
         setups = [Setup("off", 0), Setup("on", 0, plugins="activity")]
         clients = 1
+    elif case == "background":
+        setups = [Setup("none", 0), Setup("background", 0, plugins="bench_background")]
+        clients = 1
     else:
         setups = [Setup("bare", 0), Setup("subscribed", subscribers)]
     load: Clients | None = None
@@ -381,7 +421,7 @@ def run(
             json.dump({"token": token, "dataset": dataset}, handle)
         for setup in setups:
             path = seeded
-            if case == "update":
+            if case in WRITE_CASES:
                 path = os.path.join(workdir, f"{setup.name}.db")
                 copy_database(seeded, path)
                 setup.database = path
@@ -404,10 +444,20 @@ def run(
         for setup in setups:
             stop_server(setup)
         for setup in setups:
-            if setup.database:
+            if setup.database and case == "update":
                 setup.activities = count_activities(setup.database)
+            if setup.database and case == "background":
+                setup.events = count_events(setup.database)
         shutil.rmtree(workdir, ignore_errors=True)
     return setups[0], setups[1]
+
+
+def count_events(path: str) -> tuple[int, int]:
+    """``(events written, deliveries left)`` in database ``path``."""
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        left = int(conn.execute("SELECT count(*) FROM event_delivery").fetchone()[0])
+        written = conn.execute("SELECT max(id) FROM event_outbox").fetchone()[0]
+        return int(written or 0), left
 
 
 def count_activities(path: str) -> int | None:
@@ -436,7 +486,12 @@ def report(bare: Setup, subscribed: Setup, target: float = TARGET) -> tuple[str,
             f"{s.name}: "
             + ("no activity table" if s.activities is None else f"{s.activities} activities")
             for s in (bare, subscribed)
-            if s.database
+            if s.database and s.events is None
+        ),
+        *(
+            f"{s.name}: {s.events[0]} background events written, {s.events[1]} left to deliver"
+            for s in (bare, subscribed)
+            if s.events is not None
         ),
         "",
         f"{subscribed.name} / {bare.name}: {ratio:.3f} (median of {len(paired)} paired rounds, "
@@ -465,7 +520,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=4, help="waitress threads")
     parser.add_argument("--subscribers", type=int, default=SUBSCRIBERS)
     parser.add_argument(
-        "--case", choices=("show", "update", "all"), default="all", help="which benchmark"
+        "--case",
+        choices=("show", "update", "background", "all"),
+        default="all",
+        help="which benchmark",
     )
     parser.add_argument("--serve", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--plugins", default="", help=argparse.SUPPRESS)
@@ -485,7 +543,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rounds = args.rounds or (3 if args.quick else 40)
     duration = args.duration or (0.3 if args.quick else 0.75)
-    cases = ("show", "update") if args.case == "all" else (args.case,)
+    cases = ("show", "update", "background") if args.case == "all" else (args.case,)
     all_met = True
     for number, case in enumerate(cases):
         if number:
@@ -498,11 +556,16 @@ def main(argv: list[str] | None = None) -> int:
                 f"subscribed = {args.subscribers} receivers on each core signal"
             )
         else:
+            compared = (
+                "on = the activity plugin, off = no plugin"
+                if case == "update"
+                else "background = one background receiver on package_update, none = no plugin"
+            )
             print(
                 f"package_update over HTTP (waitress, {args.threads} threads per server), "
                 f"1 keep-alive client process per server, {rounds} rounds of {duration:g}s, "
                 f"{'side by side' if args.side_by_side else 'alternating'}; "
-                f"on = the activity plugin, off = no plugin; each server on its own database"
+                f"{compared}; each server on its own database"
             )
         first, second = run(
             rounds=rounds,
@@ -514,7 +577,8 @@ def main(argv: list[str] | None = None) -> int:
             side_by_side=args.side_by_side,
             case=case,
         )
-        text, met = report(first, second, TARGET if case == "show" else UPDATE_TARGET)
+        targets = {"show": TARGET, "update": UPDATE_TARGET, "background": BACKGROUND_TARGET}
+        text, met = report(first, second, targets[case])
         all_met = all_met and met
         print()
         print(text)

@@ -152,6 +152,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("heliograph.events.retry_base_seconds", _as_float, "10", "first retry delay"),
     Option("heliograph.events.retry_max_seconds", _as_float, "3600", "longest retry delay"),
     Option("heliograph.events.poll_seconds", _as_float, "0.5", "idle worker poll interval"),
+    Option(
+        "heliograph.events.gather_seconds", _as_float, "0.05", "wait for a burst before claiming"
+    ),
     Option("heliograph.events.batch", _as_positive_int, "100", "deliveries claimed at once"),
     Option("heliograph.events.worker", _as_switch, "auto", "serve runs a worker: auto|true|false"),
     Option("heliograph.events.relay", _as_switch, "auto", "serve runs the relay: auto|true|false"),

@@ -34,7 +34,7 @@ import sqlalchemy as sa
 
 from heliograph import model
 from heliograph.events.settings import settings
-from heliograph.lib.wire import WireError, jsonable, plain_wire
+from heliograph.lib.wire import WireError, encode, plain_wire
 from heliograph.plugins import background
 from heliograph.plugins.background import BackgroundSubscription
 from heliograph.plugins.subscriptions import signal_label
@@ -61,6 +61,8 @@ PG_CHANNEL = "heliograph_events"
 
 _outbox = t.cast(sa.Table, model.EventOutbox.__table__)
 _delivery = t.cast(sa.Table, model.EventDelivery.__table__)
+_OUTBOX_INSERT = _outbox.insert()
+_DELIVERY_INSERT = _delivery.insert()
 
 
 class OutboxError(ValueError):
@@ -139,8 +141,8 @@ def write(
     try:
         wire_sender, wire_kwargs = wire.convert(sender, kwargs)
         key = str(wire.key(sender, kwargs))[:200]
-        sender_json = json.dumps(wire_sender, separators=(",", ":"))
-        payload = json.dumps(wire_kwargs, separators=(",", ":"))
+        sender_json = encode(wire_sender, "the sender")
+        payload = encode(wire_kwargs, "arguments")
     except WireError as exc:
         raise _failed(OutboxError(f"signal {name}: {exc}")) from None
     except (TypeError, ValueError) as exc:
@@ -183,7 +185,7 @@ def write_job(
     if retry is not None:
         body["retry"] = [float(delay) for delay in retry]
     try:
-        payload = json.dumps(jsonable(body, "the job's arguments"), separators=(",", ":"))
+        payload = encode(body, "the job's arguments")
     except WireError as exc:
         raise OutboxError(f"job {path}: {exc}") from None
     return _insert(
@@ -252,13 +254,13 @@ def _insert_rows(
     queue: str,
     now: float,
 ) -> None:
-    inserted = connection.execute(_outbox.insert().values(row)).inserted_primary_key
+    inserted = connection.execute(_OUTBOX_INSERT, row).inserted_primary_key
     assert inserted is not None
     event_pk = inserted[0]
     if not embedded:
         return
     connection.execute(
-        _delivery.insert(),
+        _DELIVERY_INSERT,
         [
             {
                 "event_pk": event_pk,

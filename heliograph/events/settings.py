@@ -23,6 +23,9 @@ class EventSettings:
     retry_base_seconds: float = 10.0
     retry_max_seconds: float = 3600.0
     poll_seconds: float = 0.5
+    gather_seconds: float = 0.05
+    """How long a woken worker lets commits gather before it claims: fewer,
+    larger batches (one write each) at that much extra latency."""
     batch: int = 100
     worker: str = "auto"
     """Whether ``heliograph serve`` runs a delivery worker: ``auto`` (on SQLite,

@@ -133,12 +133,20 @@ class Worker:
         self._receivers: dict[str, c.Callable[..., t.Any]] = {}
         self._postgres = self.engine.dialect.name == "postgresql"
         self._last_prune = 0.0
+        self._unsettled: tuple[list[int], list[tuple[_Claimed, Failure]]] = ([], [])
         self.delivered = 0
         self.failed = 0
 
     # -- claiming ---------------------------------------------------------------
 
-    def _claim(self, limit: int) -> list[_Claimed]:
+    def _claim(
+        self,
+        limit: int,
+        done: c.Sequence[int] = (),
+        failed: c.Sequence[tuple[_Claimed, Failure]] = (),
+    ) -> list[_Claimed]:
+        """Settle the previous batch (``done``, ``failed``) and claim the next,
+        in one transaction: one write a batch, not two."""
         now = time.time()
         d = _delivery
         earlier = _delivery.alias("earlier")
@@ -174,16 +182,24 @@ class Worker:
             .returning(d.c.id, d.c.event_pk, d.c.receiver, d.c.kind, d.c.attempts)
         )
         with self.engine.begin() as connection:
-            rows = connection.execute(statement).all()
+            if done or failed:
+                self._settle_in(connection, done, failed, now)
+            rows = connection.execute(statement).all() if limit else []
         claimed = [_Claimed(*row) for row in rows]
         claimed.sort(key=lambda c: c.id)
         return claimed
 
     # -- delivering -------------------------------------------------------------
 
-    def run_once(self, limit: int | None = None) -> int:
-        """Claim and deliver one batch; returns how many deliveries were attempted."""
-        claimed = self._claim(limit or self.settings.batch)
+    def run_once(self, limit: int | None = None, settle: bool = True) -> int:
+        """Claim and deliver one batch; returns how many deliveries were attempted.
+
+        With ``settle=False`` the outcome is kept and settled by the next call
+        in the transaction of its claim (what :meth:`run` does); a worker that
+        dies meanwhile only delivers those again.
+        """
+        previous, self._unsettled = self._unsettled, ([], [])
+        claimed = self._claim(limit or self.settings.batch, *previous)
         if not claimed:
             self._maybe_prune()
             return 0
@@ -203,7 +219,10 @@ class Worker:
                 done.append(item.id)
             else:
                 failed.append((item, failure))
-        self._settle(done, failed)
+        if settle:
+            self._claim(0, done, failed)
+        else:
+            self._unsettled = (done, failed)
         return len(claimed)
 
     def _deliver(self, item: _Claimed, row: t.Any) -> Failure | None:
@@ -281,34 +300,38 @@ class Worker:
             delay = max(delay, failure.retry_after)
         return delay
 
-    def _settle(self, done: list[int], failed: list[tuple[_Claimed, Failure]]) -> None:
-        now = time.time()
+    def _settle_in(
+        self,
+        connection: sa.Connection,
+        done: c.Sequence[int],
+        failed: c.Sequence[tuple[_Claimed, Failure]],
+        now: float,
+    ) -> None:
         d = _delivery
-        with self.engine.begin() as connection:
-            if done:
-                connection.execute(d.delete().where(d.c.id.in_(done), d.c.leased_by == self.name))
-            for item, failure in failed:
-                delay = self._next_attempt(item.attempts, failure)
-                dead = delay is None
-                connection.execute(
-                    d.update()
-                    .where(d.c.id == item.id, d.c.leased_by == self.name)
-                    .values(
-                        state="dead" if dead else "pending",
-                        next_attempt_at=now + (delay or 0.0),
-                        lease_until=None,
-                        leased_by=None,
-                        last_error=failure.error,
-                        updated=now,
-                    )
+        if done:
+            connection.execute(d.delete().where(d.c.id.in_(done), d.c.leased_by == self.name))
+        for item, failure in failed:
+            delay = self._next_attempt(item.attempts, failure)
+            dead = delay is None
+            connection.execute(
+                d.update()
+                .where(d.c.id == item.id, d.c.leased_by == self.name)
+                .values(
+                    state="dead" if dead else "pending",
+                    next_attempt_at=now + (delay or 0.0),
+                    lease_until=None,
+                    leased_by=None,
+                    last_error=failure.error,
+                    updated=now,
                 )
-                if dead:
-                    log.error(
-                        "background receiver %s gave up after %d attempts (delivery %d)",
-                        item.receiver,
-                        item.attempts,
-                        item.id,
-                    )
+            )
+            if dead:
+                log.error(
+                    "background receiver %s gave up after %d attempts (delivery %d)",
+                    item.receiver,
+                    item.attempts,
+                    item.id,
+                )
 
     # -- loops ------------------------------------------------------------------
 
@@ -331,7 +354,7 @@ class Worker:
         try:
             while not stop.is_set():
                 try:
-                    count = self.run_once()
+                    count = self.run_once(settle=False)
                 except Exception:
                     log.exception("delivery worker %s: claiming failed; retrying", self.name)
                     stop.wait(min(5.0, self.settings.poll_seconds * 4 or 1.0))
@@ -339,9 +362,17 @@ class Worker:
                 if count:
                     continue
                 if listener is not None:
-                    listener.wait(self.settings.poll_seconds)
+                    woken = listener.wait(self.settings.poll_seconds)
                 else:
+                    before = seen
                     seen = outbox.wait_for_events(seen, self.settings.poll_seconds)
+                    woken = seen != before
+                if woken and self.settings.gather_seconds:
+                    # Let a burst of commits gather: one claim for many events.
+                    stop.wait(self.settings.gather_seconds)
+            if self._unsettled != ([], []):
+                self._claim(0, *self._unsettled)
+                self._unsettled = ([], [])
         finally:
             if listener is not None:
                 listener.close()
@@ -376,13 +407,15 @@ class _PgListener:
         self.driver.autocommit = True  # type: ignore[union-attr]
         self.driver.execute(f"LISTEN {outbox.PG_CHANNEL}")  # type: ignore[union-attr]
 
-    def wait(self, timeout: float) -> None:
+    def wait(self, timeout: float) -> bool:
+        """Wait for a notification; True when one came."""
         try:
             for _ in self.driver.notifies(timeout=timeout, stop_after=1):  # type: ignore[union-attr]
-                break
+                return True
         except Exception:
             log.debug("waiting for notifications failed", exc_info=True)
             time.sleep(timeout)
+        return False
 
     def close(self) -> None:
         try:

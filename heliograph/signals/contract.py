@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 class WireForm:
     """What a signal's send looks like to a background receiver in another process.
 
-    ``convert(sender, kwargs)`` returns ``(sender, kwargs)`` made of JSON values
-    (str, int, float, bool, None, lists, dicts with str keys); ``key(sender,
+    ``convert(sender, kwargs)`` returns ``(sender, kwargs)`` to be encoded as
+    JSON (str, int, float, bool, None, lists, dicts; datetimes become ISO
+    strings; secrets are redacted when encoded); ``key(sender,
     kwargs)`` the ordering key: the object the event is about, whose events
     reach each receiver in commit order. ``description`` says both in words.
     """
