@@ -96,10 +96,10 @@ def relay_command(drain: bool, config_file: str | None) -> None:
     relay = Relay(engine, broker)
     try:
         if drain:
-            click.echo(f"relayed {relay.drain()} event(s) to {config.broker}")
+            click.echo(f"relayed {relay.drain()} event(s) to {config.broker_shown}")
             return
         stop = _stop_on_signals()
-        click.echo(f"heliograph relay: the outbox to {config.broker} (Ctrl+C stops)")
+        click.echo(f"heliograph relay: the outbox to {config.broker_shown} (Ctrl+C stops)")
         relay.run(stop)
     finally:
         broker.close()

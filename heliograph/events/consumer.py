@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from heliograph import model
 from heliograph.events.broker import Broker, Delivery
-from heliograph.events.settings import EventSettings, settings
+from heliograph.events.settings import EventSettings, settings, shown_url
 from heliograph.events.worker import Event, Failure, Worker, worker_name
 from heliograph.plugins import background
 
@@ -204,7 +204,9 @@ class BrokerConsumer:
                     count = self.run_once(block_ms=int(self.settings.poll_seconds * 1000))
                 except Exception:
                     log.exception(
-                        "consumer %s: the broker %s failed; retrying", self.name, self.broker.url
+                        "consumer %s: the broker %s failed; retrying",
+                        self.name,
+                        shown_url(self.broker.url),
                     )
                     stop.wait(1.0)
                     continue

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from heliograph import model
 from heliograph.events import outbox
 from heliograph.events.broker import Broker, WireEvent
-from heliograph.events.settings import EventSettings, settings
+from heliograph.events.settings import EventSettings, settings, shown_url
 
 __all__ = ["Relay"]
 
@@ -86,7 +86,9 @@ class Relay:
             try:
                 count = self.run_once()
             except Exception:
-                log.exception("relay: publishing to %s failed; retrying", self.broker.url)
+                log.exception(
+                    "relay: publishing to %s failed; retrying", shown_url(self.broker.url)
+                )
                 stop.wait(1.0)
                 continue
             if not count:

@@ -84,7 +84,9 @@ class Runtime:
         return self
 
     def describe(self) -> str:
-        where = f"broker {self.config.broker}" if self.config.broker else "the portal's database"
+        where = (
+            f"broker {self.config.broker_shown}" if self.config.broker else "the portal's database"
+        )
         parts = []
         if self.worker:
             parts.append(f"{self.threads} delivery worker(s)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections.abc as c
 import typing as t
+import urllib.parse
 from dataclasses import dataclass, fields
 
 
@@ -34,6 +35,11 @@ class EventSettings:
     """Whether ``heliograph serve`` runs the relay: ``auto`` (with a broker),
     ``true`` or ``false``."""
 
+    @property
+    def broker_shown(self) -> str:
+        """:attr:`broker` with any password replaced by ``***``, for pages and logs."""
+        return shown_url(self.broker)
+
     @classmethod
     def from_config(cls, config: c.Mapping[str, t.Any]) -> EventSettings:
         values: dict[str, t.Any] = {}
@@ -49,6 +55,16 @@ class EventSettings:
         ``jitter`` in [0, 1) taking up to half of it off (equal jitter)."""
         delay = min(self.retry_max_seconds, self.retry_base_seconds * 2 ** max(0, attempt - 1))
         return float(delay * (1.0 - jitter / 2.0))
+
+
+def shown_url(url: str) -> str:
+    """``url`` with the password of its user info replaced by ``***``."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
 settings = EventSettings()
