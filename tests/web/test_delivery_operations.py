@@ -146,3 +146,26 @@ def test_serve_delivers_background_receivers_by_itself_on_sqlite(
         p.unload("bg_updates")
     (got,) = [r for r in samples.RECEIVED if r["receiver"] == "record"]
     assert got["kwargs"]["result"]["title"] == "Live"
+
+
+def test_login_signals_reach_background_receivers_without_waiting_on_a_lock(
+    make_web_app: t.Any, db: sa.Engine
+) -> None:
+    samples.RECEIVED.clear()
+    p.register("bg_everything", samples.Everything, replace=True)
+    app = make_web_app(heliograph__plugins="bg_everything")
+    try:
+        make_portal()
+        client = app.test_client()
+        started = time.monotonic()
+        assert log_in(client, "editor", "wrong password").status_code == 401
+        assert log_in(client, "editor").status_code == 302
+        assert time.monotonic() - started < 10  # no write lock waited out
+        events.Worker(db).drain()
+    finally:
+        p.unload("bg_everything")
+    signals = [r["event"].signal for r in samples.RECEIVED]
+    assert "ckan.failed_login" in signals
+    assert "ckan.user_logged_in" in signals
+    (logged_in,) = [r for r in samples.RECEIVED if r["event"].signal == "ckan.user_logged_in"]
+    assert logged_in["kwargs"]["user"]["name"] == "editor"
