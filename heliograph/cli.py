@@ -149,8 +149,8 @@ def serve_command(host: str, port: int, threads: int, config_file: str | None) -
     except ConfigError as exc:
         server.close()
         raise click.ClickException(str(exc)) from None
-    runtime = _start_delivery(server.application)
     click.echo(f"heliograph is serving on {url}/  (Ctrl+C stops)")
+    runtime = _start_delivery(server.application)
     try:
         server.run()
     except KeyboardInterrupt:
