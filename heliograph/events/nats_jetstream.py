@@ -73,6 +73,7 @@ PUBLISH_BATCH = 1000
 PULL_TIMEOUT = 5.0
 MAX_BLOCK_MS = 20_000
 TAKEOVER_MARGIN = 0.25
+DISCONNECTED = "disconnected"
 CALL_TIMEOUT = 60.0
 ERRORS = (nats.errors.Error, OSError, TimeoutError)
 
@@ -116,6 +117,11 @@ class _Pull:
         self.msgs: list[Msg] = []
         self.status: str | None = None
         self.done = asyncio.get_running_loop().create_future()
+
+    def fail(self, status: str) -> None:
+        if not self.done.done():
+            self.status = status
+            self.done.set_result(None)
 
     def add(self, msg: Msg) -> None:
         if self.done.done():
@@ -183,6 +189,7 @@ class NatsJetStreamBroker(Broker):
         self._held: dict[str, dict[int, int]] = {}  # consumer -> partition -> revision
         self._taken: dict[int, float] = {}  # partition -> when it was taken over
         self._settled: set[tuple[str, int]] = set()  # (receiver, partition) checked since
+        self._suspect: dict[tuple[str, int], float] = {}  # -> when a fetch or ack was lost
         try:
             self._call(self._connect(), "connecting")
         except BrokerError:
@@ -208,12 +215,24 @@ class NatsJetStreamBroker(Broker):
             raise BrokerError(f"{self._where}: {doing} failed: {detail}") from None
 
     async def _connect(self) -> None:
+        down = False
+
         async def on_error(exc: Exception) -> None:
-            log.warning("%s: %s", self._where, exc)
+            # Every failed reconnection attempt reports here: once is enough.
+            log.log(logging.DEBUG if down else logging.WARNING, "%s: %s", self._where, exc)
 
         async def on_disconnect() -> None:
+            nonlocal down
+            down = True
+            for pull in self._pulls.values():
+                pull.fail(DISCONNECTED)
             if not self._closed:
                 log.warning("%s: disconnected, reconnecting", self._where)
+
+        async def on_reconnect() -> None:
+            nonlocal down
+            down = False
+            log.warning("%s: reconnected", self._where)
 
         try:
             # Two attempts at the first connection; once connected, reconnect forever.
@@ -225,6 +244,7 @@ class NatsJetStreamBroker(Broker):
                 max_reconnect_attempts=1,
                 error_cb=on_error,
                 disconnected_cb=on_disconnect,
+                reconnected_cb=on_reconnect,
             )
         except ERRORS as exc:
             detail = str(exc) or type(exc).__name__
@@ -271,21 +291,13 @@ class NatsJetStreamBroker(Broker):
         self._call(self._publish(events), "publishing events")
 
     async def _publish(self, events: c.Sequence[WireEvent]) -> None:
-        js = self._jsc()
         for start in range(0, len(events), PUBLISH_BATCH):
-            futures = []
-            for event in events[start : start + PUBLISH_BATCH]:
-                futures.append(
-                    await js.publish_async(
-                        self.subject(partition_of(event.key, self.partitions)),
-                        event.to_json(),
-                        headers={"Nats-Msg-Id": event.event_id},
-                        wait_stall=PULL_TIMEOUT,
-                    )
-                )
-            waiting = asyncio.gather(*futures, return_exceptions=True)
+            futures: list[asyncio.Future[t.Any]] = []
             try:
-                results = await asyncio.wait_for(waiting, PULL_TIMEOUT * 2)
+                results = await asyncio.wait_for(
+                    self._publish_batch(events[start : start + PUBLISH_BATCH], futures),
+                    PULL_TIMEOUT * 2,
+                )
             except TimeoutError:
                 for future in futures:
                     future.cancel()
@@ -299,6 +311,20 @@ class NatsJetStreamBroker(Broker):
                     raise BrokerError(
                         f"{self._where}: publishing events to {self.stream} failed: {detail}"
                     )
+
+    async def _publish_batch(
+        self, events: c.Sequence[WireEvent], futures: list[asyncio.Future[t.Any]]
+    ) -> list[t.Any]:
+        js = self._jsc()
+        for event in events:
+            futures.append(
+                await js.publish_async(
+                    self.subject(partition_of(event.key, self.partitions)),
+                    event.to_json(),
+                    headers={"Nats-Msg-Id": event.event_id},
+                )
+            )
+        return await asyncio.gather(*futures, return_exceptions=True)
 
     # -- consumer groups ----------------------------------------------------
 
@@ -497,23 +523,27 @@ class NatsJetStreamBroker(Broker):
                     return found
 
     async def _ready(self, receiver: str, parts: list[int]) -> list[int]:
-        """``parts`` less those taken over from a dead consumer whose
-        unacknowledged entries JetStream has not redelivered yet."""
+        """``parts`` less those where entries may be out with no one working
+        on them (taken over from a dead consumer; a fetch or ack lost with the
+        connection) until JetStream redelivers them: fetching there now would
+        overtake them."""
         ready = []
         for p in parts:
+            since = self._suspect.get((receiver, p))
             taken = self._taken.get(p)
-            if taken is None or (receiver, p) in self._settled:
+            if taken is not None and (receiver, p) not in self._settled:
+                since = taken if since is None else max(since, taken)
+            if since is None:
                 ready.append(p)
                 continue
             ack_wait = self._consumers.get((receiver, p), self._lease)
-            if time.monotonic() >= taken + ack_wait + TAKEOVER_MARGIN:
-                self._settled.add((receiver, p))
-                ready.append(p)
-                continue
-            info = await self._jsc().consumer_info(self.stream, consumer_name(receiver, p))
-            if info.num_ack_pending == 0:
-                self._settled.add((receiver, p))
-                ready.append(p)
+            if time.monotonic() < since + ack_wait + TAKEOVER_MARGIN:
+                info = await self._jsc().consumer_info(self.stream, consumer_name(receiver, p))
+                if info.num_ack_pending > 0:
+                    continue
+            self._settled.add((receiver, p))
+            self._suspect.pop((receiver, p), None)
+            ready.append(p)
         return ready
 
     async def _wait_for_events(self, receiver: str, parts: list[int], timeout: float) -> bool:
@@ -550,17 +580,31 @@ class NatsJetStreamBroker(Broker):
         turn = parts[start:] + parts[:start]
         quota = {p: count // n + (1 if i < count % n else 0) for i, p in enumerate(turn)}
         asked = [p for p in parts if quota[p] > 0]
-        results = await asyncio.gather(*(self._pull(receiver, p, quota[p]) for p in asked))
+        outcomes = await asyncio.gather(
+            *(self._pull(receiver, p, quota[p]) for p in asked), return_exceptions=True
+        )
         found: dict[int, list[Msg]] = {p: [] for p in parts}
-        found.update(zip(asked, results, strict=True))
-        remaining = count - sum(len(m) for m in results)
+        failed: list[BaseException] = []
+        for p, outcome in zip(asked, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                failed.append(outcome)
+                quota[p] = -1  # asks no more
+            else:
+                found[p] = outcome
+        remaining = count - sum(len(m) for m in found.values())
         for p in parts:
-            if remaining <= 0:
+            if remaining <= 0 or failed:
                 break
             if len(found[p]) == quota[p]:
-                more = await self._pull(receiver, p, remaining)
+                try:
+                    more = await self._pull(receiver, p, remaining)
+                except (*ERRORS, BrokerError) as exc:
+                    failed.append(exc)
+                    break
                 found[p].extend(more)
                 remaining -= len(more)
+        if failed and not any(found.values()):
+            raise failed[0]
         deliveries = []
         for p in parts:
             for msg in found[p]:
@@ -593,11 +637,18 @@ class NatsJetStreamBroker(Broker):
                 try:
                     await asyncio.wait_for(asyncio.shield(pull.done), PULL_TIMEOUT)
                 except TimeoutError:
+                    self._suspect[(receiver, partition)] = time.monotonic()
                     self._consumers.pop((receiver, partition), None)  # re-created next time
                     raise BrokerError(
                         f"{self._where}: no answer from the consumer of {receiver} on "
-                        f"partition {partition} (deleted?)"
+                        f"partition {partition}"
                     ) from None
+                if pull.status == DISCONNECTED:
+                    self._suspect[(receiver, partition)] = time.monotonic()
+                    raise BrokerError(
+                        f"{self._where}: fetching for {receiver} on partition {partition} "
+                        "failed: disconnected"
+                    )
                 if pull.status not in (None, "404", "408"):
                     raise BrokerError(
                         f"{self._where}: fetching for {receiver} on partition {partition} "
@@ -624,13 +675,19 @@ class NatsJetStreamBroker(Broker):
 
     def ack(self, receiver: str, deliveries: c.Sequence[Delivery]) -> None:
         if deliveries:
-            self._call(self._ack(deliveries), f"acknowledging for {receiver}")
+            self._call(self._ack(receiver, deliveries), f"acknowledging for {receiver}")
 
-    async def _ack(self, deliveries: c.Sequence[Delivery]) -> None:
+    async def _ack(self, receiver: str, deliveries: c.Sequence[Delivery]) -> None:
         nc = self._client()
-        for delivery in deliveries:
-            await nc.publish(delivery.handle, b"+ACK")
-        await nc.flush(timeout=int(PULL_TIMEOUT))
+        try:
+            for delivery in deliveries:
+                await nc.publish(delivery.handle, b"+ACK")
+            await nc.flush(timeout=int(PULL_TIMEOUT))
+        except ERRORS:
+            # Perhaps lost: they come again after ack_wait, and go first.
+            for p in {d.partition for d in deliveries}:
+                self._suspect[(receiver, p)] = time.monotonic()
+            raise
 
     def backlog(self, receiver: str) -> int:
         total: int = self._call(self._backlog(receiver), "reading the backlog")

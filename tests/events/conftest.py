@@ -18,6 +18,7 @@ The shared services are never restarted, flushed or reconfigured.
 
 from __future__ import annotations
 
+import collections
 import collections.abc as c
 import contextlib
 import os
@@ -25,14 +26,16 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import typing as t
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from heliograph.events.broker import Broker, Delivery, WireEvent
+from heliograph.events.broker import Broker, BrokerError, Delivery, WireEvent
 from tests.conftest import require_service
 
 REDIS_URL = os.environ.get("HELIOGRAPH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -219,8 +222,13 @@ class NatsServer(Server):
         import nats
 
         async def ping() -> bool:
+            async def quiet(exc: Exception) -> None:
+                pass
+
             try:
-                nc = await nats.connect(self.url, connect_timeout=0.5, allow_reconnect=False)
+                nc = await nats.connect(
+                    self.url, connect_timeout=0.5, allow_reconnect=False, error_cb=quiet
+                )
             except Exception:
                 return False
             try:
@@ -308,3 +316,117 @@ def drain(
         if ack and batch:
             broker.ack(receiver, batch)
     return got
+
+
+@dataclass
+class RestartRun:
+    """What :func:`run_through_restart` saw."""
+
+    published: list[str]  # event ids whose publish returned, in publish order
+    received: collections.Counter[str]
+    first_seen: list[str]  # event ids in the order first fetched
+    publish_failures: int  # publish calls that raised BrokerError (retried)
+    published_at_kill: int
+
+
+def run_through_restart(
+    server: Server,
+    connect: c.Callable[[], Broker],
+    *,
+    total: int = 3000,
+    batch: int = 100,
+    receiver: str = "heliograph.ext.audit.record",
+    timeout: float = 30.0,
+) -> RestartRun:
+    """Publish ``total`` events in batches while a consumer fetches and acks
+    them; SIGKILL ``server`` a third of the way and start it again on the same
+    port and data 1.5 s later. Publishing retries a batch until it is
+    acknowledged; fetching retries until every acknowledged event came."""
+    events = make_events(total, keys=50)
+    publisher = _retrying(connect)
+    while True:
+        try:
+            publisher.ensure_groups([receiver])
+            break
+        except BrokerError:
+            time.sleep(0.05)
+    published: list[str] = []
+    received: collections.Counter[str] = collections.Counter()
+    first_seen: list[str] = []
+    done = threading.Event()
+    give_up = threading.Event()
+    failures = 0
+    at_kill = -1
+
+    def consume() -> None:
+        broker: Broker | None = None
+        while not give_up.is_set() and not (done.is_set() and set(published) <= received.keys()):
+            try:
+                if broker is None:
+                    broker = connect()
+                held = broker.acquire("consumer", 5.0)
+                got = broker.fetch(receiver, held, "consumer", 200, 100)
+                for d in got:
+                    if not received[d.event.event_id]:
+                        first_seen.append(d.event.event_id)
+                    received[d.event.event_id] += 1
+                broker.ack(receiver, got)
+            except BrokerError:
+                time.sleep(0.05)
+        if broker is not None:
+            broker.close()
+
+    def restart() -> None:
+        time.sleep(1.5)  # longer than the clients' own retries
+        server.start()
+
+    consumer = threading.Thread(target=consume, daemon=True)
+    consumer.start()
+    restarter: threading.Thread | None = None
+    try:
+        for start in range(0, total, batch):
+            chunk = events[start : start + batch]
+            while True:
+                try:
+                    publisher.publish(chunk)
+                    break
+                except BrokerError:
+                    failures += 1
+                    time.sleep(0.05)
+            published.extend(e.event_id for e in chunk)
+            if restarter is None and start >= total // 3:
+                at_kill = len(published)
+                server.kill()
+                restarter = threading.Thread(target=restart, daemon=True)
+                restarter.start()
+            time.sleep(0.005)
+        done.set()
+        consumer.join(timeout)
+    finally:
+        done.set()
+        give_up.set()
+        consumer.join(10)
+        if restarter is not None:
+            restarter.join(10)
+        publisher.close()
+    return RestartRun(published, received, first_seen, failures, at_kill)
+
+
+def out_of_order(run: RestartRun, keys: int = 50) -> dict[int, list[int]]:
+    """The objects whose events were first fetched out of publish order."""
+    order = {event_id: i for i, event_id in enumerate(run.published)}
+    per_key: dict[int, list[int]] = {}
+    for event_id in run.first_seen:
+        per_key.setdefault(order[event_id] % keys, []).append(order[event_id])
+    return {key: seq for key, seq in per_key.items() if seq != sorted(seq)}
+
+
+def _retrying(connect: c.Callable[[], Broker]) -> Broker:
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return connect()
+        except BrokerError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
