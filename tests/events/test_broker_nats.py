@@ -4,6 +4,7 @@ names, errors."""
 from __future__ import annotations
 
 import collections.abc as c
+import time
 
 import pytest
 
@@ -80,3 +81,21 @@ def test_open_broker_gives_the_nats_broker(nats_broker: NatsJetStreamBroker) -> 
         assert opened.stream == f"{nats_broker.namespace.upper()}_EVENTS"
     finally:
         opened.close()
+
+
+def test_a_shorter_lease_applies_to_leases_already_held(
+    nats_broker: NatsJetStreamBroker,
+) -> None:
+    everything = list(range(nats_broker.partitions))
+    first = NatsJetStreamBroker(
+        nats_broker.url, partitions=nats_broker.partitions, namespace=nats_broker.namespace
+    )
+    try:
+        assert first.acquire("first", 60) == everything
+        assert first.acquire("first", 1) == everything  # reconfigured, then dies
+    finally:
+        first.close()
+    deadline = time.monotonic() + 8
+    while nats_broker.acquire("second", 1) != everything:
+        assert time.monotonic() < deadline, "leases taken with the 60 s lease never expired"
+        time.sleep(0.1)
