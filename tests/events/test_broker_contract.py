@@ -94,6 +94,7 @@ def test_a_dead_consumers_entries_go_to_the_next_holder_with_attempt_2(
     broker.publish(make_events(12, keys=4))
     doomed = peer_broker()
     assert doomed.acquire("doomed", lease) == list(range(broker.partitions))
+    time.sleep(lease * 0.6)  # fetches late in its lease: they are out past its expiry
     taken = doomed.fetch(RECEIVER, list(range(broker.partitions)), "doomed", 100, 100)
     assert len(taken) == 12
     doomed.close()  # dies: no ack, no release
