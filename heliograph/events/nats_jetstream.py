@@ -267,6 +267,7 @@ class NatsJetStreamBroker(Broker):
         try:
             await js.stream_info(self.stream)
         except nats.js.errors.NotFoundError:
+            self._consumers.clear()  # none survive their stream
             try:
                 await js.add_stream(config)
             except nats.js.errors.BadRequestError as exc:
@@ -307,6 +308,10 @@ class NatsJetStreamBroker(Broker):
                 ) from None
             for result in results:
                 if isinstance(result, BaseException):
+                    if isinstance(
+                        result, nats.js.errors.NoStreamResponseError | nats.errors.NoRespondersError
+                    ):
+                        await self._ensure_stream()  # deleted under us: there again for a retry
                     detail = getattr(result, "description", None) or str(result) or repr(result)
                     raise BrokerError(
                         f"{self._where}: publishing events to {self.stream} failed: {detail}"
@@ -355,7 +360,11 @@ class NatsJetStreamBroker(Broker):
             max_ack_pending=-1,
         )
         try:
-            await self._jsc().add_consumer(self.stream, config)
+            try:
+                await self._jsc().add_consumer(self.stream, config)
+            except nats.js.errors.NotFoundError:  # the stream was deleted under us
+                await self._ensure_stream()
+                await self._jsc().add_consumer(self.stream, config)
         except nats.js.errors.APIError as exc:
             raise BrokerError(
                 f"{self._where}: cannot create the consumer of {receiver} "
@@ -485,6 +494,11 @@ class NatsJetStreamBroker(Broker):
         count: int,
         block_ms: int,
     ) -> list[Delivery]:
+        """See :meth:`Broker.fetch`. An entry fetched and not acknowledged is
+        fetched again once its ``ack_wait`` (the lease) has run out, before
+        newer entries of its partition; until then a partition taken over
+        from a dead consumer, or whose fetch or ack was lost with the
+        connection, gives nothing."""
         parts = list(dict.fromkeys(partitions))
         for p in parts:
             if not 0 <= p < self.partitions:

@@ -212,7 +212,9 @@ def redact(url: str) -> str:
 
 
 class RedisStreamsBroker(Broker):
-    """Partitioned event log on Redis Streams (Redis 7 or later).
+    """Partitioned event log on Redis Streams (Redis 7 or later; a single
+    server or a primary with replicas, not Redis Cluster: the scripts touch
+    every partition's keys).
 
     ``url`` is a redis-py URL (``redis://[[user]:password@]host:port/db``,
     ``rediss://`` or ``unix://``). Operations raise :class:`BrokerError`
@@ -326,6 +328,11 @@ class RedisStreamsBroker(Broker):
         count: int,
         block_ms: int,
     ) -> list[Delivery]:
+        """See :meth:`Broker.fetch`. ``partitions`` must be ones ``consumer``
+        holds (from :meth:`acquire`): every entry of theirs fetched before and
+        not acknowledged, by any consumer, is claimed at once and comes first,
+        its attempt raised, also an entry this consumer fetched itself, so
+        acknowledge a batch before fetching the next one."""
         parts = list(dict.fromkeys(partitions))
         for p in parts:
             if not 0 <= p < self.partitions:

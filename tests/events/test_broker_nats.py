@@ -99,3 +99,18 @@ def test_a_shorter_lease_applies_to_leases_already_held(
     while nats_broker.acquire("second", 1) != everything:
         assert time.monotonic() < deadline, "leases taken with the 60 s lease never expired"
         time.sleep(0.1)
+
+
+def test_a_stream_deleted_under_the_broker_is_created_again(
+    nats_broker: NatsJetStreamBroker,
+) -> None:
+    nats_broker.ensure_groups([RECEIVER])
+    drain(nats_broker, RECEIVER, "w1", 0)
+    other = NatsJetStreamBroker(nats_broker.url, namespace=nats_broker.namespace)
+    other.delete_all()
+    other.close()
+    with pytest.raises(BrokerError, match="publishing events"):
+        nats_broker.publish(make_events(1))
+    nats_broker.publish(make_events(3))  # the relay's retry
+    got = drain(nats_broker, RECEIVER, "w1", 3, timeout=5)
+    assert sorted(d.event.event_id for d in got) == ["ev-0", "ev-1", "ev-2"]

@@ -79,3 +79,15 @@ def test_trim_deletes_only_what_every_group_acknowledged(
     assert {d.event.event_id for d in rest} == {f"ev-{i}" for i in range(20)} - {
         d.event.event_id for d in pending
     }
+
+
+def test_streams_deleted_under_the_broker_get_their_groups_again(
+    redis_broker: RedisStreamsBroker,
+) -> None:
+    redis_broker.ensure_groups([RECEIVER])
+    other = RedisStreamsBroker(redis_broker.url, namespace=redis_broker.namespace)
+    other.delete_all()
+    other.close()
+    redis_broker.publish(make_events(3))
+    got = drain(redis_broker, RECEIVER, "w1", 3, timeout=5)
+    assert sorted(d.event.event_id for d in got) == ["ev-0", "ev-1", "ev-2"]
