@@ -752,6 +752,10 @@ class NatsJetStreamBroker(Broker):
     async def _close(self) -> None:
         self._closed = True  # no reconnect warnings from here on
         await self._client().close()
+        others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
 
     def _stop_loop(self) -> None:
         self._closed = True

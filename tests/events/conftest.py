@@ -364,7 +364,7 @@ def run_through_restart(
             try:
                 if broker is None:
                     broker = connect()
-                held = broker.acquire("consumer", 5.0)
+                held = broker.acquire("consumer", 2.0)
                 got = broker.fetch(receiver, held, "consumer", 200, 100)
                 for d in got:
                     if not received[d.event.event_id]:
