@@ -372,6 +372,19 @@ class NatsJetStreamBroker(Broker):
             ) from None
         self._consumers[(receiver, partition)] = ack_wait
 
+    def drop_groups(self, receivers: c.Iterable[str]) -> None:
+        """Delete the consumers of ``receivers`` (no longer subscribed), with
+        what they had not acknowledged."""
+        self._call(self._drop_groups(list(dict.fromkeys(receivers))), "deleting consumers")
+
+    async def _drop_groups(self, receivers: list[str]) -> None:
+        async def drop(receiver: str, p: int) -> None:
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                await self._jsc().delete_consumer(self.stream, consumer_name(receiver, p))
+            self._consumers.pop((receiver, p), None)
+
+        await asyncio.gather(*(drop(r, p) for r in receivers for p in range(self.partitions)))
+
     # -- leases -------------------------------------------------------------
 
     def acquire(self, consumer: str, lease_seconds: float) -> list[int]:
@@ -717,14 +730,42 @@ class NatsJetStreamBroker(Broker):
                 total += info.num_pending + info.num_ack_pending
             except nats.js.errors.NotFoundError:
                 if per_subject is None:
-                    stream = await js.stream_info(
-                        self.stream, subjects_filter=f"{self.namespace}.events.*"
-                    )
-                    per_subject = stream.state.subjects or {}
+                    per_subject = await self._per_subject()
                 total += per_subject.get(self.subject(p), 0)
         return total
 
     # -- housekeeping -------------------------------------------------------
+
+    def trim(self) -> int:
+        """Delete the entries every existing consumer has acknowledged; returns
+        how many. Not called implicitly: a consumer created afterwards (a new
+        receiver) no longer sees what was trimmed."""
+        trimmed: int = self._call(self._trim(), "trimming the stream")
+        return trimmed
+
+    async def _trim(self) -> int:
+        js = self._jsc()
+        floors: dict[str, int] = {}
+        for info in await js.consumers_info(self.stream):
+            subject = info.config.filter_subject
+            if subject is None or info.ack_floor is None:
+                continue
+            floor = (info.ack_floor.stream_seq or 0) + 1
+            floors[subject] = min(floors.get(subject, floor), floor)
+        if not floors:
+            return 0
+        before = await self._per_subject()
+        for subject, floor in floors.items():
+            if floor > 1:  # the server reads a filtered purge up to 0 or 1 as "everything"
+                await js.purge_stream(self.stream, seq=floor, subject=subject)
+        after = await self._per_subject()
+        return sum(before.values()) - sum(after.values())
+
+    async def _per_subject(self) -> dict[str, int]:
+        info = await self._jsc().stream_info(
+            self.stream, subjects_filter=f"{self.namespace}.events.*"
+        )
+        return dict(info.state.subjects or {})
 
     def delete_all(self) -> None:
         """Delete this namespace's stream (with its consumers) and KV buckets."""

@@ -39,6 +39,7 @@ from heliograph.events.broker import Broker, BrokerError, Delivery, WireEvent, p
 FIELD = b"e"
 PUBLISH_BATCH = 1000
 MAX_BLOCK_MS = 20_000
+PRUNE_IDLE_MS = 3_600_000
 
 _ACQUIRE = """
 local consumer = ARGV[1]
@@ -73,14 +74,34 @@ end
 return held
 """
 
+# KEYS: the consumers set, the P leases, the P streams. Gives up the leases,
+# then removes the consumer from every group where it holds nothing pending,
+# and other consumers idle longer than ARGV[2] ms with nothing pending.
 _RELEASE = """
 local consumer = ARGV[1]
-for p = 2, #KEYS do
+local prune_idle = tonumber(ARGV[2])
+local parts = (#KEYS - 1) / 2
+for p = 2, parts + 1 do
   if redis.call('GET', KEYS[p]) == consumer then
     redis.call('DEL', KEYS[p])
   end
 end
 redis.call('ZREM', KEYS[1], consumer)
+for k = parts + 2, #KEYS do
+  if redis.call('EXISTS', KEYS[k]) == 1 then
+    for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[k])) do
+      local group
+      for i = 1, #g, 2 do if g[i] == 'name' then group = g[i + 1] end end
+      for _, row in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[k], group)) do
+        local info = {}
+        for i = 1, #row, 2 do info[row[i]] = row[i + 1] end
+        if info['pending'] == 0 and (info['name'] == consumer or info['idle'] > prune_idle) then
+          redis.call('XGROUP', 'DELCONSUMER', KEYS[k], group, info['name'])
+        end
+      end
+    end
+  end
+end
 return 0
 """
 
@@ -302,6 +323,20 @@ class RedisStreamsBroker(Broker):
                 raise self._fail(result, "creating consumer groups")
         self._grouped.update(wanted)
 
+    def drop_groups(self, receivers: c.Iterable[str]) -> None:
+        """Delete the consumer groups of ``receivers`` (no longer subscribed),
+        with what they had not acknowledged."""
+        wanted = list(dict.fromkeys(receivers))
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            for receiver in wanted:
+                for stream in self._streams:
+                    pipe.xgroup_destroy(stream, receiver)
+            pipe.execute(raise_on_error=False)  # no such stream or group: nothing to drop
+        except redis.RedisError as exc:
+            raise self._fail(exc, "deleting consumer groups") from None
+        self._grouped.difference_update(wanted)
+
     # -- leases -------------------------------------------------------------
 
     def acquire(self, consumer: str, lease_seconds: float) -> list[int]:
@@ -314,7 +349,10 @@ class RedisStreamsBroker(Broker):
 
     def release(self, consumer: str) -> None:
         try:
-            self._release(keys=[self._consumers, *self._leases], args=[consumer])
+            self._release(
+                keys=[self._consumers, *self._leases, *self._streams],
+                args=[consumer, PRUNE_IDLE_MS],
+            )
         except redis.RedisError as exc:
             raise self._fail(exc, "releasing partitions") from None
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import collections
 import collections.abc as c
 import time
+import typing as t
 
 import pytest
 
@@ -139,3 +140,38 @@ def test_partitions_are_shared_fairly_between_live_consumers(
 def test_fetch_refuses_a_partition_out_of_range(broker: Broker) -> None:
     with pytest.raises(BrokerError, match="partition 9"):
         broker.fetch(RECEIVER, [9], "w1", 10, 0)
+
+
+def test_trim_deletes_only_what_every_group_acknowledged(broker: Broker) -> None:
+    trim = t.cast(t.Any, broker).trim
+    slow = "heliograph.ext.search.index"
+    broker.ensure_groups([RECEIVER, slow])
+    broker.publish(make_events(20))
+    drain(broker, RECEIVER, "w1", 20)
+    pending = drain(broker, slow, "w1", 5, ack=False)  # fetched 5, acked none
+
+    assert trim() == 0  # the slow receiver still needs everything
+    broker.ack(slow, pending)
+    trimmed = trim()
+    # Acknowledged by both: each partition's oldest entries, up to the first
+    # one the slow receiver has not acknowledged.
+    assert 0 < trimmed <= 5
+    assert broker.backlog(slow) == 15
+    rest = drain(broker, slow, "w1", 15)
+    assert {d.event.event_id for d in rest} == {f"ev-{i}" for i in range(20)} - {
+        d.event.event_id for d in pending
+    }
+    assert broker.backlog(RECEIVER) == 0
+
+
+def test_dropped_groups_read_from_the_start_when_made_again(broker: Broker) -> None:
+    drop_groups = t.cast(t.Any, broker).drop_groups
+    broker.ensure_groups([RECEIVER])
+    broker.publish(make_events(6))
+    drain(broker, RECEIVER, "w1", 6)
+    assert broker.backlog(RECEIVER) == 0
+
+    drop_groups([RECEIVER])
+    assert broker.backlog(RECEIVER) == 6  # as a new group would see it
+    again = drain(broker, RECEIVER, "w1", 6)
+    assert sorted(d.event.event_id for d in again) == [f"ev-{i}" for i in range(6)]

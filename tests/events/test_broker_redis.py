@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections.abc as c
 
 import pytest
+import redis
 
 from heliograph.events.broker import Broker, BrokerError, open_broker
 from heliograph.events.redis_streams import RedisStreamsBroker
@@ -61,24 +62,33 @@ def test_open_broker_gives_the_redis_broker(redis_broker: RedisStreamsBroker) ->
         opened.close()
 
 
-def test_trim_deletes_only_what_every_group_acknowledged(
+def test_release_forgets_the_consumer_where_it_holds_nothing(
     redis_broker: RedisStreamsBroker,
 ) -> None:
-    slow = "heliograph.ext.search.index"
-    redis_broker.ensure_groups([RECEIVER, slow])
-    redis_broker.publish(make_events(20))
-    drain(redis_broker, RECEIVER, "w1", 20)
-    pending = drain(redis_broker, slow, "w1", 5, ack=False)  # fetched 5, acked none
+    other = "heliograph.ext.search.index"
+    redis_broker.ensure_groups([RECEIVER, other])
+    redis_broker.publish(make_events(8))
+    drain(redis_broker, RECEIVER, "w1", 8)
+    unacked = drain(redis_broker, other, "w1", 8, ack=False)
+    redis_broker.release("w1")
 
-    assert redis_broker.trim() == 0  # the slow receiver still needs everything
-    redis_broker.ack(slow, pending)
-    trimmed = redis_broker.trim()
-    assert trimmed == 5
-    assert redis_broker.backlog(slow) == 15
-    rest = drain(redis_broker, slow, "w1", 15)
-    assert {d.event.event_id for d in rest} == {f"ev-{i}" for i in range(20)} - {
-        d.event.event_id for d in pending
-    }
+    client = redis.Redis.from_url(redis_broker.url)
+    try:
+
+        def consumers(group: str) -> set[bytes]:
+            return {
+                c["name"]
+                for p in range(redis_broker.partitions)
+                for c in client.xinfo_consumers(redis_broker.stream_key(p), group)
+            }
+
+        assert b"w1" not in consumers(RECEIVER)
+        assert b"w1" in consumers(other)  # still pending there, for the next holder
+    finally:
+        client.close()
+    again = drain(redis_broker, other, "w2", 8)
+    assert {d.event.event_id for d in again} == {d.event.event_id for d in unacked}
+    assert {d.attempt for d in again} == {2}
 
 
 def test_streams_deleted_under_the_broker_get_their_groups_again(
