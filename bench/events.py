@@ -250,7 +250,7 @@ def broker_rate(url: str, count: int, workdir: str) -> tuple[float, float]:
 
 
 def _clean(broker: t.Any) -> None:
-    drop = getattr(broker, "destroy", None)
+    drop = getattr(broker, "delete_all", None)
     if callable(drop):
         drop()
 
