@@ -98,6 +98,12 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "heliograph.reset_key_ttl_minutes", _as_int, "60", "how long a password-reset link works"
     ),
+    Option(
+        "heliograph.session_lifetime_days",
+        _as_int,
+        "30",
+        "a login (and its remember-me cookie) ends after this many days unused",
+    ),
     Option("heliograph.auth.create_unowned_dataset", _as_bool, "false", "CKAN auth rule"),
     Option("heliograph.auth.user_create_organizations", _as_bool, "true", "CKAN auth rule"),
     Option("heliograph.auth.user_create_groups", _as_bool, "true", "CKAN auth rule"),

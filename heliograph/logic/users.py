@@ -20,6 +20,7 @@ import typing as t
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy.orm import object_session
 
 from heliograph import model
 from heliograph.lib import signals
@@ -134,10 +135,22 @@ def authenticate(session: t.Any, login: str, password: str) -> model.User | None
 
 
 def set_password(user: model.User, password: str) -> None:
-    """Store a new password (hashed); any pending reset key stops working."""
+    """Store a new password (hashed); any pending reset key stops working and
+    every login session of the user ends (in the user's session, uncommitted)."""
     user.password = hash_password(password)
     user.reset_key_hash = None
     user.reset_key_expires = None
+    end_sessions(object_session(user) or model.Session(), user.id)
+
+
+def end_sessions(session: t.Any, user_id: str) -> int:
+    """Delete every login session of user ``user_id`` (session and remember-me
+    cookies naming them log nobody in any more); returns how many there were.
+    API tokens are not touched. The caller commits."""
+    from sqlalchemy import delete
+
+    result = session.execute(delete(model.UserSession).where(model.UserSession.user_id == user_id))
+    return int(result.rowcount or 0)
 
 
 # -- password reset keys --------------------------------------------------------

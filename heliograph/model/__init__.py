@@ -17,6 +17,7 @@ from heliograph.model.tables import (
     Resource,
     Tag,
     User,
+    UserSession,
 )
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "Session",
     "Tag",
     "User",
+    "UserSession",
     "engine_for",
     "init_engine",
     "new_id",

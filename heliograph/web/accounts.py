@@ -7,6 +7,13 @@ What a caller can rely on:
   API token sent with it still wins); the action API at ``/api`` is exempt
   from CSRF and knows callers by their API token only, never by the cookie,
   so a forged cross-site request cannot act for a logged-in user;
+- every login is a :class:`~heliograph.model.UserSession` row, checked on
+  every request: the session cookie and the remember-me cookie hold only a
+  reference to it (the user's id and a random secret of which the row keeps a
+  hash). Logging out deletes the row, so a copy of the cookie made before
+  logs nobody in; a new password (by any path) and ``user_sessions_revoke``
+  delete all of the user's rows; a row unused for
+  ``heliograph.session_lifetime_days`` expires;
 - ``user_logged_in(app, user=...)`` and ``user_logged_out(app, user=...)`` of
   :mod:`heliograph.lib.signals` re-broadcast Flask-Login's own signals, with
   this application as sender and the model user as ``user``.
@@ -14,17 +21,25 @@ What a caller can rely on:
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import hmac
+import logging
+import secrets
 import typing as t
 
+import flask
 import flask_login
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import delete, update
 
 from heliograph import model
 from heliograph.lib import signals
 
-__all__ = ["init_app", "login_manager"]
+__all__ = ["init_app", "log_in", "log_out", "login_manager", "open_session"]
+
+log = logging.getLogger(__name__)
 
 login_manager = flask_login.LoginManager()
 login_manager.login_view = "user.login"
@@ -33,16 +48,105 @@ login_manager.login_message = "Please log in to see that page."
 csrf = CSRFProtect()
 
 
-def _load_user(session_id: str) -> model.User | None:
-    """The user a session names, while it is active and its password is the
-    one the session was made with (see ``User.get_id``)."""
-    user_id, _dot, _fragment = session_id.partition(".")
-    user = model.Session.get(model.User, user_id)
+SESSION_SECRET_BYTES = 32
+LAST_SEEN_STEP = dt.timedelta(minutes=5)
+"""How stale a session's ``last_seen`` may get before a request refreshes it
+(and pushes its expiry back): one write per session per step, not per request."""
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _lifetime() -> dt.timedelta:
+    config = flask.current_app.config["HELIOGRAPH"]
+    return dt.timedelta(days=int(config.get("heliograph.session_lifetime_days", 30)))
+
+
+def open_session(session: t.Any, user: model.User, remember: bool = False) -> str:
+    """Add a login session for ``user`` to ``session`` (the caller commits) and
+    return its reference, which ``user.get_id()`` now gives Flask-Login."""
+    secret = secrets.token_urlsafe(SESSION_SECRET_BYTES)
+    now = model.utcnow()
+    session.add(
+        model.UserSession(
+            id=_digest(secret),
+            user_id=user.id,
+            created=now,
+            last_seen=now,
+            expires=now + _lifetime(),
+            remember=remember,
+        )
+    )
+    user.session_ref = f"{user.id}.{secret}"
+    return user.session_ref
+
+
+def log_in(user: model.User, remember: bool = False) -> bool:
+    """Log ``user`` in on this request (a new login session, committed) and
+    send ``user_logged_in``; False for an inactive user."""
+    if not user.is_active:
+        return False
+    session = model.Session()
+    open_session(session, user, remember)
+    session.commit()
+    return bool(flask_login.login_user(user, remember=remember, duration=_lifetime()))
+
+
+def log_out() -> None:
+    """End this request's login session (its row is deleted), clear the
+    session and remember-me cookies and send ``user_logged_out``."""
+    ref = flask.session.get("_user_id")
+    if isinstance(ref, str) and "." in ref:
+        session = model.Session()
+        session.execute(
+            delete(model.UserSession).where(model.UserSession.id == _digest(ref.partition(".")[2]))
+        )
+        session.commit()
+    flask_login.logout_user()
+
+
+def _load_user(session_ref: str) -> model.User | None:
+    """The user a session or remember-me cookie names, while that login
+    session exists and is unexpired and the user is active."""
+    user_id, _dot, secret = session_ref.partition(".")
+    if not user_id or not secret or len(secret) > 128:
+        return None
+    session = model.Session()
+    row = session.get(model.UserSession, _digest(secret))
+    now = model.utcnow()
+    if row is None or not hmac.compare_digest(row.user_id, user_id) or row.expires <= now:
+        return None
+    user = session.get(model.User, row.user_id)
     if user is None or user.state != model.tables.ACTIVE:
         return None
-    if not hmac.compare_digest(user.get_id(), session_id):
-        return None
+    if now - row.last_seen >= LAST_SEEN_STEP:
+        flask.g.heliograph_session_seen = row.id
+    user.session_ref = session_ref
     return user
+
+
+def _refresh_seen_session(response: t.Any) -> t.Any:
+    """After the view: push back the expiry of the login session this request
+    used, when its ``last_seen`` was stale. Whatever the view left uncommitted
+    is rolled back first, as the end of the request would."""
+    session_id = flask.g.pop("heliograph_session_seen", None)
+    if session_id is None:
+        return response
+    now = model.utcnow()
+    session = model.Session()
+    try:
+        session.rollback()
+        session.execute(
+            update(model.UserSession)
+            .where(model.UserSession.id == session_id)
+            .values(last_seen=now, expires=now + _lifetime())
+        )
+        session.commit()
+    except Exception:
+        session.rollback()
+        log.warning("could not record the use of a login session", exc_info=True)
+    return response
 
 
 login_manager.user_loader(_load_user)
@@ -59,7 +163,11 @@ def _rebroadcast_logged_out(sender: Flask, **extra: t.Any) -> None:
 def init_app(app: Flask) -> None:
     """Set up Flask-Login and CSRF protection on ``app`` (before blueprints)."""
     login_manager.init_app(app)
+    # CSRF is checked by _check_csrf, which knows API token callers.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
+    app.before_request(_check_csrf)
+    app.after_request(_refresh_seen_session)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session's life
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
@@ -67,6 +175,20 @@ def init_app(app: Flask) -> None:
     # Module-level receivers, filtered by this app, as for the request signals.
     flask_login.user_logged_in.connect(_rebroadcast_logged_in, app)
     flask_login.user_logged_out.connect(_rebroadcast_logged_out, app)
+
+
+def _check_csrf() -> None:
+    """Flask-WTF's check on every form post, except for a caller identified by
+    an API token it sent: a cross-site form cannot send that header (as CKAN)."""
+    if not flask.current_app.config.get("WTF_CSRF_ENABLED", True):
+        return
+    if flask.request.method not in flask.current_app.config["WTF_CSRF_METHODS"]:
+        return
+    from heliograph.web import identity
+
+    if identity.identified_by_token():
+        return
+    csrf.protect(apply_exemptions=True)
 
 
 def exempt_api(blueprint: t.Any) -> None:

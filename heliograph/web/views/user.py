@@ -29,7 +29,7 @@ from werkzeug.wrappers import Response
 from heliograph import logic, model
 from heliograph.lib import mailer, signals
 from heliograph.logic import users, validation
-from heliograph.web import identity
+from heliograph.web import accounts, identity
 from heliograph.web.views import call_action, page_context
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,21 @@ def api_token_revoke(id: str, jti: str) -> Response:
     return flask.redirect(flask.url_for("user.read", id=id))
 
 
+@blueprint.route("/<id>/sessions/revoke", methods=["POST"])
+def sessions_revoke(id: str) -> Response:
+    """End every login session of the user (a sysadmin's or your own "log out
+    everywhere"); yours included, when they are yours."""
+    user = call_action("user_show", {"id": id})
+    call_action("user_sessions_revoke", {"id": user["id"]})
+    current = flask_login.current_user
+    if current.is_authenticated and current.id == user["id"]:
+        accounts.log_out()
+        flask.flash("All your login sessions have ended, this one too.")
+        return flask.redirect(flask.url_for("user.login"))
+    flask.flash(f"All login sessions of {user['name']} have ended.")
+    return flask.redirect(flask.url_for("user.read", id=user["name"]))
+
+
 # -- login and logout ---------------------------------------------------------------
 
 
@@ -125,21 +140,31 @@ def login() -> t.Any:
         )
     session = model.Session
     user = users.authenticate(session, login_tried, password)
-    if user is None or not flask_login.login_user(user):
+    if user is None or not user.is_active:
         session.rollback()
         signals.failed_login.send(login_tried)
         return flask.render_template("user/login.html", login=login_tried, error=LOGIN_FAILED), 401
     user.last_active = model.utcnow()
     session.commit()  # keeps a rehashed password
+    accounts.log_in(user, remember=bool(_form("remember")))
     target = _safe_next(flask.request.args.get("next")) or flask.url_for("user.read", id=user.name)
     return flask.redirect(target)
 
 
 @blueprint.route("/_logout", methods=["POST"])
 def logout() -> Response:
+    """End the login session of the cookie (server-side: a copy of the cookie
+    no longer works). A caller known by an API token instead is logged out
+    too - ``user_logged_out`` is sent for them - but the token stays valid
+    until revoked."""
     if flask_login.current_user.is_authenticated:
-        flask_login.logout_user()
-    flask.flash("You are logged out.")
+        accounts.log_out()
+        flask.flash("You are logged out.")
+    elif identity.identified_by_token():
+        _name, user = identity.identify()
+        app = t.cast(t.Any, flask.current_app)._get_current_object()
+        flask_login.user_logged_out.send(app, user=user)
+        flask.flash("You are logged out. The API token you sent stays valid until you revoke it.")
     return flask.redirect(flask.url_for("home.index"))
 
 
@@ -174,7 +199,7 @@ def register() -> t.Any:
     if not flask_login.current_user.is_authenticated:
         row = model.Session.get(model.User, user["id"])
         if row is not None:
-            flask_login.login_user(row)
+            accounts.log_in(row)
     return flask.redirect(flask.url_for("user.read", id=user["name"]))
 
 
