@@ -90,6 +90,7 @@ def log_in(user: model.User, remember: bool = False) -> bool:
     session = model.Session()
     open_session(session, user, remember)
     session.commit()
+    _new_csrf_token()
     return bool(flask_login.login_user(user, remember=remember, duration=_lifetime()))
 
 
@@ -104,6 +105,15 @@ def log_out() -> None:
         )
         session.commit()
     flask_login.logout_user()
+    _new_csrf_token()
+
+
+def _new_csrf_token() -> None:
+    """Drop the CSRF token, so that the next form gets a new one: a token seen
+    before logging in (or out) is refused after."""
+    field = flask.current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    flask.session.pop(field, None)
+    flask.g.pop(field, None)
 
 
 def _load_user(session_ref: str) -> model.User | None:

@@ -86,18 +86,23 @@ def read(id: str) -> str:
     _name, caller = identity.identify()
     if caller is not None and (caller.id == user["id"] or caller.sysadmin):
         tokens = call_action("api_token_list", {"user_id": user["id"]})
-    new_token = flask.session.pop("heliograph_new_token", None)
-    return flask.render_template(
-        "user/read.html", user_dict=user, tokens=tokens, new_token=new_token
-    )
+    return flask.render_template("user/read.html", user_dict=user, tokens=tokens, new_token=None)
 
 
 @blueprint.route("/<id>/api-tokens", methods=["POST"])
 def api_token_create(id: str) -> Response:
+    """Make a token and show it once, on this response (never stored in clear,
+    never put in the session cookie, never cached)."""
     result = call_action("api_token_create", {"user": id, "name": _form("name") or "web"})
-    # Shown once, on the next page, and never stored in clear.
-    flask.session["heliograph_new_token"] = result["token"]
-    return flask.redirect(flask.url_for("user.read", id=id))
+    user = call_action("user_show", {"id": id})
+    tokens = call_action("api_token_list", {"user_id": user["id"]})
+    response = flask.make_response(
+        flask.render_template(
+            "user/read.html", user_dict=user, tokens=tokens, new_token=result["token"]
+        )
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @blueprint.route("/<id>/api-tokens/<jti>/revoke", methods=["POST"])
