@@ -5,7 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from heliograph.model.meta import Base, new_id, utcnow
@@ -63,6 +74,17 @@ class User(Base):
         if not self.session_ref:
             raise LookupError(f"user {self.name!r} has no login session (accounts.open_session)")
         return self.session_ref
+
+
+# One account per e-mail address, whatever its case, among the users not deleted
+# (what the ``user_email_unique`` validator checks; the database decides races).
+Index(
+    "uq_user_email",
+    func.lower(User.email),
+    unique=True,
+    sqlite_where=text("state != 'deleted'"),
+    postgresql_where=text("state != 'deleted'"),
+)
 
 
 class UserSession(Base):
