@@ -15,6 +15,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import secrets
 import typing as t
 
@@ -24,6 +25,8 @@ from sqlalchemy.orm import object_session
 
 from heliograph import model
 from heliograph.lib import signals
+
+log = logging.getLogger(__name__)
 
 _hasher = PasswordHasher()
 
@@ -183,3 +186,57 @@ def reset_key_valid(user: model.User | None, key: str | None) -> bool:
         return False
     matches = hmac.compare_digest(stored, _key_hash(key))
     return matches and model.utcnow() < expires
+
+
+# -- the reset mail ---------------------------------------------------------------
+
+RESET_PATH = "/user/reset/{user_id}?key={key}"
+"""Where a reset link leads, below ``heliograph.site_url`` (the web layer's route)."""
+LONGEST_LOGIN = 320
+"""No name (100) or e-mail address (254) is longer: a longer login matches nobody."""
+
+
+def mail_reset_link(login: str) -> None:
+    """For the active account whose name or e-mail is ``login``: a new reset
+    key (replacing any earlier one), mailed as a link to the account's
+    address, then ``request_password_reset(name, user=...)``. Nothing when no
+    account matches. When the mail cannot be handed over, the key is
+    withdrawn, a warning logged, and no signal sent.
+
+    Run outside the request that asked for it (its one argument is plain
+    data), so that asking costs and answers the same whether or not the
+    account exists. Uses this thread's ``model.Session`` and removes it."""
+    from urllib.parse import quote
+
+    from heliograph.lib import mailer
+    from heliograph.logic.settings import config
+
+    session = model.Session()
+    try:
+        user = user_for_login(session, login) if len(login) <= LONGEST_LOGIN else None
+        if user is None or not user.email:
+            return
+        minutes = int(config.get("heliograph.reset_key_ttl_minutes", 60))
+        key = new_reset_key(user, minutes)
+        session.commit()
+        site = str(config.get("heliograph.site_url", "")).rstrip("/")
+        link = site + RESET_PATH.format(user_id=quote(user.id, safe=""), key=key)
+        title = config.get("heliograph.site_title", "Heliograph")
+        body = (
+            f"Hello {user.display_name},\n\n"
+            f"Someone asked to reset the password of the account {user.name!r}.\n"
+            f"To choose a new password, open this link within {minutes} minutes:\n\n"
+            f"{link}\n\n"
+            "The link works once. If you did not ask for this, ignore this message.\n"
+        )
+        try:
+            mailer.send_mail(config, user.email, f"Reset your password on {title}", body)
+        except mailer.MailerError as exc:
+            user.reset_key_hash = None
+            user.reset_key_expires = None
+            session.commit()
+            log.warning("the password reset link for user %r was not sent: %s", user.name, exc)
+            return
+        signals.request_password_reset.send(user.name, user=user)
+    finally:
+        model.Session.remove()

@@ -9,8 +9,9 @@ Signals sent here (all from :mod:`heliograph.lib.signals`):
 - ``user_logged_in`` / ``user_logged_out`` through Flask-Login (see
   :mod:`heliograph.web.accounts`); ``user_created`` by ``user_create``;
 - ``request_password_reset(name, user=...)`` once the reset mail was handed
-  to the mail server (never when sending failed); the page answers the same
-  whether or not an account matched;
+  to the mail server (never when sending failed), after the request: the
+  page answers the same, at the same cost, whether or not an account matched
+  and whether or not the mail server is up (a failed mail is logged);
 - ``perform_password_reset(name, user=...)`` once the new password is stored.
 """
 
@@ -27,7 +28,7 @@ from werkzeug.exceptions import Forbidden
 from werkzeug.wrappers import Response
 
 from heliograph import logic, model
-from heliograph.lib import mailer, signals
+from heliograph.lib import signals
 from heliograph.logic import users, validation
 from heliograph.web import accounts, identity
 from heliograph.web.views import call_action, page_context
@@ -44,10 +45,6 @@ RESET_REQUESTED = (
 RESET_INVALID = (
     "This password reset link is not valid: it is wrong, has expired or has been used "
     "already. Ask for a new one."
-)
-MAIL_DOWN = (
-    "We could not send the reset e-mail right now: the mail server is not available. "
-    "Please try again later."
 )
 
 
@@ -231,43 +228,11 @@ def request_reset() -> t.Any:
             ),
             400,
         )
-    session = model.Session
-    user = users.user_for_login(session, login_tried)
-    if user is not None and user.email:
-        config = _config()
-        key = users.new_reset_key(user, int(config.get("heliograph.reset_key_ttl_minutes", 60)))
-        session.commit()
-        link = flask.url_for("user.perform_reset", id=user.id, key=key)
-        link = str(config.get("heliograph.site_url", "")).rstrip("/") + link
-        try:
-            mailer.send_mail(
-                config,
-                user.email,
-                f"Reset your password on {config.get('heliograph.site_title', 'Heliograph')}",
-                _reset_body(user, link, config),
-            )
-        except mailer.MailerError:
-            user.reset_key_hash = None
-            user.reset_key_expires = None
-            session.commit()
-            return flask.render_template(
-                "user/request_reset.html", login=login_tried, message=None, error=MAIL_DOWN
-            ), 503
-        signals.request_password_reset.send(user.name, user=user)
-    else:
-        users.burn_time("")  # about as long as making a key
+    # The same work whoever is named: the key and the mail are made after the
+    # request (users.mail_reset_link), so neither time nor answer tells
+    # whether an account exists or whether the mail server is up.
+    accounts.defer(users.mail_reset_link, login_tried)
     return flask.render_template("user/request_reset.html", login="", message=RESET_REQUESTED)
-
-
-def _reset_body(user: model.User, link: str, config: t.Any) -> str:
-    minutes = int(config.get("heliograph.reset_key_ttl_minutes", 60))
-    return (
-        f"Hello {user.display_name},\n\n"
-        f"Someone asked to reset the password of the account {user.name!r}.\n"
-        f"To choose a new password, open this link within {minutes} minutes:\n\n"
-        f"{link}\n\n"
-        "The link works once. If you did not ask for this, ignore this message.\n"
-    )
 
 
 @blueprint.route("/reset/<id>", methods=["GET", "POST"])
