@@ -11,12 +11,15 @@ in an action's result.
 
 from __future__ import annotations
 
+import collections.abc as c
 import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import logging
+import os
 import secrets
+import threading
 import typing as t
 
 from argon2 import PasswordHasher
@@ -31,8 +34,52 @@ log = logging.getLogger(__name__)
 _hasher = PasswordHasher()
 
 
+# -- bounded Argon2 work ----------------------------------------------------------
+
+
+class PasswordChecksBusy(Exception):
+    """No Argon2 slot came free within the time the caller would wait."""
+
+
+def _default_slots() -> int:
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+_slots = threading.BoundedSemaphore(_default_slots())
+_holding = threading.local()
+
+
+def set_password_checks(count: int) -> None:
+    """Let ``count`` Argon2 hashes or checks run at once (0: half the
+    processor cores, at least one). Each costs tens of megabytes and a core
+    for a quarter of a second, so the rest wait their turn instead of
+    starving every other request of processor time."""
+    global _slots
+    _slots = threading.BoundedSemaphore(count or _default_slots())
+
+
+@contextlib.contextmanager
+def password_check_slot(timeout: float | None = None) -> c.Iterator[None]:
+    """Hold one Argon2 slot for the block (the one already held by this thread,
+    if any); wait at most ``timeout`` seconds for it (None: as long as it
+    takes), else raise :class:`PasswordChecksBusy`."""
+    if getattr(_holding, "slot", False):
+        yield
+        return
+    slots = _slots
+    if not slots.acquire(timeout=timeout):
+        raise PasswordChecksBusy()
+    _holding.slot = True
+    try:
+        yield
+    finally:
+        _holding.slot = False
+        slots.release()
+
+
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    with password_check_slot():
+        return _hasher.hash(password)
 
 
 def check_password(user: model.User, password: str) -> bool:
@@ -45,11 +92,12 @@ def check_password(user: model.User, password: str) -> bool:
         burn_time(password)
         return False
     try:
-        _hasher.verify(user.password, password)
+        with password_check_slot():
+            _hasher.verify(user.password, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
     if _hasher.check_needs_rehash(user.password):
-        user.password = _hasher.hash(password)
+        user.password = hash_password(password)
     return True
 
 
@@ -61,8 +109,11 @@ def burn_time(password: object) -> None:
     for an unknown user costs, so it answers no faster than a wrong password."""
     global _DUMMY_HASH
     if _DUMMY_HASH is None:
-        _DUMMY_HASH = _hasher.hash("heliograph-no-such-user")
-    with contextlib.suppress(VerifyMismatchError, VerificationError, InvalidHashError):
+        _DUMMY_HASH = hash_password("heliograph-no-such-user")
+    with (
+        password_check_slot(),
+        contextlib.suppress(VerifyMismatchError, VerificationError, InvalidHashError),
+    ):
         _hasher.verify(_DUMMY_HASH, password if isinstance(password, str) else "")
 
 

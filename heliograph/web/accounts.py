@@ -27,18 +27,27 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+import math
 import secrets
 import threading
+import time
 import typing as t
 
 import flask
 import flask_login
 from flask import Flask
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter, RateLimiter
 from sqlalchemy import delete, update
 
 from heliograph import model
+from heliograph.config import ConfigError
 from heliograph.lib import signals
+from heliograph.logic import users
 
 __all__ = ["init_app", "log_in", "log_out", "login_manager", "open_session"]
 
@@ -173,6 +182,81 @@ def _rebroadcast_logged_out(sender: Flask, **extra: t.Any) -> None:
     signals.user_logged_out.send(sender, user=extra.get("user"))
 
 
+# -- failed logins ------------------------------------------------------------------
+
+
+class LoginThrottle:
+    """Failed logins counted per login (name or e-mail, whatever its case,
+    existing or not: the count tells nothing about accounts) and per client
+    address, in Flask-Limiter's storage (moving windows): in this process by
+    default, in Redis when ``heliograph.ratelimit.storage_uri`` names one.
+    When that storage fails, counting goes on in this process (logged)."""
+
+    def __init__(self, app: Flask) -> None:
+        config = app.config["HELIOGRAPH"]
+        self.limiter = Limiter(
+            get_remote_address,
+            app=app,
+            storage_uri=config["heliograph.ratelimit.storage_uri"],
+            strategy="moving-window",
+            headers_enabled=False,
+            default_limits=[],
+        )
+        self.per_login = _limits(config["heliograph.login_limit.account"])
+        self.per_address = _limits(config["heliograph.login_limit.address"])
+        self._fallback = MovingWindowRateLimiter(MemoryStorage())
+
+    def _checks(self, login: str) -> list[tuple[RateLimitItem, str]]:
+        address = get_remote_address() or "unknown"
+        return [
+            *((item, f"heliograph/login/{login.strip().lower()}") for item in self.per_login),
+            *((item, f"heliograph/address/{address}") for item in self.per_address),
+        ]
+
+    def _run(self, step: c.Callable[[RateLimiter], t.Any]) -> t.Any:
+        try:
+            return step(self.limiter.limiter)
+        except Exception:
+            log.warning(
+                "the rate limit storage failed; counting failed logins in this process",
+                exc_info=True,
+            )
+            return step(self._fallback)
+
+    def retry_after(self, login: str) -> int | None:
+        """Seconds until ``login`` may be tried from this address again, or
+        None when it may be tried now."""
+        checks = self._checks(login)
+
+        def wait(strategy: RateLimiter) -> int | None:
+            longest: float | None = None
+            for item, key in checks:
+                if not strategy.test(item, key):
+                    reset = strategy.get_window_stats(item, key).reset_time - time.time()
+                    longest = reset if longest is None else max(longest, reset)
+            return None if longest is None else max(1, math.ceil(longest))
+
+        return t.cast("int | None", self._run(wait))
+
+    def failed(self, login: str) -> None:
+        """Count one failed login of ``login`` from this address."""
+        checks = self._checks(login)
+
+        def hit(strategy: RateLimiter) -> None:
+            for item, key in checks:
+                strategy.hit(item, key)
+
+        self._run(hit)
+
+
+def _limits(text: str) -> list[RateLimitItem]:
+    return list(parse_many(text)) if text else []
+
+
+def login_throttle() -> LoginThrottle:
+    return t.cast(LoginThrottle, flask.current_app.extensions["heliograph_login_throttle"])
+
+
 # -- work done after the request ---------------------------------------------------
 
 MAX_DEFERRED = 1000
@@ -217,6 +301,13 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     app.before_request(_check_csrf)
     app.after_request(_refresh_seen_session)
+    try:
+        app.extensions["heliograph_login_throttle"] = LoginThrottle(app)
+    except Exception as exc:
+        raise ConfigError(
+            f"configuration key 'heliograph.ratelimit.storage_uri': cannot use it: {exc}"
+        ) from exc
+    users.set_password_checks(int(app.config["HELIOGRAPH"].get("heliograph.password_checks", 0)))
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session's life
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")

@@ -5,7 +5,10 @@ Signals sent here (all from :mod:`heliograph.lib.signals`):
 
 - ``failed_login(login_tried)`` for every failed login attempt that names a
   login and a password - unknown login and wrong password alike, with the same
-  answer; a hash with outdated Argon2 parameters is replaced on success;
+  answer; a hash with outdated Argon2 parameters is replaced on success.
+  Failed logins are limited per login and per client address
+  (``heliograph.login_limit.*``): past the limit an attempt is answered 429
+  with ``Retry-After`` without checking the password (and sends nothing);
 - ``user_logged_in`` / ``user_logged_out`` through Flask-Login (see
   :mod:`heliograph.web.accounts`); ``user_created`` by ``user_create``;
 - ``request_password_reset(name, user=...)`` once the reset mail was handed
@@ -38,6 +41,14 @@ log = logging.getLogger(__name__)
 blueprint = Blueprint("user", __name__, url_prefix="/user")
 
 LOGIN_FAILED = "Login failed. Bad user name, e-mail or password."
+TOO_MANY_FAILED = (
+    "Too many failed logins with this user name or e-mail, or from your address. "
+    "Try again in {seconds} seconds."
+)
+BUSY = "The server is busy checking other logins. Try again in a moment."
+LOGIN_WAIT_SECONDS = 2.0
+"""How long a login waits for an Argon2 slot before it is answered 503 (so
+that a flood of logins cannot hold every server thread)."""
 RESET_REQUESTED = (
     "If an account matches what you entered, a link to reset its password has been "
     "mailed to the account's e-mail address."
@@ -141,7 +152,19 @@ def login() -> t.Any:
             400,
         )
     session = model.Session
-    user = users.authenticate(session, login_tried, password)
+    throttle = accounts.login_throttle()
+    try:
+        # Limit, check and count in one Argon2 slot: parallel guesses cannot
+        # all pass the limit before the first failure is counted.
+        with users.password_check_slot(timeout=LOGIN_WAIT_SECONDS):
+            wait = throttle.retry_after(login_tried)
+            if wait is not None:
+                return _login_refused(login_tried, TOO_MANY_FAILED.format(seconds=wait), 429, wait)
+            user = users.authenticate(session, login_tried, password)
+            if user is None or not user.is_active:
+                throttle.failed(login_tried)
+    except users.PasswordChecksBusy:
+        return _login_refused(login_tried, BUSY, 503, 1)
     if user is None or not user.is_active:
         session.rollback()
         signals.failed_login.send(login_tried)
@@ -151,6 +174,14 @@ def login() -> t.Any:
     accounts.log_in(user, remember=bool(_form("remember")))
     target = _safe_next(flask.request.args.get("next")) or flask.url_for("user.read", id=user.name)
     return flask.redirect(target)
+
+
+def _login_refused(login: str, message: str, status: int, retry_after: int) -> Response:
+    response = flask.make_response(
+        flask.render_template("user/login.html", login=login, error=message), status
+    )
+    response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 @blueprint.route("/_logout", methods=["POST"])
