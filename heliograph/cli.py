@@ -286,6 +286,36 @@ def user_add_command(name: str, email: str, password: str, config_file: str | No
     click.echo(f"created user {result['name']} ({result['id']})")
 
 
+@user_group.group("token")
+def user_token_group() -> None:
+    """Manage API tokens."""
+
+
+@user_token_group.command("add")
+@click.argument("name")
+@click.argument("token_name", metavar="[TOKEN_NAME]", required=False)
+@click.option(
+    "--name",
+    "option_name",
+    default=None,
+    help="The token's name, as shown on the user's page (default: cli).",
+)
+@config_option
+def user_token_add_command(
+    name: str, token_name: str | None, option_name: str | None, config_file: str | None
+) -> None:
+    """Make an API token for the user NAME and print it. It is shown only
+    now: only a hash of it is stored. (CKAN: ckan user token add USER NAME.)"""
+    if token_name and option_name and token_name != option_name:
+        raise click.UsageError(
+            f"two token names given: {token_name!r} and --name {option_name!r}; give one"
+        )
+    label = token_name or option_name or "cli"
+    result = _action(config_file, "api_token_create", {"user": name, "name": label})
+    click.echo(f"API token {label!r} for {name} (shown only now, keep it safe):", err=True)
+    click.echo(result["token"])
+
+
 @main.group("sysadmin")
 def sysadmin_group() -> None:
     """Grant or withdraw the sysadmin flag."""

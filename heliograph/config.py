@@ -93,6 +93,33 @@ def _as_str(value: str) -> str:
     return value.strip()
 
 
+def _as_rate_limits(value: str) -> str:
+    from limits import parse_many
+
+    value = value.strip()
+    if value:
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError("expected rate limits such as '5 per minute; 20 per hour'") from None
+    return value
+
+
+def _as_storage_uri(value: str) -> str:
+    value = value.strip()
+    scheme = value.partition("://")[0]
+    if not value.partition("://")[1] or scheme not in {
+        "memory",
+        "redis",
+        "rediss",
+        "redis+unix",
+        "redis+sentinel",
+        "redis+cluster",
+    }:
+        raise ValueError("expected memory:// or a Redis URL such as redis://127.0.0.1:6379/0")
+    return value
+
+
 @dataclass(frozen=True)
 class Option:
     """A declared configuration key."""
@@ -128,6 +155,37 @@ OPTIONS: tuple[Option, ...] = (
     Option("heliograph.mail_folder", _as_str, None, "folder for mail when smtp.server is empty"),
     Option(
         "heliograph.reset_key_ttl_minutes", _as_int, "60", "how long a password-reset link works"
+    ),
+    Option(
+        "heliograph.session_lifetime_days",
+        _as_int,
+        "30",
+        "a login (and its remember-me cookie) ends after this many days unused",
+    ),
+    Option(
+        "heliograph.ratelimit.storage_uri",
+        _as_storage_uri,
+        "memory://",
+        "where failed logins are counted: memory:// (each process alone) or a Redis URL "
+        "such as redis://127.0.0.1:6379/0 (shared by every process)",
+    ),
+    Option(
+        "heliograph.login_limit.account",
+        _as_rate_limits,
+        "5 per minute; 20 per hour",
+        "failed logins allowed per login name or e-mail (Flask-Limiter notation; empty: none)",
+    ),
+    Option(
+        "heliograph.login_limit.address",
+        _as_rate_limits,
+        "20 per minute; 100 per hour",
+        "failed logins allowed per client address (Flask-Limiter notation; empty: none)",
+    ),
+    Option(
+        "heliograph.password_checks",
+        _as_int,
+        "0",
+        "Argon2 hashes or checks run at once (0: half the processor cores, at least one)",
     ),
     Option("heliograph.auth.create_unowned_dataset", _as_bool, "false", "CKAN auth rule"),
     Option("heliograph.auth.user_create_organizations", _as_bool, "true", "CKAN auth rule"),

@@ -514,8 +514,22 @@ def user_email_unique(value: t.Any, state: State) -> t.Any:
         func.lower(model.User.email) == value.lower(),
         model.User.state != model.tables.DELETED,
     ):
-        raise Invalid(f"The email address '{value}' belongs to a registered user.")
+        raise Invalid(email_taken(value))
     return value
+
+
+def email_taken(value: str) -> str:
+    """What ``user_email_unique`` says; also the answer to the loser of a race
+    that the database's unique index on ``lower(email)`` decided."""
+    return f"The email address '{value}' belongs to a registered user."
+
+
+def user_conflict(exc: Exception, email: str | None) -> dict[str, list[str]]:
+    """The validation errors for a uniqueness race lost on user ``name`` or
+    ``email`` (the constraint the database named in ``exc``)."""
+    if email and "email" in str(getattr(exc, "orig", exc)).lower():
+        return {"email": [email_taken(email)]}
+    return {"name": ["That login name is not available."]}
 
 
 def user_create_schema() -> Schema:

@@ -11,24 +11,75 @@ in an action's result.
 
 from __future__ import annotations
 
+import collections.abc as c
 import contextlib
 import datetime as dt
 import hashlib
 import hmac
+import logging
+import os
 import secrets
+import threading
 import typing as t
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy.orm import object_session
 
 from heliograph import model
 from heliograph.lib import signals
 
+log = logging.getLogger(__name__)
+
 _hasher = PasswordHasher()
 
 
+# -- bounded Argon2 work ----------------------------------------------------------
+
+
+class PasswordChecksBusy(Exception):
+    """No Argon2 slot came free within the time the caller would wait."""
+
+
+def _default_slots() -> int:
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+_slots = threading.BoundedSemaphore(_default_slots())
+_holding = threading.local()
+
+
+def set_password_checks(count: int) -> None:
+    """Let ``count`` Argon2 hashes or checks run at once (0: half the
+    processor cores, at least one). Each costs tens of megabytes and a core
+    for a quarter of a second, so the rest wait their turn instead of
+    starving every other request of processor time."""
+    global _slots
+    _slots = threading.BoundedSemaphore(count or _default_slots())
+
+
+@contextlib.contextmanager
+def password_check_slot(timeout: float | None = None) -> c.Iterator[None]:
+    """Hold one Argon2 slot for the block (the one already held by this thread,
+    if any); wait at most ``timeout`` seconds for it (None: as long as it
+    takes), else raise :class:`PasswordChecksBusy`."""
+    if getattr(_holding, "slot", False):
+        yield
+        return
+    slots = _slots
+    if not slots.acquire(timeout=timeout):
+        raise PasswordChecksBusy()
+    _holding.slot = True
+    try:
+        yield
+    finally:
+        _holding.slot = False
+        slots.release()
+
+
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    with password_check_slot():
+        return _hasher.hash(password)
 
 
 def check_password(user: model.User, password: str) -> bool:
@@ -41,11 +92,12 @@ def check_password(user: model.User, password: str) -> bool:
         burn_time(password)
         return False
     try:
-        _hasher.verify(user.password, password)
+        with password_check_slot():
+            _hasher.verify(user.password, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
     if _hasher.check_needs_rehash(user.password):
-        user.password = _hasher.hash(password)
+        user.password = hash_password(password)
     return True
 
 
@@ -57,8 +109,11 @@ def burn_time(password: object) -> None:
     for an unknown user costs, so it answers no faster than a wrong password."""
     global _DUMMY_HASH
     if _DUMMY_HASH is None:
-        _DUMMY_HASH = _hasher.hash("heliograph-no-such-user")
-    with contextlib.suppress(VerifyMismatchError, VerificationError, InvalidHashError):
+        _DUMMY_HASH = hash_password("heliograph-no-such-user")
+    with (
+        password_check_slot(),
+        contextlib.suppress(VerifyMismatchError, VerificationError, InvalidHashError),
+    ):
         _hasher.verify(_DUMMY_HASH, password if isinstance(password, str) else "")
 
 
@@ -134,10 +189,22 @@ def authenticate(session: t.Any, login: str, password: str) -> model.User | None
 
 
 def set_password(user: model.User, password: str) -> None:
-    """Store a new password (hashed); any pending reset key stops working."""
+    """Store a new password (hashed); any pending reset key stops working and
+    every login session of the user ends (in the user's session, uncommitted)."""
     user.password = hash_password(password)
     user.reset_key_hash = None
     user.reset_key_expires = None
+    end_sessions(object_session(user) or model.Session(), user.id)
+
+
+def end_sessions(session: t.Any, user_id: str) -> int:
+    """Delete every login session of user ``user_id`` (session and remember-me
+    cookies naming them log nobody in any more); returns how many there were.
+    API tokens are not touched. The caller commits."""
+    from sqlalchemy import delete
+
+    result = session.execute(delete(model.UserSession).where(model.UserSession.user_id == user_id))
+    return int(result.rowcount or 0)
 
 
 # -- password reset keys --------------------------------------------------------
@@ -170,3 +237,57 @@ def reset_key_valid(user: model.User | None, key: str | None) -> bool:
         return False
     matches = hmac.compare_digest(stored, _key_hash(key))
     return matches and model.utcnow() < expires
+
+
+# -- the reset mail ---------------------------------------------------------------
+
+RESET_PATH = "/user/reset/{user_id}?key={key}"
+"""Where a reset link leads, below ``heliograph.site_url`` (the web layer's route)."""
+LONGEST_LOGIN = 320
+"""No name (100) or e-mail address (254) is longer: a longer login matches nobody."""
+
+
+def mail_reset_link(login: str) -> None:
+    """For the active account whose name or e-mail is ``login``: a new reset
+    key (replacing any earlier one), mailed as a link to the account's
+    address, then ``request_password_reset(name, user=...)``. Nothing when no
+    account matches. When the mail cannot be handed over, the key is
+    withdrawn, a warning logged, and no signal sent.
+
+    Run outside the request that asked for it (its one argument is plain
+    data), so that asking costs and answers the same whether or not the
+    account exists. Uses this thread's ``model.Session`` and removes it."""
+    from urllib.parse import quote
+
+    from heliograph.lib import mailer
+    from heliograph.logic.settings import config
+
+    session = model.Session()
+    try:
+        user = user_for_login(session, login) if len(login) <= LONGEST_LOGIN else None
+        if user is None or not user.email:
+            return
+        minutes = int(config.get("heliograph.reset_key_ttl_minutes", 60))
+        key = new_reset_key(user, minutes)
+        session.commit()
+        site = str(config.get("heliograph.site_url", "")).rstrip("/")
+        link = site + RESET_PATH.format(user_id=quote(user.id, safe=""), key=key)
+        title = config.get("heliograph.site_title", "Heliograph")
+        body = (
+            f"Hello {user.display_name},\n\n"
+            f"Someone asked to reset the password of the account {user.name!r}.\n"
+            f"To choose a new password, open this link within {minutes} minutes:\n\n"
+            f"{link}\n\n"
+            "The link works once. If you did not ask for this, ignore this message.\n"
+        )
+        try:
+            mailer.send_mail(config, user.email, f"Reset your password on {title}", body)
+        except mailer.MailerError as exc:
+            user.reset_key_hash = None
+            user.reset_key_expires = None
+            session.commit()
+            log.warning("the password reset link for user %r was not sent: %s", user.name, exc)
+            return
+        signals.request_password_reset.send(user.name, user=user)
+    finally:
+        model.Session.remove()

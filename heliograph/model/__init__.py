@@ -19,6 +19,7 @@ from heliograph.model.tables import (
     Resource,
     Tag,
     User,
+    UserSession,
 )
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "Session",
     "Tag",
     "User",
+    "UserSession",
     "engine_for",
     "init_engine",
     "new_id",

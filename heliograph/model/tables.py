@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
+import typing as t
 
 from sqlalchemy import (
     BigInteger,
@@ -16,6 +16,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -46,6 +48,16 @@ class User(Base):
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all")
 
     @property
+    def session_ref(self) -> str | None:
+        """The reference of the login session this object was loaded or logged
+        in with (``heliograph.web.accounts``); not stored."""
+        return t.cast("str | None", self.__dict__.get("_heliograph_session_ref"))
+
+    @session_ref.setter
+    def session_ref(self, value: str | None) -> None:
+        self.__dict__["_heliograph_session_ref"] = value
+
+    @property
     def display_name(self) -> str:
         return self.fullname or self.name
 
@@ -58,11 +70,39 @@ class User(Base):
         return self.state == ACTIVE
 
     def get_id(self) -> str:
-        """The session's reference to this user: the id and a fragment of a
-        digest of the password hash, so that changing the password ends
-        every session logged in with the old one."""
-        digest = hashlib.sha256((self.password or "").encode("utf-8")).hexdigest()
-        return f"{self.id}.{digest[:16]}"
+        """What Flask-Login keeps in the session cookie (and the remember-me
+        cookie): the reference of the login session this object was loaded or
+        logged in with, a :class:`UserSession` row checked on every request."""
+        if not self.session_ref:
+            raise LookupError(f"user {self.name!r} has no login session (accounts.open_session)")
+        return self.session_ref
+
+
+# One account per e-mail address, whatever its case, among the users not deleted
+# (what the ``user_email_unique`` validator checks; the database decides races).
+Index(
+    "uq_user_email",
+    func.lower(User.email),
+    unique=True,
+    sqlite_where=text("state != 'deleted'"),
+    postgresql_where=text("state != 'deleted'"),
+)
+
+
+class UserSession(Base):
+    """A login session: what a session or remember-me cookie refers to. Logging
+    out deletes it; changing the password or ending a user's sessions deletes
+    all of theirs, and a cookie naming a deleted or expired row logs nobody in."""
+
+    __tablename__ = "user_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """SHA-256 (hex) of the secret the cookie holds; the secret is not stored."""
+    user_id: Mapped[str] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    created: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires: Mapped[dt.datetime] = mapped_column(DateTime)
+    remember: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ApiToken(Base):

@@ -7,6 +7,13 @@ What a caller can rely on:
   API token sent with it still wins); the action API at ``/api`` is exempt
   from CSRF and knows callers by their API token only, never by the cookie,
   so a forged cross-site request cannot act for a logged-in user;
+- every login is a :class:`~heliograph.model.UserSession` row, checked on
+  every request: the session cookie and the remember-me cookie hold only a
+  reference to it (the user's id and a random secret of which the row keeps a
+  hash). Logging out deletes the row, so a copy of the cookie made before
+  logs nobody in; a new password (by any path) and ``user_sessions_revoke``
+  delete all of the user's rows; a row unused for
+  ``heliograph.session_lifetime_days`` expires;
 - ``user_logged_in(app, user=...)`` and ``user_logged_out(app, user=...)`` of
   :mod:`heliograph.lib.signals` re-broadcast Flask-Login's own signals, with
   this application as sender and the model user as ``user``.
@@ -14,17 +21,37 @@ What a caller can rely on:
 
 from __future__ import annotations
 
+import collections.abc as c
+import concurrent.futures
+import datetime as dt
+import hashlib
 import hmac
+import logging
+import math
+import secrets
+import threading
+import time
 import typing as t
 
+import flask
 import flask_login
 from flask import Flask
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter, RateLimiter
+from sqlalchemy import delete, update
 
 from heliograph import model
+from heliograph.config import ConfigError
 from heliograph.lib import signals
+from heliograph.logic import users
 
-__all__ = ["init_app", "login_manager"]
+__all__ = ["init_app", "log_in", "log_out", "login_manager", "open_session"]
+
+log = logging.getLogger(__name__)
 
 login_manager = flask_login.LoginManager()
 login_manager.login_view = "user.login"
@@ -33,16 +60,115 @@ login_manager.login_message = "Please log in to see that page."
 csrf = CSRFProtect()
 
 
-def _load_user(session_id: str) -> model.User | None:
-    """The user a session names, while it is active and its password is the
-    one the session was made with (see ``User.get_id``)."""
-    user_id, _dot, _fragment = session_id.partition(".")
-    user = model.Session.get(model.User, user_id)
+SESSION_SECRET_BYTES = 32
+LAST_SEEN_STEP = dt.timedelta(minutes=5)
+"""How stale a session's ``last_seen`` may get before a request refreshes it
+(and pushes its expiry back): one write per session per step, not per request."""
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _lifetime() -> dt.timedelta:
+    config = flask.current_app.config["HELIOGRAPH"]
+    return dt.timedelta(days=int(config.get("heliograph.session_lifetime_days", 30)))
+
+
+def open_session(session: t.Any, user: model.User, remember: bool = False) -> str:
+    """Add a login session for ``user`` to ``session`` (the caller commits) and
+    return its reference, which ``user.get_id()`` now gives Flask-Login."""
+    secret = secrets.token_urlsafe(SESSION_SECRET_BYTES)
+    now = model.utcnow()
+    session.add(
+        model.UserSession(
+            id=_digest(secret),
+            user_id=user.id,
+            created=now,
+            last_seen=now,
+            expires=now + _lifetime(),
+            remember=remember,
+        )
+    )
+    user.session_ref = f"{user.id}.{secret}"
+    return user.session_ref
+
+
+def log_in(user: model.User, remember: bool = False) -> bool:
+    """Log ``user`` in on this request (a new login session, committed) and
+    send ``user_logged_in``; False for an inactive user."""
+    if not user.is_active:
+        return False
+    session = model.Session()
+    open_session(session, user, remember)
+    session.commit()
+    _new_csrf_token()
+    return bool(flask_login.login_user(user, remember=remember, duration=_lifetime()))
+
+
+def log_out() -> None:
+    """End this request's login session (its row is deleted), clear the
+    session and remember-me cookies and send ``user_logged_out``."""
+    ref = flask.session.get("_user_id")
+    if isinstance(ref, str) and "." in ref:
+        session = model.Session()
+        session.execute(
+            delete(model.UserSession).where(model.UserSession.id == _digest(ref.partition(".")[2]))
+        )
+        session.commit()
+    flask_login.logout_user()
+    _new_csrf_token()
+
+
+def _new_csrf_token() -> None:
+    """Drop the CSRF token, so that the next form gets a new one: a token seen
+    before logging in (or out) is refused after."""
+    field = flask.current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    flask.session.pop(field, None)
+    flask.g.pop(field, None)
+
+
+def _load_user(session_ref: str) -> model.User | None:
+    """The user a session or remember-me cookie names, while that login
+    session exists and is unexpired and the user is active."""
+    user_id, _dot, secret = session_ref.partition(".")
+    if not user_id or not secret or len(secret) > 128:
+        return None
+    session = model.Session()
+    row = session.get(model.UserSession, _digest(secret))
+    now = model.utcnow()
+    if row is None or not hmac.compare_digest(row.user_id, user_id) or row.expires <= now:
+        return None
+    user = session.get(model.User, row.user_id)
     if user is None or user.state != model.tables.ACTIVE:
         return None
-    if not hmac.compare_digest(user.get_id(), session_id):
-        return None
+    if now - row.last_seen >= LAST_SEEN_STEP:
+        flask.g.heliograph_session_seen = row.id
+    user.session_ref = session_ref
     return user
+
+
+def _refresh_seen_session(response: t.Any) -> t.Any:
+    """After the view: push back the expiry of the login session this request
+    used, when its ``last_seen`` was stale. Whatever the view left uncommitted
+    is rolled back first, as the end of the request would."""
+    session_id = flask.g.pop("heliograph_session_seen", None)
+    if session_id is None:
+        return response
+    now = model.utcnow()
+    session = model.Session()
+    try:
+        session.rollback()
+        session.execute(
+            update(model.UserSession)
+            .where(model.UserSession.id == session_id)
+            .values(last_seen=now, expires=now + _lifetime())
+        )
+        session.commit()
+    except Exception:
+        session.rollback()
+        log.warning("could not record the use of a login session", exc_info=True)
+    return response
 
 
 login_manager.user_loader(_load_user)
@@ -56,10 +182,132 @@ def _rebroadcast_logged_out(sender: Flask, **extra: t.Any) -> None:
     signals.user_logged_out.send(sender, user=extra.get("user"))
 
 
+# -- failed logins ------------------------------------------------------------------
+
+
+class LoginThrottle:
+    """Failed logins counted per login (name or e-mail, whatever its case,
+    existing or not: the count tells nothing about accounts) and per client
+    address, in Flask-Limiter's storage (moving windows): in this process by
+    default, in Redis when ``heliograph.ratelimit.storage_uri`` names one.
+    When that storage fails, counting goes on in this process (logged)."""
+
+    def __init__(self, app: Flask) -> None:
+        config = app.config["HELIOGRAPH"]
+        self.limiter = Limiter(
+            get_remote_address,
+            app=app,
+            storage_uri=config["heliograph.ratelimit.storage_uri"],
+            strategy="moving-window",
+            headers_enabled=False,
+            default_limits=[],
+        )
+        self.per_login = _limits(config["heliograph.login_limit.account"])
+        self.per_address = _limits(config["heliograph.login_limit.address"])
+        self._fallback = MovingWindowRateLimiter(MemoryStorage())
+
+    def _checks(self, login: str) -> list[tuple[RateLimitItem, str]]:
+        address = get_remote_address() or "unknown"
+        return [
+            *((item, f"heliograph/login/{login.strip().lower()}") for item in self.per_login),
+            *((item, f"heliograph/address/{address}") for item in self.per_address),
+        ]
+
+    def _run(self, step: c.Callable[[RateLimiter], t.Any]) -> t.Any:
+        try:
+            return step(self.limiter.limiter)
+        except Exception:
+            log.warning(
+                "the rate limit storage failed; counting failed logins in this process",
+                exc_info=True,
+            )
+            return step(self._fallback)
+
+    def retry_after(self, login: str) -> int | None:
+        """Seconds until ``login`` may be tried from this address again, or
+        None when it may be tried now."""
+        checks = self._checks(login)
+
+        def wait(strategy: RateLimiter) -> int | None:
+            longest: float | None = None
+            for item, key in checks:
+                if not strategy.test(item, key):
+                    reset = strategy.get_window_stats(item, key).reset_time - time.time()
+                    longest = reset if longest is None else max(longest, reset)
+            return None if longest is None else max(1, math.ceil(longest))
+
+        return t.cast("int | None", self._run(wait))
+
+    def failed(self, login: str) -> None:
+        """Count one failed login of ``login`` from this address."""
+        checks = self._checks(login)
+
+        def hit(strategy: RateLimiter) -> None:
+            for item, key in checks:
+                strategy.hit(item, key)
+
+        self._run(hit)
+
+
+def _limits(text: str) -> list[RateLimitItem]:
+    return list(parse_many(text)) if text else []
+
+
+def login_throttle() -> LoginThrottle:
+    return t.cast(LoginThrottle, flask.current_app.extensions["heliograph_login_throttle"])
+
+
+# -- work done after the request ---------------------------------------------------
+
+MAX_DEFERRED = 1000
+"""Jobs waiting at most; past that a job is dropped with a warning."""
+
+_deferred = concurrent.futures.ThreadPoolExecutor(
+    max_workers=1, thread_name_prefix="heliograph-deferred"
+)
+_deferred_room = threading.BoundedSemaphore(MAX_DEFERRED)
+
+
+def defer(job: c.Callable[..., None], *args: str) -> bool:
+    """Run ``job(*args)`` in the background, one job after another, so that the
+    request does not wait for it (nor take longer for it); a failure is
+    logged. False when too many jobs are waiting (the job is dropped)."""
+    if not _deferred_room.acquire(blocking=False):
+        log.warning("too many jobs waiting; %s dropped", job.__qualname__)
+        return False
+
+    def run() -> None:
+        try:
+            job(*args)
+        except Exception:
+            log.exception("background job %s failed", job.__qualname__)
+        finally:
+            _deferred_room.release()
+
+    _deferred.submit(run)
+    return True
+
+
+def wait_for_deferred(timeout: float = 60.0) -> None:
+    """Block until every job deferred so far has run."""
+    _deferred.submit(lambda: None).result(timeout)
+
+
 def init_app(app: Flask) -> None:
     """Set up Flask-Login and CSRF protection on ``app`` (before blueprints)."""
     login_manager.init_app(app)
+    # CSRF is checked by _check_csrf, which knows API token callers.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
+    app.before_request(_check_csrf)
+    app.after_request(_refresh_seen_session)
+    try:
+        app.extensions["heliograph_login_throttle"] = LoginThrottle(app)
+    except Exception as exc:
+        raise ConfigError(
+            f"configuration key 'heliograph.ratelimit.storage_uri': cannot use it: {exc}"
+        ) from exc
+    users.set_password_checks(int(app.config["HELIOGRAPH"].get("heliograph.password_checks", 0)))
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session's life
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
@@ -67,6 +315,20 @@ def init_app(app: Flask) -> None:
     # Module-level receivers, filtered by this app, as for the request signals.
     flask_login.user_logged_in.connect(_rebroadcast_logged_in, app)
     flask_login.user_logged_out.connect(_rebroadcast_logged_out, app)
+
+
+def _check_csrf() -> None:
+    """Flask-WTF's check on every form post, except for a caller identified by
+    an API token it sent: a cross-site form cannot send that header (as CKAN)."""
+    if not flask.current_app.config.get("WTF_CSRF_ENABLED", True):
+        return
+    if flask.request.method not in flask.current_app.config["WTF_CSRF_METHODS"]:
+        return
+    from heliograph.web import identity
+
+    if identity.identified_by_token():
+        return
+    csrf.protect(apply_exemptions=True)
 
 
 def exempt_api(blueprint: t.Any) -> None:

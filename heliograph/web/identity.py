@@ -70,8 +70,18 @@ def identify() -> tuple[str | None, model.User | None]:
             user = None
         if user is not None:
             result = (user.name, user)
+            flask.g.heliograph_identity_by_token = True
             break
     if result is _ANONYMOUS and flask.request.blueprint != "api":
         result = _session_user()
     flask.g.heliograph_identity = result
     return result
+
+
+def identified_by_token() -> bool:
+    """Whether this request's caller is the owner of a valid API token it sent
+    (as opposed to the session cookie, or nobody)."""
+    if not _candidates():
+        return False
+    identify()
+    return bool(flask.g.get("heliograph_identity_by_token", False))

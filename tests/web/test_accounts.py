@@ -390,8 +390,8 @@ def test_user_page_lists_creates_and_revokes_tokens(client: FlaskClient) -> None
     log_in(client, "alice")
     token = csrf_token(client, "/user/alice")
     created = client.post("/user/alice/api-tokens", data={"name": "laptop", "csrf_token": token})
-    assert created.status_code == 302
-    page = client.get("/user/alice").get_data(as_text=True)
+    assert created.status_code == 200
+    page = created.get_data(as_text=True)
     assert "laptop" in page and "default" in page and 'class="new-token"' in page
     assert 'class="new-token"' not in client.get("/user/alice").get_data(as_text=True)
     [first, _] = api(client, "api_token_list", alice["token"], user_id="alice").get_json()["result"]
@@ -448,3 +448,64 @@ def test_unknown_login_costs_the_same_argon2_verification_as_a_wrong_password(
         verifications.clear()
         assert log_in(client, login, "wrong-horse-9").status_code == 401
         assert len(verifications) == 1, login
+
+
+# -- the CSRF token and a new API token in the session cookie --------------------------
+
+
+def session_contents(app: Flask, client: FlaskClient) -> dict[str, t.Any]:
+    """What the signed (not encrypted) session cookie carries, as anyone holding it can read."""
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    return t.cast(dict[str, t.Any], serializer.loads(cookie.value))
+
+
+def test_logging_in_gives_a_new_csrf_token_and_the_one_from_before_is_refused(
+    app: Flask, client: FlaskClient
+) -> None:
+    make_user("alice")
+    before_form = csrf_token(client)
+    before = session_contents(app, client)["csrf_token"]
+    assert log_in(client, "alice").status_code == 302
+    assert "csrf_token" not in session_contents(app, client)
+    after_form = csrf_token(client, "/")
+    after = session_contents(app, client)["csrf_token"]
+    assert after != before
+    # A token an attacker saw (or planted) before the login does not act for the user.
+    stale = client.post("/user/alice/api-tokens", data={"name": "x", "csrf_token": before_form})
+    assert stale.status_code == 400 and "CSRF" in stale.get_data(as_text=True)
+    fresh = client.post("/user/alice/api-tokens", data={"name": "x", "csrf_token": after_form})
+    assert fresh.status_code == 200
+
+
+def test_logging_out_gives_a_new_csrf_token(app: Flask, client: FlaskClient) -> None:
+    make_user("alice")
+    log_in(client, "alice")
+    token = csrf_token(client, "/")
+    during = session_contents(app, client)["csrf_token"]
+    client.post("/user/_logout", data={"csrf_token": token})
+    assert session_contents(app, client).get("csrf_token") != during
+
+
+def test_a_new_api_token_is_shown_once_and_never_put_in_the_session_cookie(
+    app: Flask, client: FlaskClient
+) -> None:
+    make_user("alice")
+    log_in(client, "alice")
+    token = csrf_token(client, "/user/alice")
+    created = client.post("/user/alice/api-tokens", data={"name": "laptop", "csrf_token": token})
+    assert created.status_code == 200
+    assert created.headers["Cache-Control"] == "no-store"
+    found = re.search(r'<code class="new-token">([^<]+)</code>', created.get_data(as_text=True))
+    assert found
+    secret = found.group(1)
+    set_cookies = " ".join(created.headers.getlist("Set-Cookie"))
+    assert secret not in set_cookies
+    assert secret not in str(session_contents(app, client))
+    assert secret not in client.get("/user/alice").get_data(as_text=True)
+    # It is a working token.
+    listed = client.post(
+        "/api/3/action/api_token_list", json={"user_id": "alice"}, headers={"Authorization": secret}
+    )
+    assert listed.status_code == 200

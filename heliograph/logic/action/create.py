@@ -23,7 +23,12 @@ from heliograph.logic import (
 from heliograph.logic import auth as authz
 from heliograph.logic.dictization import member_dictize, package_dictize, user_dictize
 from heliograph.logic.model_save import package_save
-from heliograph.logic.schema import group_schema, user_create_schema, validate_package
+from heliograph.logic.schema import (
+    group_schema,
+    user_conflict,
+    user_create_schema,
+    validate_package,
+)
 from heliograph.logic.validation import (
     NUL_MESSAGE,
     max_length,
@@ -336,8 +341,8 @@ def user_create(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
             sysadmin=bool(clean.get("sysadmin", False)),
             state=clean.get("state") or model.tables.ACTIVE,
         )
-    except IntegrityError:
-        raise ValidationError({"name": ["That login name is not available."]}) from None
+    except IntegrityError as exc:
+        raise ValidationError(user_conflict(exc, clean["email"])) from None
     result = user_dictize(user, context, include_email=True, number_created_packages=0)
     if clean.get("with_apitoken"):
         token = get_action("api_token_create")(

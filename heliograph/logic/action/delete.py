@@ -19,6 +19,7 @@ __all__ = [
     "package_delete",
     "resource_delete",
     "user_delete",
+    "user_sessions_revoke",
 ]
 
 
@@ -137,3 +138,18 @@ def user_delete(context: Context, data_dict: DataDict) -> None:
     )
     session.flush()
     return None
+
+
+def user_sessions_revoke(context: Context, data_dict: DataDict) -> dict[str, int]:
+    """End every login session of user ``id``: their session and remember-me
+    cookies stop working at once, on every device (API tokens are not
+    touched). The user themself or a sysadmin. Returns ``{"ended": <count>}``."""
+    from heliograph.logic import users
+
+    _data, user = target(
+        context, data_dict, authz.user_by_id_or_name, "User not found", "user_sessions_revoke"
+    )
+    session = context.get("session", model.Session)
+    ended = users.end_sessions(session, user.id)
+    session.flush()
+    return {"ended": ended}

@@ -27,7 +27,12 @@ from heliograph.logic.action.create import (
 )
 from heliograph.logic.dictization import package_dictize
 from heliograph.logic.model_save import package_save
-from heliograph.logic.schema import group_schema, user_update_schema, validate_package
+from heliograph.logic.schema import (
+    group_schema,
+    user_conflict,
+    user_update_schema,
+    validate_package,
+)
 from heliograph.logic.validation import require_mapping, validate_or_raise
 
 __all__ = [
@@ -226,6 +231,6 @@ def user_update(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
             setattr(user, key, clean[key])
     try:
         context.get("session", model.Session).flush()
-    except IntegrityError:
-        raise ValidationError({"name": ["That login name is not available."]}) from None
+    except IntegrityError as exc:
+        raise ValidationError(user_conflict(exc, clean.get("email"))) from None
     return t.cast(dict[str, t.Any], get_action("user_show")(dict(context), {"id": user.id}))

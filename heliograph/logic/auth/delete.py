@@ -21,6 +21,7 @@ __all__ = [
     "package_delete",
     "resource_delete",
     "user_delete",
+    "user_sessions_revoke",
 ]
 
 Result = dict[str, t.Any]
@@ -61,3 +62,11 @@ organization_delete = group_delete
 def user_delete(context: Context, data_dict: DataDict) -> Result:
     """Sysadmins only (they pass before this runs)."""
     return refuse(f"User {who(context)} not authorized to delete users")
+
+
+def user_sessions_revoke(context: Context, data_dict: DataDict) -> Result:
+    """The user themself (sysadmins pass earlier)."""
+    caller = current_user(context)
+    if caller is not None and data_dict.get("id") == caller.id:
+        return ok()
+    return refuse(f"User {who(context)} not authorized to end the sessions of this user")

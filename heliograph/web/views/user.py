@@ -5,12 +5,16 @@ Signals sent here (all from :mod:`heliograph.lib.signals`):
 
 - ``failed_login(login_tried)`` for every failed login attempt that names a
   login and a password - unknown login and wrong password alike, with the same
-  answer; a hash with outdated Argon2 parameters is replaced on success;
+  answer; a hash with outdated Argon2 parameters is replaced on success.
+  Failed logins are limited per login and per client address
+  (``heliograph.login_limit.*``): past the limit an attempt is answered 429
+  with ``Retry-After`` without checking the password (and sends nothing);
 - ``user_logged_in`` / ``user_logged_out`` through Flask-Login (see
   :mod:`heliograph.web.accounts`); ``user_created`` by ``user_create``;
 - ``request_password_reset(name, user=...)`` once the reset mail was handed
-  to the mail server (never when sending failed); the page answers the same
-  whether or not an account matched;
+  to the mail server (never when sending failed), after the request: the
+  page answers the same, at the same cost, whether or not an account matched
+  and whether or not the mail server is up (a failed mail is logged);
 - ``perform_password_reset(name, user=...)`` once the new password is stored.
 """
 
@@ -27,9 +31,9 @@ from werkzeug.exceptions import Forbidden
 from werkzeug.wrappers import Response
 
 from heliograph import logic, model
-from heliograph.lib import mailer, signals
+from heliograph.lib import signals
 from heliograph.logic import users, validation
-from heliograph.web import identity
+from heliograph.web import accounts, identity
 from heliograph.web.views import call_action, page_context
 
 log = logging.getLogger(__name__)
@@ -37,6 +41,14 @@ log = logging.getLogger(__name__)
 blueprint = Blueprint("user", __name__, url_prefix="/user")
 
 LOGIN_FAILED = "Login failed. Bad user name, e-mail or password."
+TOO_MANY_FAILED = (
+    "Too many failed logins with this user name or e-mail, or from your address. "
+    "Try again in {seconds} seconds."
+)
+BUSY = "The server is busy checking other logins. Try again in a moment."
+LOGIN_WAIT_SECONDS = 2.0
+"""How long a login waits for an Argon2 slot before it is answered 503 (so
+that a flood of logins cannot hold every server thread)."""
 RESET_REQUESTED = (
     "If an account matches what you entered, a link to reset its password has been "
     "mailed to the account's e-mail address."
@@ -44,10 +56,6 @@ RESET_REQUESTED = (
 RESET_INVALID = (
     "This password reset link is not valid: it is wrong, has expired or has been used "
     "already. Ask for a new one."
-)
-MAIL_DOWN = (
-    "We could not send the reset e-mail right now: the mail server is not available. "
-    "Please try again later."
 )
 
 
@@ -86,18 +94,23 @@ def read(id: str) -> str:
     _name, caller = identity.identify()
     if caller is not None and (caller.id == user["id"] or caller.sysadmin):
         tokens = call_action("api_token_list", {"user_id": user["id"]})
-    new_token = flask.session.pop("heliograph_new_token", None)
-    return flask.render_template(
-        "user/read.html", user_dict=user, tokens=tokens, new_token=new_token
-    )
+    return flask.render_template("user/read.html", user_dict=user, tokens=tokens, new_token=None)
 
 
 @blueprint.route("/<id>/api-tokens", methods=["POST"])
 def api_token_create(id: str) -> Response:
+    """Make a token and show it once, on this response (never stored in clear,
+    never put in the session cookie, never cached)."""
     result = call_action("api_token_create", {"user": id, "name": _form("name") or "web"})
-    # Shown once, on the next page, and never stored in clear.
-    flask.session["heliograph_new_token"] = result["token"]
-    return flask.redirect(flask.url_for("user.read", id=id))
+    user = call_action("user_show", {"id": id})
+    tokens = call_action("api_token_list", {"user_id": user["id"]})
+    response = flask.make_response(
+        flask.render_template(
+            "user/read.html", user_dict=user, tokens=tokens, new_token=result["token"]
+        )
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @blueprint.route("/<id>/api-tokens/<jti>/revoke", methods=["POST"])
@@ -105,6 +118,21 @@ def api_token_revoke(id: str, jti: str) -> Response:
     call_action("api_token_revoke", {"jti": jti})
     flask.flash("The API token has been revoked.")
     return flask.redirect(flask.url_for("user.read", id=id))
+
+
+@blueprint.route("/<id>/sessions/revoke", methods=["POST"])
+def sessions_revoke(id: str) -> Response:
+    """End every login session of the user (a sysadmin's or your own "log out
+    everywhere"); yours included, when they are yours."""
+    user = call_action("user_show", {"id": id})
+    call_action("user_sessions_revoke", {"id": user["id"]})
+    current = flask_login.current_user
+    if current.is_authenticated and current.id == user["id"]:
+        accounts.log_out()
+        flask.flash("All your login sessions have ended, this one too.")
+        return flask.redirect(flask.url_for("user.login"))
+    flask.flash(f"All login sessions of {user['name']} have ended.")
+    return flask.redirect(flask.url_for("user.read", id=user["name"]))
 
 
 # -- login and logout ---------------------------------------------------------------
@@ -124,22 +152,52 @@ def login() -> t.Any:
             400,
         )
     session = model.Session
-    user = users.authenticate(session, login_tried, password)
-    if user is None or not flask_login.login_user(user):
+    throttle = accounts.login_throttle()
+    try:
+        # Limit, check and count in one Argon2 slot: parallel guesses cannot
+        # all pass the limit before the first failure is counted.
+        with users.password_check_slot(timeout=LOGIN_WAIT_SECONDS):
+            wait = throttle.retry_after(login_tried)
+            if wait is not None:
+                return _login_refused(login_tried, TOO_MANY_FAILED.format(seconds=wait), 429, wait)
+            user = users.authenticate(session, login_tried, password)
+            if user is None or not user.is_active:
+                throttle.failed(login_tried)
+    except users.PasswordChecksBusy:
+        return _login_refused(login_tried, BUSY, 503, 1)
+    if user is None or not user.is_active:
         session.rollback()
         signals.failed_login.send(login_tried)
         return flask.render_template("user/login.html", login=login_tried, error=LOGIN_FAILED), 401
     user.last_active = model.utcnow()
     session.commit()  # keeps a rehashed password
+    accounts.log_in(user, remember=bool(_form("remember")))
     target = _safe_next(flask.request.args.get("next")) or flask.url_for("user.read", id=user.name)
     return flask.redirect(target)
 
 
+def _login_refused(login: str, message: str, status: int, retry_after: int) -> Response:
+    response = flask.make_response(
+        flask.render_template("user/login.html", login=login, error=message), status
+    )
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 @blueprint.route("/_logout", methods=["POST"])
 def logout() -> Response:
+    """End the login session of the cookie (server-side: a copy of the cookie
+    no longer works). A caller known by an API token instead is logged out
+    too - ``user_logged_out`` is sent for them - but the token stays valid
+    until revoked."""
     if flask_login.current_user.is_authenticated:
-        flask_login.logout_user()
-    flask.flash("You are logged out.")
+        accounts.log_out()
+        flask.flash("You are logged out.")
+    elif identity.identified_by_token():
+        _name, user = identity.identify()
+        app = t.cast(t.Any, flask.current_app)._get_current_object()
+        flask_login.user_logged_out.send(app, user=user)
+        flask.flash("You are logged out. The API token you sent stays valid until you revoke it.")
     return flask.redirect(flask.url_for("home.index"))
 
 
@@ -174,7 +232,7 @@ def register() -> t.Any:
     if not flask_login.current_user.is_authenticated:
         row = model.Session.get(model.User, user["id"])
         if row is not None:
-            flask_login.login_user(row)
+            accounts.log_in(row)
     return flask.redirect(flask.url_for("user.read", id=user["name"]))
 
 
@@ -201,43 +259,11 @@ def request_reset() -> t.Any:
             ),
             400,
         )
-    session = model.Session
-    user = users.user_for_login(session, login_tried)
-    if user is not None and user.email:
-        config = _config()
-        key = users.new_reset_key(user, int(config.get("heliograph.reset_key_ttl_minutes", 60)))
-        session.commit()
-        link = flask.url_for("user.perform_reset", id=user.id, key=key)
-        link = str(config.get("heliograph.site_url", "")).rstrip("/") + link
-        try:
-            mailer.send_mail(
-                config,
-                user.email,
-                f"Reset your password on {config.get('heliograph.site_title', 'Heliograph')}",
-                _reset_body(user, link, config),
-            )
-        except mailer.MailerError:
-            user.reset_key_hash = None
-            user.reset_key_expires = None
-            session.commit()
-            return flask.render_template(
-                "user/request_reset.html", login=login_tried, message=None, error=MAIL_DOWN
-            ), 503
-        signals.request_password_reset.send(user.name, user=user)
-    else:
-        users.burn_time("")  # about as long as making a key
+    # The same work whoever is named: the key and the mail are made after the
+    # request (users.mail_reset_link), so neither time nor answer tells
+    # whether an account exists or whether the mail server is up.
+    accounts.defer(users.mail_reset_link, login_tried)
     return flask.render_template("user/request_reset.html", login="", message=RESET_REQUESTED)
-
-
-def _reset_body(user: model.User, link: str, config: t.Any) -> str:
-    minutes = int(config.get("heliograph.reset_key_ttl_minutes", 60))
-    return (
-        f"Hello {user.display_name},\n\n"
-        f"Someone asked to reset the password of the account {user.name!r}.\n"
-        f"To choose a new password, open this link within {minutes} minutes:\n\n"
-        f"{link}\n\n"
-        "The link works once. If you did not ask for this, ignore this message.\n"
-    )
 
 
 @blueprint.route("/reset/<id>", methods=["GET", "POST"])

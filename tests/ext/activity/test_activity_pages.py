@@ -33,10 +33,15 @@ def app(activity_tables: sa.Engine, tmp_path: Path) -> Flask:
 
 def client_as(app: Flask, user: model.User | None) -> FlaskClient:
     """A client signed in as ``user`` (Flask-Login's session keys), or anonymous."""
+    from heliograph.web import accounts
+
     client = app.test_client()
     if user is not None:
+        with app.app_context():
+            ref = accounts.open_session(model.Session(), user)
+            model.Session.commit()
         with client.session_transaction() as session:
-            session["_user_id"] = user.get_id()
+            session["_user_id"] = ref
             session["_fresh"] = True
     return client
 
