@@ -36,6 +36,7 @@ __all__ = [
     "NotAuthorized",
     "NotFound",
     "ObjectNotFound",
+    "SearchQueryError",
     "UnknownAction",
     "ValidationError",
     "auth_allow_anonymous_access",
@@ -89,6 +90,19 @@ class ValidationError(ActionError):
             text = "; ".join(str(m) for m in messages) if isinstance(messages, list) else messages
             parts.append(f"{field}: {text}")
         return ", ".join(parts)
+
+
+class SearchQueryError(ValidationError):
+    """A search request the search cannot run (an unknown parameter).
+
+    The API answers it as CKAN does: 400 with ``__type`` ``Search Query
+    Error`` (ckanapi raises ``SearchQueryError``); callers inside the portal
+    may treat it as the :class:`ValidationError` it also is.
+    """
+
+    def __init__(self, error_dict: dict[str, t.Any], message: str) -> None:
+        super().__init__(error_dict)
+        self.message = message
 
 
 class UnknownAction(KeyError):

@@ -15,6 +15,7 @@ from heliograph.logic import (
     Context,
     DataDict,
     ObjectNotFound,
+    SearchQueryError,
     ValidationError,
     check_access,
     get_action,
@@ -359,7 +360,10 @@ def package_search(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
         key for key in data_dict if key not in SEARCH_KEYS and not key.startswith(("ext_", "_"))
     )
     if unknown:
-        raise ValidationError({key: ["Invalid search parameter"] for key in unknown})
+        raise SearchQueryError(
+            {key: ["Invalid search parameter"] for key in unknown},
+            f"Invalid search parameters: {', '.join(unknown)}",
+        )
     params = validate_or_raise(data_dict, _search_schema(), context)
     rows = min(params["rows"], config.as_int("heliograph.search.rows_max", 1000))
 
