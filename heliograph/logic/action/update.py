@@ -37,7 +37,9 @@ __all__ = [
     "organization_update",
     "package_patch",
     "package_update",
+    "resource_patch",
     "resource_update",
+    "user_patch",
     "user_update",
 ]
 
@@ -132,6 +134,17 @@ def resource_update(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     raise ObjectNotFound("Resource was not found.")  # pragma: no cover - saved above
 
 
+def resource_patch(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
+    """Change only the given fields of resource ``id``: ``resource_show``,
+    overlay ``data_dict``, then ``resource_update``."""
+    data_dict = require_mapping(data_dict)
+    (resource_id,) = require(data_dict, "id")
+    check_access("resource_patch", context, data_dict)
+    shown = get_action("resource_show")(dict(context), {"id": resource_id})
+    patched = {**shown, **data_dict, "id": shown["id"]}
+    return t.cast(dict[str, t.Any], get_action("resource_update")(context, patched))
+
+
 # -- groups and organizations ---------------------------------------------------------------
 
 GROUP_FIELDS = ("name", "title", "description", "image_url", "approval_status")
@@ -198,6 +211,15 @@ def organization_patch(context: Context, data_dict: DataDict) -> dict[str, t.Any
 # -- users -------------------------------------------------------------------------------
 
 USER_FIELDS = ("name", "email", "fullname", "about", "image_url", "sysadmin")
+
+
+def user_patch(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
+    """Change only the given fields of user ``id`` (through ``user_update``,
+    which keeps the fields left out)."""
+    data_dict, user = target(
+        context, data_dict, authz.user_by_id_or_name, "User not found", "user_patch"
+    )
+    return t.cast(dict[str, t.Any], get_action("user_update")(context, {**data_dict}))
 
 
 def user_update(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
