@@ -124,8 +124,10 @@ def _actor(context: dict[str, t.Any]) -> tuple[str | None, str | None]:
     if not name:
         return None, None
     known = context.get("auth_user_obj")
-    if known is not None and getattr(known, "name", None) == name:
-        return str(known.id), str(name)
+    if known is not None and getattr(known, "id", None) is not None:
+        # The caller's own account: its name may have just changed (renaming
+        # yourself), while context['user'] still holds the name it logged in with.
+        return str(known.id), str(getattr(known, "name", None) or name)
     try:
         user = tk.get_action("user_show")(_internal(context), {"id": name})
     except tk.ObjectNotFound:

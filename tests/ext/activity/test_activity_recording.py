@@ -343,3 +343,15 @@ def test_group_snapshots_carry_no_counts_an_anonymous_reader_could_not_see(
     assert [s["title"] for s in snapshots][0] == "Renamed"
     assert all("package_count" not in s and "member_count" not in s for s in snapshots)
     assert all("package_count" not in a.data.get("group", {}) for a in recorded())
+
+
+def test_renaming_yourself_is_recorded_under_your_account(
+    call: Call, people: dict[str, model.User], recorded: Read
+) -> None:
+    renamed = call("user_update", {"id": "editor", "name": "ed-itor"}, user="editor")
+    assert renamed["name"] == "ed-itor"
+    (changed,) = [a for a in recorded() if a.activity_type == "changed user"]
+    assert (changed.object_id, changed.user_id) == (people["editor"].id, people["editor"].id)
+    assert changed.data["user"]["name"] == "ed-itor"
+    assert changed.data["actor"] == "ed-itor"
+    assert call("user_show", {"id": "ed-itor"})["id"] == people["editor"].id
