@@ -216,7 +216,7 @@ USER_FIELDS = ("name", "email", "fullname", "about", "image_url", "sysadmin")
 def user_patch(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     """Change only the given fields of user ``id`` (through ``user_update``,
     which keeps the fields left out)."""
-    data_dict, user = target(
+    data_dict, _user = target(
         context, data_dict, authz.user_by_id_or_name, "User not found", "user_patch"
     )
     return t.cast(dict[str, t.Any], get_action("user_update")(context, {**data_dict}))

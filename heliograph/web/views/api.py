@@ -7,7 +7,8 @@
   body whose files are added under their field name).
 - Success: ``{"help": ..., "success": true, "result": ...}``. Failure:
   ``{"help": ..., "success": false, "error": {"__type": ..., ...}}`` with 409
-  (Validation Error), 400 (Search Query Error), 403 (Authorization Error), 404 (Not Found Error), 413
+  (Validation Error), 400 (Search Query Error), 403 (Authorization Error),
+  404 (Not Found Error), 413
   (body too large) or 500 (Internal Server Error; the traceback is logged,
   never shown). Malformed JSON, a wrong method and an unknown action are 400
   with a bare JSON string, as in CKAN.
