@@ -340,7 +340,7 @@ def test_group_snapshots_carry_no_counts_an_anonymous_reader_could_not_see(
     call(f"{kind}_update", {"id": target["id"], "title": "Renamed"}, user="admin")
     anonymous = call(f"{kind}_activity_list", {"id": target["id"], "include_data": True})
     snapshots = [a["data"]["group"] for a in anonymous if "group" in a["data"]]
-    assert [s["title"] for s in snapshots][0] == "Renamed"
+    assert snapshots[0]["title"] == "Renamed"
     assert all("package_count" not in s and "member_count" not in s for s in snapshots)
     assert all("package_count" not in a.data.get("group", {}) for a in recorded())
 
