@@ -105,6 +105,24 @@ OPTIONS: tuple[Option, ...] = (
     Option("heliograph.auth.create_user_via_web", _as_bool, "true", "CKAN auth rule"),
     Option("heliograph.auth.public_user_details", _as_bool, "true", "CKAN auth rule"),
     Option("heliograph.search.rows_max", _as_int, "1000", "largest page of package_search"),
+    Option(
+        "heliograph.search.max_text_length",
+        _as_int,
+        "2000",
+        "longest text (in characters) a search parameter (q, fq, sort, ...) may hold",
+    ),
+    Option(
+        "heliograph.search.max_terms",
+        _as_int,
+        "50",
+        "most words and field:value clauses one search may hold (q, fq, fq_list together)",
+    ),
+    Option(
+        "heliograph.search.max_list_items",
+        _as_int,
+        "1000",
+        "most items a list parameter of a search (fq_list, fields, a filter's values) may hold",
+    ),
     Option("heliograph.hide_version", _as_bool, "false", "hide the version in status_show"),
 )
 _BY_KEY = {option.key: option for option in OPTIONS}

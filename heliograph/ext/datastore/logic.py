@@ -113,6 +113,16 @@ def _json_param(value: t.Any, key: str) -> t.Any:
     return value
 
 
+def _check_bounds(key: str, value: t.Any) -> None:
+    """A ``{field: text or [texts]}`` mapping (``filters``, a dict ``q``)
+    within the portal's search bounds: its keys and each value."""
+    if not isinstance(value, dict):
+        return
+    tk.check_search_text(key, list(value))
+    for item in value.values():
+        tk.check_search_text(key, item)
+
+
 def _records(data_dict: DataDict) -> list[t.Any]:
     records = data_dict.get("records")
     if records is None:
@@ -313,15 +323,22 @@ def datastore_search(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     if filters is not None and not isinstance(filters, dict):
         raise tk.ValidationError({"filters": ["filters must be either a dict or null."]})
     q = data_dict.get("q")
+    tk.check_search_text("q", q)
     if isinstance(q, str) and q.strip().startswith("{"):
         q = _json_param(q, "q")
     if q is not None and not isinstance(q, (str, dict)):
         raise tk.ValidationError({"q": [f'invalid value "{q}": expected text or an object']})
+    _check_bounds("q", q)
+    _check_bounds("filters", filters)
+    tk.check_search_text("fields", data_dict.get("fields"))
     fields = (
         None if data_dict.get("fields") in (None, "") else _names(data_dict["fields"], "fields")
     )
+    tk.check_search_text("fields", fields)
     sort_value = data_dict.get("sort")
+    tk.check_search_text("sort", sort_value)
     sort = None if sort_value in (None, "") else _names(sort_value, "sort")
+    tk.check_search_text("sort", sort)
     rows_max = tk.config.get(ROWS_MAX_KEY) or ROWS_MAX_DEFAULT
     limit = min(_natural(data_dict, "limit", ROWS_DEFAULT), int(rows_max))
     offset = _natural(data_dict, "offset", 0)
