@@ -12,10 +12,42 @@ from __future__ import annotations
 import json
 import typing as t
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from heliograph import model
 from heliograph.logic.schema import PACKAGE_TEXT_FIELDS, RESOURCE_COLUMNS, RESOURCE_EXTRA_CORE
+
+
+def lock_package(session: t.Any, package_id: str) -> None:
+    """Hold dataset ``package_id`` for this transaction, then read it afresh.
+
+    A change that reads a dataset and writes it back (``package_patch``, the
+    resource actions, ``package_update``) calls this before it reads, so two
+    such changes run one after the other and neither writes back what the
+    other replaced. PostgreSQL locks the row (``SELECT ... FOR UPDATE``);
+    SQLite has one writer at a time, so a no-op write takes its write lock,
+    held until the commit. The dataset rows the session had loaded (datasets,
+    resources, extras, tags, memberships) are expired, so they are read again
+    under the lock; users, organizations and groups are left as they are.
+    """
+    session.flush()
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            select(model.Package.id).where(model.Package.id == package_id).with_for_update()
+        )
+    else:
+        session.execute(
+            update(model.Package)
+            .where(model.Package.id == package_id)
+            .values(state=model.Package.state)
+            .execution_options(synchronize_session=False)
+        )
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, _DATASET_ROWS):
+            session.expire(obj)
+
+
+_DATASET_ROWS = (model.Package, model.Resource, model.PackageExtra, model.PackageTag, model.Member)
 
 
 def package_save(

@@ -26,7 +26,7 @@ from heliograph.logic.action.create import (
     target,
 )
 from heliograph.logic.dictization import package_dictize
-from heliograph.logic.model_save import package_save
+from heliograph.logic.model_save import lock_package, package_save
 from heliograph.logic.schema import group_schema, user_update_schema, validate_package
 from heliograph.logic.validation import require_mapping, validate_or_raise
 
@@ -61,6 +61,7 @@ def package_update(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     if package is None:
         raise ObjectNotFound("Package was not found.")
     check_access("package_update", context, {**data_dict, "id": package.id})
+    lock_package(context.get("session", model.Session), package.id)
     clean, errors = validate_package(data_dict, context, package=package)
     if errors:
         raise ValidationError(errors)
@@ -77,6 +78,9 @@ def package_patch(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     data_dict = require_mapping(data_dict)
     (ref,) = require(data_dict, "id")
     check_access("package_patch", context, data_dict)
+    package = authz.package_by_id_or_name(context, ref)
+    if package is not None:
+        lock_package(context.get("session", model.Session), package.id)
     show_context = {
         "session": context.get("session", model.Session),
         "user": context.get("user"),
@@ -100,6 +104,7 @@ def resource_update(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     (resource_id,) = require(data_dict, "id")
     resource = active_resource(context, resource_id)
     check_access("resource_update", context, data_dict)
+    lock_package(context.get("session", model.Session), resource.package_id)
     package_dict = get_action("package_show")(dict(context), {"id": resource.package_id})
     resources = list(package_dict.get("resources") or [])
     positions = [i for i, item in enumerate(resources) if item["id"] == resource_id]
