@@ -89,6 +89,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("heliograph.secret_key", _as_str, None, "session secret (generated when absent)"),
     Option("heliograph.max_request_size_mb", _as_int, "10", "largest request body accepted"),
     Option("heliograph.max_resource_size_mb", _as_int, "10", "largest uploaded file accepted"),
+    Option(
+        "heliograph.upload_tmp_max_age_minutes",
+        _as_int,
+        "60",
+        "age past which a temporary upload file in <storage>/tmp is deleted as abandoned",
+    ),
     Option("smtp.server", _as_str, "", "SMTP server host:port (empty: write mail to a folder)"),
     Option("smtp.starttls", _as_bool, "false", "use STARTTLS with the SMTP server"),
     Option("smtp.user", _as_str, "", "SMTP user name"),
