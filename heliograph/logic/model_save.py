@@ -15,7 +15,12 @@ import typing as t
 from sqlalchemy import select, update
 
 from heliograph import model
-from heliograph.logic.schema import PACKAGE_TEXT_FIELDS, RESOURCE_COLUMNS, RESOURCE_EXTRA_CORE
+from heliograph.logic.schema import (
+    PACKAGE_TEXT_FIELDS,
+    RESOURCE_COLUMNS,
+    RESOURCE_EXTRA_CORE,
+    RESOURCE_KEPT,
+)
 
 
 def lock_package(session: t.Any, package_id: str) -> None:
@@ -160,6 +165,20 @@ def _save_groups(session: t.Any, package: model.Package, refs: list[str]) -> Non
         )
 
 
+def _with_kept_fields(resource: model.Resource, clean: dict[str, t.Any]) -> dict[str, t.Any]:
+    """``clean`` with the stored value of each RESOURCE_KEPT field it leaves out."""
+    missing = [key for key in RESOURCE_KEPT if key not in clean]
+    if not missing or not resource.extras:
+        return clean
+    try:
+        stored = json.loads(resource.extras)
+    except ValueError:
+        return clean
+    if not isinstance(stored, dict):
+        return clean
+    return {**clean, **{key: stored[key] for key in missing if key in stored}}
+
+
 def _resource_values(clean: dict[str, t.Any]) -> dict[str, t.Any]:
     values = {column: clean.get(column) for column in RESOURCE_COLUMNS}
     values["url"] = values["url"] or ""
@@ -180,8 +199,10 @@ def _save_resources(
     existing = {r.id: r for r in package.resources if r.state == model.tables.ACTIVE}
     seen: set[str] = set()
     for position, clean in enumerate(resources):
-        values = _resource_values(clean)
         resource = existing.get(clean.get("id") or "")
+        if resource is not None and resource.id not in seen:
+            clean = _with_kept_fields(resource, clean)
+        values = _resource_values(clean)
         if resource is None or resource.id in seen:
             resource = model.Resource(
                 id=model.new_id(),

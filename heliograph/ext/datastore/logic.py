@@ -9,12 +9,21 @@ admins of its organization); ``datastore_search`` and ``datastore_info`` need
 records=records)`` after its write is committed, ``datastore_delete`` sends
 ``ckanext.datastore_delete(resource_id, result=..., data_dict=...)``; a call
 that fails sends nothing and leaves the table as it was.
+
+A resource's ``datastore_active`` (false by default) turns true with
+``datastore_create`` and false when ``datastore_delete`` drops the table
+(through ``resource_patch``). Once a ``resource_delete`` or ``package_delete``
+has committed (``action_committed``), the tables of the deleted resources are
+dropped, without sending ``datastore_delete``, as in CKAN; and
+``datastore_search``/``datastore_info`` answer "not found" for a resource that
+is no longer active, whatever its table.
 """
 
 from __future__ import annotations
 
 import collections.abc as c
 import json
+import logging
 import typing as t
 
 import heliograph.plugins.toolkit as tk
@@ -23,6 +32,8 @@ from heliograph.ext.datastore import types as ty
 
 Context = dict[str, t.Any]
 DataDict = dict[str, t.Any]
+
+log = logging.getLogger(__name__)
 
 METHODS = ("upsert", "insert", "update")
 ROWS_DEFAULT = 100
@@ -148,6 +159,65 @@ def _check_writable(context: Context, resource_id: str, data_dict: DataDict) -> 
         )
 
 
+def _internal(context: Context) -> Context:
+    return {"session": context.get("session"), "user": context.get("user"), "ignore_auth": True}
+
+
+def _set_active(context: Context, resource_id: str, active: bool) -> None:
+    """The resource's ``datastore_active`` becomes ``active`` (one change, only
+    when it differs), in the action's transaction."""
+    internal = _internal(context)
+    resource = tk.get_action("resource_show")(dict(internal), {"id": resource_id})
+    if bool(resource.get("datastore_active")) != active:
+        tk.get_action("resource_patch")(internal, {"id": resource_id, "datastore_active": active})
+
+
+def _require_active(context: Context, resource_id: str) -> None:
+    """ObjectNotFound unless ``resource_id`` is an active resource: a deleted
+    resource's rows are never served, even while its table is still there."""
+    try:
+        tk.get_action("resource_show")(_internal(context), {"id": resource_id})
+    except tk.ObjectNotFound:
+        raise tk.ObjectNotFound(f'Resource "{resource_id}" was not found.') from None
+
+
+# -- tables of deleted resources ----------------------------------------------------
+
+
+def _drop_tables(resource_ids: c.Iterable[str]) -> None:
+    backend = be.get_backend()
+    for resource_id in resource_ids:
+        if not isinstance(resource_id, str):
+            continue
+        try:
+            backend.delete(resource_id, None)
+        except tk.ObjectNotFound:
+            continue  # the resource had no table
+        log.info("dropped the datastore table of deleted resource %s", resource_id)
+
+
+def _after_resource_delete(sender: str, **kwargs: t.Any) -> None:
+    data_dict = kwargs.get("data_dict") or {}
+    _drop_tables([data_dict.get("id")])
+
+
+def _after_package_delete(sender: str, **kwargs: t.Any) -> None:
+    data_dict = kwargs.get("data_dict") or {}
+    context = kwargs.get("context") or {}
+    try:
+        package = tk.get_action("package_show")(_internal(context), {"id": data_dict.get("id")})
+    except tk.ObjectNotFound:
+        return
+    _drop_tables(resource["id"] for resource in package.get("resources") or [])
+
+
+SUBSCRIPTIONS: dict[str, c.Callable[..., None]] = {
+    "resource_delete": _after_resource_delete,
+    "package_delete": _after_package_delete,
+}
+"""``action_committed`` receivers by sender: drop the tables of what was deleted."""
+
+
 # -- datastore_create ----------------------------------------------------------------
 
 
@@ -253,6 +323,7 @@ def datastore_create(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     first = records[0] if records and isinstance(records[0], dict) else {}
     _typed(fields, first, existing.types if existing else {})
     table = backend.create(resource_id, fields, pk, indexes, records)
+    _set_active(context, resource_id, True)
     result = {k: v for k, v in data_dict.items() if k not in ("records", "resource")}
     result.update(
         {
@@ -299,6 +370,8 @@ def datastore_delete(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     tk.check_access("datastore_delete", context, {**data_dict, "resource_id": resource_id})
     _check_writable(context, resource_id, data_dict)
     be.get_backend().delete(resource_id, filters)
+    if filters is None:
+        _set_active(context, resource_id, False)
     result: dict[str, t.Any] = {"resource_id": resource_id}
     if filters is not None:
         result["filters"] = filters
@@ -350,6 +423,7 @@ def datastore_search(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
             {"records_format": [f'invalid value "{records_format}" (use objects or lists)']}
         )
     tk.check_access("datastore_search", context, {**data_dict, "resource_id": resource_id})
+    _require_active(context, resource_id)
     found = be.get_backend().search(
         resource_id,
         filters=filters,
@@ -370,6 +444,7 @@ def datastore_info(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     """The table's fields (with their database schema) and ``meta`` (row count...)."""
     resource_id = _resource_id(data_dict)
     tk.check_access("datastore_info", context, {**data_dict, "resource_id": resource_id})
+    _require_active(context, resource_id)
     return be.get_backend().info(resource_id)
 
 
