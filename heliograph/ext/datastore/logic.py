@@ -184,7 +184,7 @@ def _require_active(context: Context, resource_id: str) -> None:
 # -- tables of deleted resources ----------------------------------------------------
 
 
-def _drop_tables(resource_ids: c.Iterable[str]) -> None:
+def _drop_tables(resource_ids: c.Iterable[t.Any]) -> None:
     backend = be.get_backend()
     for resource_id in resource_ids:
         if not isinstance(resource_id, str):
