@@ -249,6 +249,7 @@ def _wrap(name: str, action: Action) -> Action:
         try:
             signals.before_action.send(name, context=context, data_dict=data_dict)
             result = action(context, data_dict)
+            _add_ckan_context(name, context, data_dict, result)
             _send_succeeded(name, context, data_dict, result)
             if outermost:
                 session.commit()
@@ -269,6 +270,28 @@ def _wrap(name: str, action: Action) -> Action:
 
     call.__heliograph_action__ = name  # type: ignore[attr-defined]
     return call
+
+
+def _add_ckan_context(name: str, context: Context, data_dict: DataDict, result: t.Any) -> None:
+    """Put into ``context`` what CKAN's receivers of ``action_succeeded`` read:
+    ``model`` (:mod:`heliograph.model`), ``user_obj`` (the user a ``user_*``
+    action is about, else the caller; None when anonymous) and, for an action
+    about one dataset, ``package`` (its :class:`heliograph.model.Package`)."""
+    from heliograph import model
+    from heliograph.logic import auth as authz
+
+    context["model"] = model
+    about = result.get("id") if isinstance(result, dict) else None
+    if about is None and result is None and isinstance(data_dict, dict):
+        about = data_dict.get("id")
+    if name.startswith("user_") and about is not None:
+        context["user_obj"] = authz.user_by_id_or_name(context, about)
+    else:
+        context["user_obj"] = authz.current_user(context)
+    if name.startswith("package_") and about is not None:
+        package = authz.package_by_id_or_name(context, about)
+        if package is not None:
+            context["package"] = package
 
 
 def _send_succeeded(name: str, context: Context, data_dict: DataDict, result: t.Any) -> None:
