@@ -147,6 +147,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("heliograph.secret_key", _as_str, None, "session secret (generated when absent)"),
     Option("heliograph.max_request_size_mb", _as_int, "10", "largest request body accepted"),
     Option("heliograph.max_resource_size_mb", _as_int, "10", "largest uploaded file accepted"),
+    Option(
+        "heliograph.upload_tmp_max_age_minutes",
+        _as_int,
+        "60",
+        "age past which a temporary upload file in <storage>/tmp is deleted as abandoned",
+    ),
     Option("smtp.server", _as_str, "", "SMTP server host:port (empty: write mail to a folder)"),
     Option("smtp.starttls", _as_bool, "false", "use STARTTLS with the SMTP server"),
     Option("smtp.user", _as_str, "", "SMTP user name"),
@@ -194,6 +200,24 @@ OPTIONS: tuple[Option, ...] = (
     Option("heliograph.auth.create_user_via_web", _as_bool, "true", "CKAN auth rule"),
     Option("heliograph.auth.public_user_details", _as_bool, "true", "CKAN auth rule"),
     Option("heliograph.search.rows_max", _as_int, "1000", "largest page of package_search"),
+    Option(
+        "heliograph.search.max_text_length",
+        _as_int,
+        "2000",
+        "longest text (in characters) a search parameter (q, fq, sort, ...) may hold",
+    ),
+    Option(
+        "heliograph.search.max_terms",
+        _as_int,
+        "50",
+        "most words and field:value clauses one search may hold (q, fq, fq_list together)",
+    ),
+    Option(
+        "heliograph.search.max_list_items",
+        _as_int,
+        "1000",
+        "most items a list parameter of a search (fq_list, fields, a filter's values) may hold",
+    ),
     Option("heliograph.hide_version", _as_bool, "false", "hide the version in status_show"),
     Option(
         "heliograph.events.broker",

@@ -199,7 +199,17 @@ action_succeeded = _core(
         ),
         sender="the action name, e.g. 'package_update'",
         arguments={
-            "context": "the action's context dict",
+            "context": (
+                "the action's context dict. Besides 'session' (the transaction's SQLAlchemy "
+                "session) and 'user' (the caller's name, None when anonymous) it holds what "
+                "CKAN's receivers read, so they port by changing their imports: 'model' "
+                "(heliograph.model, as CKAN's ckan.model), 'user_obj' (the "
+                "heliograph.model.User a user_* action is about, as CKAN's user actions set "
+                "it; for every other action the caller's User; None when anonymous) and, "
+                "for an action about one dataset (package_create, package_show, "
+                "package_update, package_patch, package_delete), 'package' (that dataset's "
+                "heliograph.model.Package, as CKAN's package actions set it)"
+            ),
             "data_dict": "the action's input dict",
             "result": "what the action returned (may be None)",
         },

@@ -42,6 +42,7 @@ __all__ = [
     "NotAuthorized",
     "NotFound",
     "ObjectNotFound",
+    "SearchQueryError",
     "UnknownAction",
     "ValidationError",
     "auth_allow_anonymous_access",
@@ -95,6 +96,19 @@ class ValidationError(ActionError):
             text = "; ".join(str(m) for m in messages) if isinstance(messages, list) else messages
             parts.append(f"{field}: {text}")
         return ", ".join(parts)
+
+
+class SearchQueryError(ValidationError):
+    """A search request the search cannot run (an unknown parameter).
+
+    The API answers it as CKAN does: 400 with ``__type`` ``Search Query
+    Error`` (ckanapi raises ``SearchQueryError``); callers inside the portal
+    may treat it as the :class:`ValidationError` it also is.
+    """
+
+    def __init__(self, error_dict: dict[str, t.Any], message: str) -> None:
+        super().__init__(error_dict)
+        self.message = message
 
 
 class UnknownAction(KeyError):
@@ -243,6 +257,7 @@ def _wrap(name: str, action: Action) -> Action:
         try:
             signals.before_action.send(name, context=context, data_dict=data_dict)
             result = action(context, data_dict)
+            _add_ckan_context(name, context, data_dict, result)
             _send_succeeded(name, context, data_dict, result)
             if outermost:
                 if scope.error is not None:
@@ -267,6 +282,28 @@ def _wrap(name: str, action: Action) -> Action:
 
     call.__heliograph_action__ = name  # type: ignore[attr-defined]
     return call
+
+
+def _add_ckan_context(name: str, context: Context, data_dict: DataDict, result: t.Any) -> None:
+    """Put into ``context`` what CKAN's receivers of ``action_succeeded`` read:
+    ``model`` (:mod:`heliograph.model`), ``user_obj`` (the user a ``user_*``
+    action is about, else the caller; None when anonymous) and, for an action
+    about one dataset, ``package`` (its :class:`heliograph.model.Package`)."""
+    from heliograph import model
+    from heliograph.logic import auth as authz
+
+    context["model"] = model
+    about = result.get("id") if isinstance(result, dict) else None
+    if about is None and result is None and isinstance(data_dict, dict):
+        about = data_dict.get("id")
+    if name.startswith("user_") and about is not None:
+        context["user_obj"] = authz.user_by_id_or_name(context, about)
+    else:
+        context["user_obj"] = authz.current_user(context)
+    if name.startswith("package_") and about is not None:
+        package = authz.package_by_id_or_name(context, about)
+        if package is not None:
+            context["package"] = package
 
 
 def _send_succeeded(name: str, context: Context, data_dict: DataDict, result: t.Any) -> None:

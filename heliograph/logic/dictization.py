@@ -213,6 +213,7 @@ def resource_dictize(resource: model.Resource) -> dict[str, t.Any]:
         "metadata_modified": iso(resource.metadata_modified),
         "state": resource.state,
         "position": resource.position,
+        "datastore_active": False,
     }
     for key, value in extras.items():
         if key not in ("id", "package_id", "state", "position", "created"):

@@ -12,10 +12,47 @@ from __future__ import annotations
 import json
 import typing as t
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from heliograph import model
-from heliograph.logic.schema import PACKAGE_TEXT_FIELDS, RESOURCE_COLUMNS, RESOURCE_EXTRA_CORE
+from heliograph.logic.schema import (
+    PACKAGE_TEXT_FIELDS,
+    RESOURCE_COLUMNS,
+    RESOURCE_EXTRA_CORE,
+    RESOURCE_KEPT,
+)
+
+
+def lock_package(session: t.Any, package_id: str) -> None:
+    """Hold dataset ``package_id`` for this transaction, then read it afresh.
+
+    A change that reads a dataset and writes it back (``package_patch``, the
+    resource actions, ``package_update``) calls this before it reads, so two
+    such changes run one after the other and neither writes back what the
+    other replaced. PostgreSQL locks the row (``SELECT ... FOR UPDATE``);
+    SQLite has one writer at a time, so a no-op write takes its write lock,
+    held until the commit. The dataset rows the session had loaded (datasets,
+    resources, extras, tags, memberships) are expired, so they are read again
+    under the lock; users, organizations and groups are left as they are.
+    """
+    session.flush()
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            select(model.Package.id).where(model.Package.id == package_id).with_for_update()
+        )
+    else:
+        session.execute(
+            update(model.Package)
+            .where(model.Package.id == package_id)
+            .values(state=model.Package.state)
+            .execution_options(synchronize_session=False)
+        )
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, _DATASET_ROWS):
+            session.expire(obj)
+
+
+_DATASET_ROWS = (model.Package, model.Resource, model.PackageExtra, model.PackageTag, model.Member)
 
 
 def package_save(
@@ -128,6 +165,20 @@ def _save_groups(session: t.Any, package: model.Package, refs: list[str]) -> Non
         )
 
 
+def _with_kept_fields(resource: model.Resource, clean: dict[str, t.Any]) -> dict[str, t.Any]:
+    """``clean`` with the stored value of each RESOURCE_KEPT field it leaves out."""
+    missing = [key for key in RESOURCE_KEPT if key not in clean]
+    if not missing or not resource.extras:
+        return clean
+    try:
+        stored = json.loads(resource.extras)
+    except ValueError:
+        return clean
+    if not isinstance(stored, dict):
+        return clean
+    return {**clean, **{key: stored[key] for key in missing if key in stored}}
+
+
 def _resource_values(clean: dict[str, t.Any]) -> dict[str, t.Any]:
     values = {column: clean.get(column) for column in RESOURCE_COLUMNS}
     values["url"] = values["url"] or ""
@@ -148,8 +199,10 @@ def _save_resources(
     existing = {r.id: r for r in package.resources if r.state == model.tables.ACTIVE}
     seen: set[str] = set()
     for position, clean in enumerate(resources):
-        values = _resource_values(clean)
         resource = existing.get(clean.get("id") or "")
+        if resource is not None and resource.id not in seen:
+            clean = _with_kept_fields(resource, clean)
+        values = _resource_values(clean)
         if resource is None or resource.id in seen:
             resource = model.Resource(
                 id=model.new_id(),

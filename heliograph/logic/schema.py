@@ -388,8 +388,17 @@ RESOURCE_COLUMNS = (
     "url_type",
     "last_modified",
 )
-RESOURCE_EXTRA_CORE = ("mimetype_inner", "resource_type", "cache_url", "cache_last_updated")
+RESOURCE_EXTRA_CORE = (
+    "mimetype_inner",
+    "resource_type",
+    "cache_url",
+    "cache_last_updated",
+    "datastore_active",
+)
 """Core resource fields without a column of their own: kept with the extras."""
+RESOURCE_KEPT = ("datastore_active",)
+"""Fields a resource keeps when an update leaves them out (what the datastore
+says about the resource, not what its editor wrote)."""
 RESOURCE_DERIVED = ("package_id", "created", "metadata_modified", "position", "state")
 """Fields a caller may send back (from resource_show) but that the portal sets."""
 RESOURCE_DROPPED = ("upload", "clear_upload", "tracking_summary", "revision_id")
@@ -419,6 +428,7 @@ def resource_schema() -> Schema:
         "cache_url": _optional_text(),
         "last_modified": [ignore_missing, isodate],
         "cache_last_updated": [ignore_missing, isodate],
+        "datastore_active": [ignore_missing, boolean_validator],
         **{key: [ignore] for key in RESOURCE_DERIVED + RESOURCE_DROPPED},
     }
 

@@ -13,6 +13,12 @@ transaction; if the transaction rolls back, the temporary file is deleted, so
 a failed action leaves no file behind and a replaced file stays as it was.
 Files of resources that stop being uploads (``clear_upload``) are deleted
 after the commit too.
+
+A process killed during an upload (``kill -9``) leaves its temporary file
+behind. :func:`sweep_temporary` deletes those: at start-up every file a
+process of this host that is no longer running left, and, at start-up and
+then at most once a minute while uploads come in, every file older than
+``heliograph.upload_tmp_max_age_minutes``.
 """
 
 from __future__ import annotations
@@ -22,7 +28,10 @@ import logging
 import mimetypes
 import os
 import re
+import socket
 import tempfile
+import threading
+import time
 import typing as t
 from pathlib import Path
 
@@ -124,7 +133,8 @@ def stage(upload: t.Any, session: t.Any) -> Staged:
     limit = limit_mb * 1024 * 1024
     folder = storage_root() / "tmp"
     folder.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=folder, prefix="upload-")
+    _sweep_now_and_then()
+    fd, name = tempfile.mkstemp(dir=folder, prefix=_temp_prefix())
     temp = Path(name)
     size = 0
     try:
@@ -153,6 +163,88 @@ def stage(upload: t.Any, session: t.Any) -> Staged:
     staged = Staged(temp=temp, size=size, filename=filename, mimetype=_mimetype(upload, filename))
     _pending(session).append(staged)
     return staged
+
+
+# -- abandoned temporary files -------------------------------------------------------
+
+SWEEP_INTERVAL = 60.0
+_sweep_lock = threading.Lock()
+_last_sweep = 0.0
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32] or "host"
+
+
+def _temp_prefix() -> str:
+    """``upload-<host>-<pid>-``: who is writing the file, for the sweep."""
+    return f"upload-{_host()}-{os.getpid()}-"
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+def sweep_temporary(*, at_start: bool = False) -> int:
+    """Delete abandoned temporary upload files; returns how many.
+
+    A file older than ``heliograph.upload_tmp_max_age_minutes`` is abandoned.
+    With ``at_start``, so is a file written by a process of this host that no
+    longer runs (killed during an upload). Files of running processes that
+    are younger are in use and stay.
+    """
+    try:
+        folder = storage_root() / "tmp"
+    except ValidationError:
+        return 0
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return 0
+    max_age = config.as_int("heliograph.upload_tmp_max_age_minutes", 60) * 60
+    now = time.time()
+    host = _host()
+    removed = 0
+    for entry in entries:
+        if not entry.name.startswith("upload-") or not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            old = now - entry.stat(follow_symlinks=False).st_mtime > max_age
+            parts = entry.name.split("-")
+            orphan = (
+                at_start
+                and len(parts) >= 4
+                and parts[1] == host
+                and parts[2].isdigit()
+                and int(parts[2]) != os.getpid()
+                and _process_gone(int(parts[2]))
+            )
+            if old or orphan:
+                os.unlink(entry.path)
+                removed += 1
+        except OSError:
+            log.warning("could not remove the temporary upload file %s", entry.path, exc_info=True)
+    if removed:
+        log.info("removed %d abandoned temporary upload file(s) from %s", removed, folder)
+    return removed
+
+
+def _sweep_now_and_then() -> None:
+    global _last_sweep
+    now = time.monotonic()
+    if now - _last_sweep < SWEEP_INTERVAL or not _sweep_lock.acquire(blocking=False):
+        return
+    try:
+        _last_sweep = now
+        sweep_temporary()
+    finally:
+        _sweep_lock.release()
 
 
 def place(staged: Staged, resource_id: str) -> None:

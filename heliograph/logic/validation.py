@@ -26,6 +26,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from heliograph.logic import Context, ValidationError
+from heliograph.logic.settings import config
 
 
 class _Missing:
@@ -226,6 +227,81 @@ NUL_MESSAGE = "Must not contain NUL characters"
 
 
 unicode_safe = string_type()
+
+
+# -- bounded search input ---------------------------------------------------------
+
+MAX_TEXT_KEY = "heliograph.search.max_text_length"
+MAX_TERMS_KEY = "heliograph.search.max_terms"
+MAX_ITEMS_KEY = "heliograph.search.max_list_items"
+
+
+def search_text_error(value: str) -> str | None:
+    """Why ``value`` is too big for a search parameter (None when it is not).
+
+    The length is checked first, so an oversized value is refused without
+    being read past the bound.
+    """
+    limit = config.as_int(MAX_TEXT_KEY, 2000)
+    if len(value) > limit:
+        return f"Must be at most {limit} characters long (configuration key {MAX_TEXT_KEY})"
+    terms = count_terms(value)
+    most = config.as_int(MAX_TERMS_KEY, 50)
+    if terms > most:
+        return f"Must hold at most {most} search terms (configuration key {MAX_TERMS_KEY})"
+    return None
+
+
+def count_terms(value: str) -> int:
+    """The words of a search text (quotes not honoured: an upper bound)."""
+    return len(value.split())
+
+
+def search_list_error(value: c.Sized) -> str | None:
+    """Why the list ``value`` is too long for a search parameter (or None)."""
+    most = config.as_int(MAX_ITEMS_KEY, 1000)
+    if len(value) > most:
+        return f"Must hold at most {most} items (configuration key {MAX_ITEMS_KEY})"
+    return None
+
+
+def check_search_text(field: str, value: t.Any) -> None:
+    """Raise a ValidationError naming ``field`` when the text ``value`` (or a
+    list of texts) is past the search bounds; other values pass."""
+    if isinstance(value, str):
+        error = search_text_error(value)
+    elif isinstance(value, list | tuple):
+        error = search_list_error(value)
+        for item in value if error is None else ():
+            if isinstance(item, str) and (error := search_text_error(item)):
+                break
+    else:
+        error = None
+    if error:
+        raise ValidationError({field: [error]})
+
+
+def search_text(value: t.Any, state: State) -> t.Any:
+    """A string within the search bounds (:func:`search_text_error`)."""
+    value = unicode_safe(value, state)
+    if isinstance(value, str) and (error := search_text_error(value)):
+        raise Invalid(error)
+    return value
+
+
+def search_text_list(value: t.Any, state: State) -> t.Any:
+    """A list of strings (as :func:`list_of_strings`), each within the search
+    bounds, and at most ``heliograph.search.max_list_items`` of them."""
+    if isinstance(value, list | tuple) and (error := search_list_error(value)):
+        raise Invalid(error)
+    value = list_of_strings(value, state)
+    if isinstance(value, list):
+        if error := search_list_error(value):
+            raise Invalid(error)
+        for item in value:
+            if error := search_text_error(item):
+                raise Invalid(error)
+    return value
 
 
 def strip(value: t.Any, state: State) -> t.Any:

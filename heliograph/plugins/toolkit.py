@@ -35,6 +35,11 @@ Sections, each added by the issue that needs it:
   it; ``user_permission_labels(context)`` the set of labels the caller may
   see, or None for a sysadmin (or ``ignore_auth``), who sees everything. A
   caller may see a dataset when the two meet.
+- bounded search input (added by the datastore's search):
+  ``check_search_text(field, value)`` raises a ``ValidationError`` naming
+  ``field`` when a text (or a list of texts) is past the portal's search
+  bounds (``heliograph.search.max_text_length``, ``max_terms``,
+  ``max_list_items``), at a cost that does not grow with the input.
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ if t.TYPE_CHECKING:
     )
     from heliograph.logic.auth import dataset_dict_labels as dataset_permission_labels
     from heliograph.logic.auth import user_labels as user_permission_labels
+    from heliograph.logic.validation import check_search_text
 
     def make_app(config: t.Any = None) -> t.Any: ...
 
@@ -79,6 +85,7 @@ __all__ = [
     "auth_allow_anonymous_access",
     "auth_sysadmins_check",
     "check_access",
+    "check_search_text",
     "config",
     "current_event",
     "dataset_permission_labels",
@@ -115,6 +122,8 @@ _FROM_LOGIC = frozenset(
     }
 )
 
+_FROM_VALIDATION = frozenset({"check_search_text"})
+
 _FROM_AUTH = {
     "dataset_permission_labels": "dataset_dict_labels",
     "user_permission_labels": "user_labels",
@@ -129,6 +138,12 @@ def __getattr__(name: str) -> t.Any:
         import heliograph.logic as logic
 
         value = getattr(logic, name)
+        globals()[name] = value
+        return value
+    if name in _FROM_VALIDATION:
+        import heliograph.logic.validation as validation
+
+        value = getattr(validation, name)
         globals()[name] = value
         return value
     if name in _FROM_AUTH:

@@ -68,6 +68,7 @@ def make_app(config: Config | c.Mapping[str, t.Any] | None = None) -> Flask:
     engine = _bind_database(config)
     app.extensions[EXTENSION_KEY] = {"config": config, "engine": engine}
     _fill_logic_settings(config)
+    _sweep_upload_files()
     _load_plugins(config)
     upgrade_plugins(engine, configured_plugins(config))
     app.jinja_loader = _PluginTemplates(app.jinja_loader)
@@ -120,6 +121,16 @@ def _safe_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
         return "<unparsable URL>"
+
+
+def _sweep_upload_files() -> None:
+    """Delete the temporary files uploads abandoned (a process killed mid-upload)."""
+    from heliograph.logic import uploads
+
+    try:
+        uploads.sweep_temporary(at_start=True)
+    except OSError:
+        log.warning("could not clean the temporary upload files", exc_info=True)
 
 
 def _remove_session(_exc: BaseException | None) -> None:

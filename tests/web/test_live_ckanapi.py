@@ -96,6 +96,9 @@ def test_ckanapi_drives_the_portal(server_url: str, admin_token: str) -> None:
         anonymous.action.resource_show(id="no-such-resource")
     with pytest.raises(errors.CKANAPIError):
         anonymous.call_action("no_such_action")
+    with pytest.raises(errors.SearchQueryError) as bad_search:
+        anonymous.action.package_search(q="sun", colour="red")
+    assert "colour" in str(bad_search.value)
 
     # delete
     assert as_bob.action.resource_delete(id=res["id"]) is None

@@ -47,6 +47,11 @@ USER_FIELDS = (
     "sysadmin",
 )
 
+# What of a group or organization stays out of a snapshot: its members, and
+# counts made for the actor (who may see private datasets) that every reader
+# of the activity would otherwise see.
+GROUP_LEFT_OUT = frozenset({"packages", "users", "package_count", "member_count"})
+
 _SHOW = {"package": "package_show", "group": "group_show", "organization": "organization_show"}
 
 
@@ -109,7 +114,7 @@ def _snapshot(
     if kind == "user":
         return {key: result.get(key) for key in USER_FIELDS if key in result}
     if kind in ("group", "organization"):
-        return {key: value for key, value in result.items() if key not in ("packages", "users")}
+        return {key: value for key, value in result.items() if key not in GROUP_LEFT_OUT}
     return t.cast(dict[str, t.Any], result)
 
 
@@ -119,8 +124,10 @@ def _actor(context: dict[str, t.Any]) -> tuple[str | None, str | None]:
     if not name:
         return None, None
     known = context.get("auth_user_obj")
-    if known is not None and getattr(known, "name", None) == name:
-        return str(known.id), str(name)
+    if known is not None and getattr(known, "id", None) is not None:
+        # The caller's own account: its name may have just changed (renaming
+        # yourself), while context['user'] still holds the name it logged in with.
+        return str(known.id), str(getattr(known, "name", None) or name)
     try:
         user = tk.get_action("user_show")(_internal(context), {"id": name})
     except tk.ObjectNotFound:

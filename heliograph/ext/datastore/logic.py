@@ -9,12 +9,21 @@ admins of its organization); ``datastore_search`` and ``datastore_info`` need
 records=records)`` after its write is committed, ``datastore_delete`` sends
 ``ckanext.datastore_delete(resource_id, result=..., data_dict=...)``; a call
 that fails sends nothing and leaves the table as it was.
+
+A resource's ``datastore_active`` (false by default) turns true with
+``datastore_create`` and false when ``datastore_delete`` drops the table
+(through ``resource_patch``). Once a ``resource_delete`` or ``package_delete``
+has committed (``action_committed``), the tables of the deleted resources are
+dropped, without sending ``datastore_delete``, as in CKAN; and
+``datastore_search``/``datastore_info`` answer "not found" for a resource that
+is no longer active, whatever its table.
 """
 
 from __future__ import annotations
 
 import collections.abc as c
 import json
+import logging
 import typing as t
 
 import heliograph.plugins.toolkit as tk
@@ -23,6 +32,8 @@ from heliograph.ext.datastore import types as ty
 
 Context = dict[str, t.Any]
 DataDict = dict[str, t.Any]
+
+log = logging.getLogger(__name__)
 
 METHODS = ("upsert", "insert", "update")
 ROWS_DEFAULT = 100
@@ -113,6 +124,16 @@ def _json_param(value: t.Any, key: str) -> t.Any:
     return value
 
 
+def _check_bounds(key: str, value: t.Any) -> None:
+    """A ``{field: text or [texts]}`` mapping (``filters``, a dict ``q``)
+    within the portal's search bounds: its keys and each value."""
+    if not isinstance(value, dict):
+        return
+    tk.check_search_text(key, list(value))
+    for item in value.values():
+        tk.check_search_text(key, item)
+
+
 def _records(data_dict: DataDict) -> list[t.Any]:
     records = data_dict.get("records")
     if records is None:
@@ -136,6 +157,65 @@ def _check_writable(context: Context, resource_id: str, data_dict: DataDict) -> 
                 ]
             }
         )
+
+
+def _internal(context: Context) -> Context:
+    return {"session": context.get("session"), "user": context.get("user"), "ignore_auth": True}
+
+
+def _set_active(context: Context, resource_id: str, active: bool) -> None:
+    """The resource's ``datastore_active`` becomes ``active`` (one change, only
+    when it differs), in the action's transaction."""
+    internal = _internal(context)
+    resource = tk.get_action("resource_show")(dict(internal), {"id": resource_id})
+    if bool(resource.get("datastore_active")) != active:
+        tk.get_action("resource_patch")(internal, {"id": resource_id, "datastore_active": active})
+
+
+def _require_active(context: Context, resource_id: str) -> None:
+    """ObjectNotFound unless ``resource_id`` is an active resource: a deleted
+    resource's rows are never served, even while its table is still there."""
+    try:
+        tk.get_action("resource_show")(_internal(context), {"id": resource_id})
+    except tk.ObjectNotFound:
+        raise tk.ObjectNotFound(f'Resource "{resource_id}" was not found.') from None
+
+
+# -- tables of deleted resources ----------------------------------------------------
+
+
+def _drop_tables(resource_ids: c.Iterable[t.Any]) -> None:
+    backend = be.get_backend()
+    for resource_id in resource_ids:
+        if not isinstance(resource_id, str):
+            continue
+        try:
+            backend.delete(resource_id, None)
+        except tk.ObjectNotFound:
+            continue  # the resource had no table
+        log.info("dropped the datastore table of deleted resource %s", resource_id)
+
+
+def _after_resource_delete(sender: str, **kwargs: t.Any) -> None:
+    data_dict = kwargs.get("data_dict") or {}
+    _drop_tables([data_dict.get("id")])
+
+
+def _after_package_delete(sender: str, **kwargs: t.Any) -> None:
+    data_dict = kwargs.get("data_dict") or {}
+    context = kwargs.get("context") or {}
+    try:
+        package = tk.get_action("package_show")(_internal(context), {"id": data_dict.get("id")})
+    except tk.ObjectNotFound:
+        return
+    _drop_tables(resource["id"] for resource in package.get("resources") or [])
+
+
+SUBSCRIPTIONS: dict[str, c.Callable[..., None]] = {
+    "resource_delete": _after_resource_delete,
+    "package_delete": _after_package_delete,
+}
+"""``action_committed`` receivers by sender: drop the tables of what was deleted."""
 
 
 # -- datastore_create ----------------------------------------------------------------
@@ -243,6 +323,7 @@ def datastore_create(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     first = records[0] if records and isinstance(records[0], dict) else {}
     _typed(fields, first, existing.types if existing else {})
     table = backend.create(resource_id, fields, pk, indexes, records)
+    _set_active(context, resource_id, True)
     result = {k: v for k, v in data_dict.items() if k not in ("records", "resource")}
     result.update(
         {
@@ -289,6 +370,8 @@ def datastore_delete(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     tk.check_access("datastore_delete", context, {**data_dict, "resource_id": resource_id})
     _check_writable(context, resource_id, data_dict)
     be.get_backend().delete(resource_id, filters)
+    if filters is None:
+        _set_active(context, resource_id, False)
     result: dict[str, t.Any] = {"resource_id": resource_id}
     if filters is not None:
         result["filters"] = filters
@@ -313,15 +396,22 @@ def datastore_search(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     if filters is not None and not isinstance(filters, dict):
         raise tk.ValidationError({"filters": ["filters must be either a dict or null."]})
     q = data_dict.get("q")
+    tk.check_search_text("q", q)
     if isinstance(q, str) and q.strip().startswith("{"):
         q = _json_param(q, "q")
     if q is not None and not isinstance(q, (str, dict)):
         raise tk.ValidationError({"q": [f'invalid value "{q}": expected text or an object']})
+    _check_bounds("q", q)
+    _check_bounds("filters", filters)
+    tk.check_search_text("fields", data_dict.get("fields"))
     fields = (
         None if data_dict.get("fields") in (None, "") else _names(data_dict["fields"], "fields")
     )
+    tk.check_search_text("fields", fields)
     sort_value = data_dict.get("sort")
+    tk.check_search_text("sort", sort_value)
     sort = None if sort_value in (None, "") else _names(sort_value, "sort")
+    tk.check_search_text("sort", sort)
     rows_max = tk.config.get(ROWS_MAX_KEY) or ROWS_MAX_DEFAULT
     limit = min(_natural(data_dict, "limit", ROWS_DEFAULT), int(rows_max))
     offset = _natural(data_dict, "offset", 0)
@@ -333,6 +423,7 @@ def datastore_search(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
             {"records_format": [f'invalid value "{records_format}" (use objects or lists)']}
         )
     tk.check_access("datastore_search", context, {**data_dict, "resource_id": resource_id})
+    _require_active(context, resource_id)
     found = be.get_backend().search(
         resource_id,
         filters=filters,
@@ -353,6 +444,7 @@ def datastore_info(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     """The table's fields (with their database schema) and ``meta`` (row count...)."""
     resource_id = _resource_id(data_dict)
     tk.check_access("datastore_info", context, {**data_dict, "resource_id": resource_id})
+    _require_active(context, resource_id)
     return be.get_backend().info(resource_id)
 
 

@@ -12,6 +12,17 @@ class DatastorePlugin(p.SingletonPlugin):
     p.implements(p.IActions)
     p.implements(p.IAuthFunctions)
     p.implements(p.IClick)
+    p.implements(p.ISignal)
+
+    def get_signal_subscriptions(self) -> p.SignalMapping:
+        from heliograph.ext.datastore.logic import SUBSCRIPTIONS
+
+        return {
+            p.toolkit.signals.action_committed: [
+                {"receiver": receiver, "sender": sender}
+                for sender, receiver in SUBSCRIPTIONS.items()
+            ]
+        }
 
     def get_actions(self) -> c.Mapping[str, c.Callable[..., t.Any]]:
         from heliograph.ext.datastore.logic import ACTIONS

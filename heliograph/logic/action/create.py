@@ -22,7 +22,7 @@ from heliograph.logic import (
 )
 from heliograph.logic import auth as authz
 from heliograph.logic.dictization import member_dictize, package_dictize, user_dictize
-from heliograph.logic.model_save import package_save
+from heliograph.logic.model_save import lock_package, package_save
 from heliograph.logic.schema import (
     group_schema,
     user_conflict,
@@ -159,6 +159,9 @@ def resource_create(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     """
     data_dict = require_mapping(data_dict)
     (package_ref,) = require(data_dict, "package_id")
+    package = authz.package_by_id_or_name(context, package_ref)
+    if package is not None:
+        lock_package(_session(context), package.id)
     package_dict = get_action("package_show")(dict(context), {"id": package_ref})
     check_access("resource_create", context, data_dict)
     resource = {key: value for key, value in data_dict.items() if key not in NOT_RESOURCE_KEYS}

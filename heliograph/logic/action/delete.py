@@ -10,6 +10,7 @@ from heliograph import logic, model
 from heliograph.logic import Context, DataDict, ObjectNotFound, check_access, get_action
 from heliograph.logic import auth as authz
 from heliograph.logic.action.create import active_resource, require, target
+from heliograph.logic.model_save import lock_package
 from heliograph.logic.validation import require_mapping
 
 __all__ = [
@@ -50,6 +51,7 @@ def resource_delete(context: Context, data_dict: DataDict) -> None:
     (resource_id,) = require(data_dict, "id")
     resource = active_resource(context, resource_id)
     check_access("resource_delete", context, data_dict)
+    lock_package(context.get("session", model.Session), resource.package_id)
     package_dict: dict[str, t.Any] = get_action("package_show")(
         dict(context), {"id": resource.package_id}
     )

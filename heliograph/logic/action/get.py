@@ -15,6 +15,7 @@ from heliograph.logic import (
     Context,
     DataDict,
     ObjectNotFound,
+    SearchQueryError,
     ValidationError,
     check_access,
     get_action,
@@ -24,17 +25,19 @@ from heliograph.logic.dictization import group_dictize, package_dictize, user_di
 from heliograph.logic.settings import config
 from heliograph.logic.validation import (
     MAX_PAGE,
+    MAX_TERMS_KEY,
     NUL_MESSAGE,
     boolean_validator,
+    count_terms,
     default,
     ignore_empty,
     ignore_missing,
     int_validator,
-    list_of_strings,
     page_number,
     require_mapping,
+    search_text,
+    search_text_list,
     string_type,
-    unicode_safe,
     validate_or_raise,
 )
 
@@ -319,23 +322,46 @@ def _clamp(value: t.Any, state: t.Any) -> t.Any:
 
 
 def _search_schema() -> dict[str, list[t.Any]]:
-    text = string_type()
     return {
-        "q": [default(""), text],
-        "fq": [default(""), text],
-        "fq_list": [ignore_missing, list_of_strings],
+        "q": [default(""), search_text],
+        "fq": [default(""), search_text],
+        "fq_list": [ignore_missing, search_text_list],
         "rows": [default(10), page_number],
         "start": [default(0), page_number],
-        "sort": [default(DEFAULT_SORT), text],
+        "sort": [default(DEFAULT_SORT), search_text],
         "facet": [default(True), boolean_validator],
-        "facet.field": [ignore_missing, list_of_strings],
+        "facet.field": [ignore_missing, search_text_list],
         "facet.limit": [default(50), int_validator, _clamp],
         "facet.mincount": [default(1), int_validator, _clamp],
-        "fl": [ignore_missing, unicode_safe],
+        "fl": [ignore_missing, search_text],
         "include_private": [default(False), boolean_validator],
         "include_drafts": [default(False), boolean_validator],
         "include_deleted": [default(False), boolean_validator],
     }
+
+
+def _check_term_budget(params: dict[str, t.Any]) -> None:
+    """``q``, ``fq`` and ``fq_list`` together hold at most
+    ``heliograph.search.max_terms`` terms; the error names the field that
+    went past it."""
+    most = config.as_int(MAX_TERMS_KEY, 50)
+    total = 0
+    for field, texts in (
+        ("q", [params["q"]]),
+        ("fq", [params["fq"]]),
+        ("fq_list", params.get("fq_list") or []),
+    ):
+        for text in texts:
+            total += count_terms(text)
+            if total > most:
+                raise ValidationError(
+                    {
+                        field: [
+                            f"The search holds more than {most} terms in q, fq and fq_list "
+                            f"together (configuration key {MAX_TERMS_KEY})"
+                        ]
+                    }
+                )
 
 
 def package_search(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
@@ -359,8 +385,12 @@ def package_search(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
         key for key in data_dict if key not in SEARCH_KEYS and not key.startswith(("ext_", "_"))
     )
     if unknown:
-        raise ValidationError({key: ["Invalid search parameter"] for key in unknown})
+        raise SearchQueryError(
+            {key: ["Invalid search parameter"] for key in unknown},
+            f"Invalid search parameters: {', '.join(unknown)}",
+        )
     params = validate_or_raise(data_dict, _search_schema(), context)
+    _check_term_budget(params)
     rows = min(params["rows"], config.as_int("heliograph.search.rows_max", 1000))
 
     states = [model.tables.ACTIVE]
@@ -664,11 +694,11 @@ def _group_list(context: Context, data_dict: DataDict, organization: bool) -> li
     check_access(name, context, data_dict)
     names_key = "organizations" if organization else "groups"
     schema: dict[str, list[t.Any]] = {
-        "sort": [default("title asc"), string_type()],
+        "sort": [default("title asc"), search_text],
         "limit": [ignore_empty, page_number],
         "offset": [default(0), page_number],
-        "q": [ignore_missing, string_type()],
-        names_key: [ignore_missing, list_of_strings],
+        "q": [ignore_missing, search_text],
+        names_key: [ignore_missing, search_text_list],
         "all_fields": [default(False), boolean_validator],
         "type": [ignore_missing, string_type()],
         **_show_flags(default_all=False),
@@ -852,9 +882,9 @@ def user_list(context: Context, data_dict: DataDict) -> list[t.Any]:
     params = validate_or_raise(
         data_dict,
         {
-            "q": [ignore_missing, string_type()],
-            "email": [ignore_missing, string_type()],
-            "order_by": [default("display_name"), string_type()],
+            "q": [ignore_missing, search_text],
+            "email": [ignore_missing, search_text],
+            "order_by": [default("display_name"), search_text],
             "all_fields": [default(True), boolean_validator],
             "limit": [ignore_empty, page_number],
             "offset": [default(0), page_number],

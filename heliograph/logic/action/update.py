@@ -26,7 +26,7 @@ from heliograph.logic.action.create import (
     target,
 )
 from heliograph.logic.dictization import package_dictize
-from heliograph.logic.model_save import package_save
+from heliograph.logic.model_save import lock_package, package_save
 from heliograph.logic.schema import (
     group_schema,
     user_conflict,
@@ -42,7 +42,9 @@ __all__ = [
     "organization_update",
     "package_patch",
     "package_update",
+    "resource_patch",
     "resource_update",
+    "user_patch",
     "user_update",
 ]
 
@@ -64,6 +66,7 @@ def package_update(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     if package is None:
         raise ObjectNotFound("Package was not found.")
     check_access("package_update", context, {**data_dict, "id": package.id})
+    lock_package(context.get("session", model.Session), package.id)
     clean, errors = validate_package(data_dict, context, package=package)
     if errors:
         raise ValidationError(errors)
@@ -80,6 +83,9 @@ def package_patch(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     data_dict = require_mapping(data_dict)
     (ref,) = require(data_dict, "id")
     check_access("package_patch", context, data_dict)
+    package = authz.package_by_id_or_name(context, ref)
+    if package is not None:
+        lock_package(context.get("session", model.Session), package.id)
     show_context = {
         "session": context.get("session", model.Session),
         "user": context.get("user"),
@@ -103,6 +109,7 @@ def resource_update(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     (resource_id,) = require(data_dict, "id")
     resource = active_resource(context, resource_id)
     check_access("resource_update", context, data_dict)
+    lock_package(context.get("session", model.Session), resource.package_id)
     package_dict = get_action("package_show")(dict(context), {"id": resource.package_id})
     resources = list(package_dict.get("resources") or [])
     positions = [i for i, item in enumerate(resources) if item["id"] == resource_id]
@@ -135,6 +142,17 @@ def resource_update(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
         if item["id"] == resource_id:
             return t.cast(dict[str, t.Any], item)
     raise ObjectNotFound("Resource was not found.")  # pragma: no cover - saved above
+
+
+def resource_patch(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
+    """Change only the given fields of resource ``id``: ``resource_show``,
+    overlay ``data_dict``, then ``resource_update``."""
+    data_dict = require_mapping(data_dict)
+    (resource_id,) = require(data_dict, "id")
+    check_access("resource_patch", context, data_dict)
+    shown = get_action("resource_show")(dict(context), {"id": resource_id})
+    patched = {**shown, **data_dict, "id": shown["id"]}
+    return t.cast(dict[str, t.Any], get_action("resource_update")(context, patched))
 
 
 # -- groups and organizations ---------------------------------------------------------------
@@ -203,6 +221,15 @@ def organization_patch(context: Context, data_dict: DataDict) -> dict[str, t.Any
 # -- users -------------------------------------------------------------------------------
 
 USER_FIELDS = ("name", "email", "fullname", "about", "image_url", "sysadmin")
+
+
+def user_patch(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
+    """Change only the given fields of user ``id`` (through ``user_update``,
+    which keeps the fields left out)."""
+    data_dict, _user = target(
+        context, data_dict, authz.user_by_id_or_name, "User not found", "user_patch"
+    )
+    return t.cast(dict[str, t.Any], get_action("user_update")(context, {**data_dict}))
 
 
 def user_update(context: Context, data_dict: DataDict) -> dict[str, t.Any]:

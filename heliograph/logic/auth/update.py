@@ -26,7 +26,9 @@ __all__ = [
     "organization_update",
     "package_patch",
     "package_update",
+    "resource_patch",
     "resource_update",
+    "user_patch",
     "user_update",
 ]
 
@@ -127,6 +129,11 @@ def resource_update(context: Context, data_dict: DataDict) -> Result:
     return ok()
 
 
+def resource_patch(context: Context, data_dict: DataDict) -> Result:
+    """As ``resource_update``."""
+    return resource_update(context, data_dict)
+
+
 def group_admin(context: Context, data_dict: DataDict, permission: str, what: str) -> Result:
     """Admins of the group or organization ``id`` (and sysadmins, earlier)."""
     group = group_by_id_or_name(context, data_dict.get("id"))
@@ -151,3 +158,8 @@ def user_update(context: Context, data_dict: DataDict) -> Result:
     if caller is not None and data_dict.get("id") == caller.id:
         return ok()
     return refuse(f"User {who(context)} not authorized to edit user {data_dict.get('id')}")
+
+
+def user_patch(context: Context, data_dict: DataDict) -> Result:
+    """As ``user_update``."""
+    return user_update(context, data_dict)

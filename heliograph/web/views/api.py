@@ -7,7 +7,8 @@
   body whose files are added under their field name).
 - Success: ``{"help": ..., "success": true, "result": ...}``. Failure:
   ``{"help": ..., "success": false, "error": {"__type": ..., ...}}`` with 409
-  (Validation Error), 403 (Authorization Error), 404 (Not Found Error), 413
+  (Validation Error), 400 (Search Query Error), 403 (Authorization Error),
+  404 (Not Found Error), 413
   (body too large) or 500 (Internal Server Error; the traceback is logged,
   never shown). Malformed JSON, a wrong method and an unknown action are 400
   with a bare JSON string, as in CKAN.
@@ -90,6 +91,12 @@ def action(name: str) -> Response:
     }
     try:
         result = function(context, data_dict)
+    except logic.SearchQueryError as exc:
+        return _error(
+            name,
+            400,
+            {"__type": "Search Query Error", "message": f"Search Query is invalid: {exc.message}"},
+        )
     except logic.ValidationError as exc:
         error = dict(exc.error_dict)
         error["__type"] = "Validation Error"

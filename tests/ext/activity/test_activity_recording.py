@@ -318,3 +318,40 @@ def test_user_update_records_a_changed_user_and_delete_nothing(
     assert "email" not in changed.data["user"]
     call("user_delete", {"id": "outsider"}, user="sysadmin")
     assert len(recorded()) == 1  # as CKAN: deleting a user records nothing
+
+
+@pytest.mark.parametrize("kind", ["organization", "group"])
+def test_group_snapshots_carry_no_counts_an_anonymous_reader_could_not_see(
+    call: Call, org: dict[str, t.Any], recorded: Read, kind: str
+) -> None:
+    group = call("group_create", {"name": "stargazers"}, user="admin")
+    call(
+        "package_create",
+        {
+            "name": "hidden-flares",
+            "owner_org": org["id"],
+            "private": True,
+            "groups": [{"id": group["id"]}],
+        },
+        user="sysadmin",
+    )
+    target = org if kind == "organization" else group
+    assert call(f"{kind}_show", {"id": target["id"]}, user="admin")["package_count"] == 1
+    call(f"{kind}_update", {"id": target["id"], "title": "Renamed"}, user="admin")
+    anonymous = call(f"{kind}_activity_list", {"id": target["id"], "include_data": True})
+    snapshots = [a["data"]["group"] for a in anonymous if "group" in a["data"]]
+    assert snapshots[0]["title"] == "Renamed"
+    assert all("package_count" not in s and "member_count" not in s for s in snapshots)
+    assert all("package_count" not in a.data.get("group", {}) for a in recorded())
+
+
+def test_renaming_yourself_is_recorded_under_your_account(
+    call: Call, people: dict[str, model.User], recorded: Read
+) -> None:
+    renamed = call("user_update", {"id": "editor", "name": "ed-itor"}, user="editor")
+    assert renamed["name"] == "ed-itor"
+    (changed,) = [a for a in recorded() if a.activity_type == "changed user"]
+    assert (changed.object_id, changed.user_id) == (people["editor"].id, people["editor"].id)
+    assert changed.data["user"]["name"] == "ed-itor"
+    assert changed.data["actor"] == "ed-itor"
+    assert call("user_show", {"id": "ed-itor"})["id"] == people["editor"].id

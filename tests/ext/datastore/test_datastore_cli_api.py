@@ -97,7 +97,7 @@ def test_a_bad_batch_stops_the_load_with_a_summary(
     source = write_csv(tmp_path / "in.csv", [["id", "name"], [10, "a"], [11, "b"], ["twelve", "c"]])
     result = run(config_file, "datastore", "load", table, str(source), "--batch-size", "2")
     assert result.exit_code == 1
-    assert "line 4" in result.output and "2 rows were loaded before it" in result.output
+    assert "line 4" in result.output and "2 rows before line 4 were loaded" in result.output
     assert "twelve" in result.output
     assert call("datastore_search", {"resource_id": table})["total"] == 5
 
