@@ -186,7 +186,8 @@ user_wire = WireForm(
 def _caller(context: t.Any) -> dict[str, t.Any]:
     if not isinstance(context, c.Mapping):
         return {"user": None, "user_id": None}
-    user_obj = context.get("user_obj") or context.get("auth_user_obj")
+    # The caller: ``user_obj`` may be the user an action is about, not who called it.
+    user_obj = context.get("auth_user_obj")
     return {"user": context.get("user"), "user_id": getattr(user_obj, "id", None)}
 
 
