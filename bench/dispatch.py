@@ -2,7 +2,7 @@
 
 Run it with ``.venv/bin/python bench/dispatch.py`` (``--quick`` for a rough
 look, ``--check`` to exit 1 when a target is missed). It prints, for each
-target of the "Performance" section of issue 2, the ratio of two costs measured
+dispatch target, the ratio of two costs measured
 in this process and this run, never an absolute time compared with a constant:
 
 1. ``send`` to 5 receivers connected for ANY, against a plain Python loop that

@@ -6,7 +6,7 @@ misses its target). Each case starts two real WSGI servers (waitress, on
 loopback ports, each in a process of its own) that differ in one thing, and
 prints both rates and their ratio:
 
-- **show** (issue 4): ``GET /api/3/action/package_show?id=...``; **bare** (no
+- **show**: ``GET /api/3/action/package_show?id=...``; **bare** (no
   subscriber on any signal) against **subscribed** (20 subscribers on each
   core signal of the catalog, connected in the server process before the app
   is built). Target: subscribed at least 95% of bare.
@@ -16,7 +16,7 @@ prints both rates and their ratio:
   to the outbox in its transaction, and the server's delivery worker, running
   in both servers as ``heliograph serve`` runs it on SQLite, delivers them
   meanwhile). Target: background at least 90% of none.
-- **update** (issue 7): ``POST /api/3/action/package_update`` of the whole
+- **update**: ``POST /api/3/action/package_update`` of the whole
   dataset with a new ``notes`` each time, as a sysadmin with an API token;
   **off** (no plugin) against **on** (the ``activity`` plugin, which records
   an activity with a snapshot of the dataset inside every update's
