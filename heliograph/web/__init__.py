@@ -321,7 +321,17 @@ def register(app: Flask, blueprint: Blueprint, blueprint_type: str | None = None
 
 
 def _register_blueprints(app: Flask) -> None:
-    from heliograph.web.views import admin, api, dataset, group, home, organization, resource, user
+    from heliograph.web.views import (
+        admin,
+        api,
+        dashboard,
+        dataset,
+        group,
+        home,
+        organization,
+        resource,
+        user,
+    )
 
     register(app, home.blueprint)
     register(app, admin.blueprint)
@@ -332,6 +342,7 @@ def _register_blueprints(app: Flask) -> None:
     register(app, group.blueprint, "group")
     register(app, organization.blueprint, "organization")
     register(app, user.blueprint)
+    register(app, dashboard.blueprint)
     _dataset_type_blueprints(app)
     _group_type_blueprints(app)
     _plugin_blueprints(app)
