@@ -195,7 +195,11 @@ def edit(id: str) -> t.Any:
         return body, 400
     flask.flash("Your profile has been saved." if own else "The profile has been saved.")
     if own and "password" in changes:
-        flask.flash("Your password has been changed: other login sessions have ended.")
+        # A new password ends every login session, this one too: open a new one here.
+        row = model.Session.get(model.User, caller.id)
+        if row is not None:
+            accounts.log_in(row)
+        flask.flash("Your password has been changed: your other login sessions have ended.")
     return flask.redirect(flask.url_for("user.read", id=user["name"]))
 
 
