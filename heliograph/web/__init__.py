@@ -33,7 +33,7 @@ from sqlalchemy import Engine, make_url
 from werkzeug.exceptions import HTTPException
 
 from heliograph import events, logic, model, plugins
-from heliograph.config import Config, ConfigError, load
+from heliograph.config import Config, ConfigError, configured_plugins, load
 from heliograph.lib import signals
 from heliograph.logic import settings, uploads
 from heliograph.model import migrate
@@ -76,7 +76,7 @@ def make_app(config: Config | c.Mapping[str, t.Any] | None = None) -> Flask:
     _fill_logic_settings(config)
     _sweep_upload_files()
     _load_plugins(config)
-    upgrade_plugins(engine, configured_plugins(config))
+    migrate.upgrade_plugins(engine, configured_plugins(config))
 
     app.teardown_appcontext(_remove_session)
     _rebroadcast_request_signals(app)
@@ -151,38 +151,6 @@ def _fill_logic_settings(config: Config) -> None:
         seen.add(id(target))
         target.clear()
         target.update(config)
-
-
-def configured_plugins(config: c.Mapping[str, t.Any]) -> list[str]:
-    """The plugin names of ``heliograph.plugins`` (a list, or a string of names
-    separated by spaces or commas)."""
-    names = config.get("heliograph.plugins") or []
-    if isinstance(names, str):
-        names = names.replace(",", " ").split()
-    return [str(name) for name in names]
-
-
-def upgrade_plugins(engine: Engine, names: c.Iterable[str]) -> dict[str, str | None]:
-    """Bring the tables of plugins ``names`` that ship Alembic migrations (a
-    ``migrations`` folder beside the plugin's module) to their latest revision;
-    returns each such plugin's revision."""
-    revisions: dict[str, str | None] = {}
-    for name in dict.fromkeys(names):
-        folder = plugins.plugin_folder(name, "migrations")
-        if folder is None:
-            continue
-        wanted = migrate.PluginMigrations(name, folder)
-        try:
-            if not migrate.is_current(engine, wanted):
-                log.info("bringing the tables of plugin %r to their current revision", name)
-                migrate.upgrade(engine, plugin=wanted)
-            revisions[name] = migrate.current_revision(engine, wanted)
-        except Exception as exc:
-            raise ConfigError(
-                f"configuration key 'heliograph.plugins': cannot migrate the tables of "
-                f"plugin {name!r}: {type(exc).__name__}: {exc}"
-            ) from exc
-    return revisions
 
 
 def _load_plugins(config: Config) -> None:
