@@ -26,7 +26,8 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 echo "setup: installing $WHAT into .venv (the first time takes a minute or two)"
-.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet --upgrade pip \
+    || echo "setup: could not upgrade pip; going on with the one in .venv"
 # Show each package as pip reaches it, not pip's whole chatter (its errors go to stderr).
 set +e
 .venv/bin/python -m pip install --progress-bar off -e "$SPEC" \
