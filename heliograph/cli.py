@@ -1,12 +1,22 @@
-"""The ``heliograph`` command."""
+"""The ``heliograph`` command.
+
+The web layer (Flask) is imported only by the commands that build the portal,
+so ``heliograph db init``/``upgrade`` migrate without it; ``cli_events`` and
+this module import each other, so each imports the other inside a function.
+"""
 
 from __future__ import annotations
 
 import typing as t
 
 import click
+from sqlalchemy import make_url, select
 
-from heliograph import __version__
+from heliograph import __version__, logic, model, plugins
+from heliograph.config import OPTIONS, ConfigError, configured_plugins, load
+from heliograph.events.runtime import Runtime, serve_plan
+from heliograph.lib import signal_docs
+from heliograph.model import engine_for, migrate
 
 
 class _WithPluginCommands(click.Group):
@@ -28,8 +38,6 @@ class _WithPluginCommands(click.Group):
 
 
 def _plugin_commands() -> dict[str, click.Command]:
-    from heliograph import plugins
-
     found: dict[str, click.Command] = {}
     for name in plugins.available_plugins():
         try:
@@ -71,11 +79,7 @@ def main() -> None:
 )
 def signals_command(markdown: bool, output: str | None, plugin_names: tuple[str, ...]) -> None:
     """List the signal catalog: namespaces, signals, contracts and receivers."""
-    from heliograph.lib import signal_docs
-
     if plugin_names:
-        from heliograph import plugins
-
         try:
             plugins.load(*plugin_names)
         except plugins.PluginError as exc:
@@ -92,8 +96,6 @@ def signals_command(markdown: bool, output: str | None, plugin_names: tuple[str,
 @main.command("plugins")
 def plugins_command() -> None:
     """List the plugins that can be loaded: entry points of group heliograph.plugins."""
-    from heliograph import plugins
-
     available = plugins.available_plugins()
     if not available:
         click.echo(f"no plugins found (entry point group {plugins.GROUP})")
@@ -116,8 +118,6 @@ config_option = click.option(
 
 
 def _load_config(config_file: str | None) -> t.Any:
-    from heliograph.config import ConfigError, load
-
     try:
         return load(config_file)
     except ConfigError as exc:
@@ -133,7 +133,6 @@ def serve_command(host: str, port: int, threads: int, config_file: str | None) -
     """Run the portal with waitress and print its URL."""
     import waitress
 
-    from heliograph.config import ConfigError
     from heliograph.web import make_app
 
     config = _load_config(config_file)
@@ -163,7 +162,6 @@ def serve_command(host: str, port: int, threads: int, config_file: str | None) -
 
 def _start_delivery(app: t.Any) -> t.Any:
     """Start the delivery threads ``heliograph.events.worker``/``relay`` ask for."""
-    from heliograph.events.runtime import Runtime, serve_plan
     from heliograph.web import EXTENSION_KEY
 
     engine = app.extensions[EXTENSION_KEY]["engine"]
@@ -185,8 +183,6 @@ def _not_ready(environ: dict[str, t.Any], start_response: t.Any) -> list[bytes]:
 
 
 def _default_site_url() -> str:
-    from heliograph.config import OPTIONS
-
     return next(o.parse(o.default) for o in OPTIONS if o.key == "heliograph.site_url")
 
 
@@ -196,11 +192,6 @@ def db_group() -> None:
 
 
 def _migrate(config_file: str | None, revision: str) -> None:
-    from sqlalchemy import make_url
-
-    from heliograph.config import configured_plugins
-    from heliograph.model import engine_for, migrate
-
     config = _load_config(config_file)
     url = config["sqlalchemy.url"]
     shown = make_url(url).render_as_string(hide_password=True)
@@ -239,7 +230,6 @@ def db_upgrade_command(config_file: str | None, revision: str) -> None:
 def _portal(config_file: str | None) -> t.Any:
     """The portal application (database bound, plugins loaded), so that a user
     made here is made as the web makes one and its signals reach the plugins."""
-    from heliograph.config import ConfigError
     from heliograph.web import make_app
 
     try:
@@ -249,8 +239,6 @@ def _portal(config_file: str | None) -> t.Any:
 
 
 def _action(config_file: str | None, name: str, data_dict: dict[str, t.Any]) -> t.Any:
-    from heliograph import logic
-
     app = _portal(config_file)
     with app.app_context():
         try:
@@ -321,10 +309,6 @@ def sysadmin_group() -> None:
 
 
 def _set_sysadmin(config_file: str | None, name: str, flag: bool) -> None:
-    from sqlalchemy import select
-
-    from heliograph import model
-
     app = _portal(config_file)
     with app.app_context():
         session = model.Session()

@@ -23,6 +23,8 @@ import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
+from limits import parse_many
+
 
 class ConfigError(ValueError):
     """A configuration key is missing or malformed."""
@@ -94,8 +96,6 @@ def _as_str(value: str) -> str:
 
 
 def _as_rate_limits(value: str) -> str:
-    from limits import parse_many
-
     value = value.strip()
     if value:
         try:

@@ -8,6 +8,7 @@ table in words.
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 from pathlib import Path
 
@@ -48,7 +49,7 @@ STANDARD_LIBRARY_ONLY = ("signals",)
 
 EXCEPTIONS: dict[str, frozenset[str]] = {
     # file: the modules it imports against the table, and why
-    "plugins/__init__.py": frozenset({"heliograph.plugins.toolkit"}),  # exposes the facade
+    "plugins/__init__.py": frozenset({"heliograph.plugins.toolkit"}),  # for mypy only
     "plugins/core.py": frozenset({"heliograph.plugins.toolkit"}),  # reads toolkit.config
 }
 
@@ -181,3 +182,20 @@ def test_a_function_level_import_counts_as_much_as_one_at_the_top() -> None:
 def test_the_exceptions_are_still_needed() -> None:
     for name, modules in EXCEPTIONS.items():
         assert modules <= set(imported_modules(PACKAGE / name)), f"{name} no longer needs {modules}"
+
+
+PLUGINS_ALONE = """
+import sys
+import heliograph.plugins as p
+portal = ("flask", "heliograph.logic", "heliograph.plugins.toolkit")
+print(sorted(m for m in portal if m in sys.modules))
+print(p.toolkit is sys.modules["heliograph.plugins.toolkit"], p.toolkit.get_action is not None)
+"""
+
+
+def test_the_plugin_system_loads_without_the_portal_and_offers_the_toolkit_on_first_use() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", PLUGINS_ALONE], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["[]", "True True"]

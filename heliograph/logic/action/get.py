@@ -12,9 +12,11 @@ from heliograph.logic import (
     Context,
     DataDict,
     ObjectNotFound,
+    UnknownAction,
     ValidationError,
     check_access,
     get_action,
+    registry,
     search,
 )
 from heliograph.logic import auth as authz
@@ -69,8 +71,6 @@ def help_show(context: Context, data_dict: DataDict) -> str | None:
     name = data_dict.get("name")
     if not isinstance(name, str) or not name:
         raise ValidationError({"name": ["Missing value"]})
-    from heliograph.logic import UnknownAction, registry
-
     try:
         action = registry.actions()[name]
     except KeyError:
