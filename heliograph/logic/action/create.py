@@ -167,6 +167,10 @@ def resource_create(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     resource = {key: value for key, value in data_dict.items() if key not in NOT_RESOURCE_KEYS}
     resource.pop("id", None)
     staged = stage_upload(context, data_dict, resource)
+    if staged is None and not resource.get("format") and isinstance(resource.get("url"), str):
+        guessed = uploads.guess_format(resource["url"])
+        if guessed:
+            resource["format"] = guessed
     package_dict["resources"] = [*package_dict.get("resources", []), resource]
     index = len(package_dict["resources"]) - 1
     try:
@@ -187,7 +191,8 @@ def stage_upload(
 ) -> uploads.Staged | None:
     """Stage the file in ``data_dict['upload']``, if any, and make ``resource``
     describe it (``url`` = its clean name, ``url_type`` = ``upload``, ``size``,
-    ``mimetype`` unless given)."""
+    ``mimetype`` and ``format`` unless given: the format is guessed from the
+    file's name, else its type)."""
     upload = data_dict.get("upload")
     if not uploads.given(upload):
         return None
@@ -197,6 +202,10 @@ def stage_upload(
     resource["size"] = staged.size
     if not resource.get("mimetype"):
         resource["mimetype"] = staged.mimetype
+    if not resource.get("format"):
+        guessed = uploads.guess_format(staged.filename, resource.get("mimetype"))
+        if guessed:
+            resource["format"] = guessed
     return staged
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "group_list",
     "help_show",
     "group_show",
+    "license_list",
     "organization_list",
     "organization_show",
     "package_list",
@@ -45,6 +46,11 @@ def site_read(context: Context, data_dict: DataDict) -> Result:
 
 @auth_allow_anonymous_access
 def help_show(context: Context, data_dict: DataDict) -> Result:
+    return ok()
+
+
+@auth_allow_anonymous_access
+def license_list(context: Context, data_dict: DataDict) -> Result:
     return ok()
 
 
