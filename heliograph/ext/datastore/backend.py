@@ -808,6 +808,11 @@ class Backend:
                 "records": records,
             }
             estimate = None
+            if include_total and len(records) < limit and (records or offset == 0):
+                # the last page: the rows before it and on it are all there are
+                result["total"] = offset + len(records)
+                result["total_was_estimated"] = False
+                return result
             if include_total and total_estimation_threshold is not None and not distinct:
                 estimate = self._estimated_rows(conn, f"SELECT 1 FROM {source} {where}", params)
             if estimate is not None and estimate >= (total_estimation_threshold or 0):
