@@ -198,6 +198,7 @@ def db_group() -> None:
 def _migrate(config_file: str | None, revision: str) -> None:
     from sqlalchemy import make_url
 
+    from heliograph.config import configured_plugins
     from heliograph.model import engine_for, migrate
 
     config = _load_config(config_file)
@@ -208,9 +209,7 @@ def _migrate(config_file: str | None, revision: str) -> None:
         migrate.upgrade(engine, revision)
         click.echo(f"database {shown} is at revision {migrate.current_revision(engine)}")
         if revision == "head":
-            from heliograph.web import configured_plugins, upgrade_plugins
-
-            revisions = upgrade_plugins(engine, configured_plugins(config))
+            revisions = migrate.upgrade_plugins(engine, configured_plugins(config))
             for name, plugin_revision in revisions.items():
                 click.echo(f"tables of plugin {name} are at revision {plugin_revision}")
     except Exception as exc:

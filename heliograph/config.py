@@ -254,6 +254,15 @@ class Config(dict[str, t.Any]):
         return Path(value)
 
 
+def configured_plugins(config: c.Mapping[str, t.Any]) -> list[str]:
+    """The plugin names of ``heliograph.plugins`` (a list, or a string of names
+    separated by spaces or commas)."""
+    names = config.get("heliograph.plugins") or []
+    if isinstance(names, str):
+        names = names.replace(",", " ").split()
+    return [str(name) for name in names]
+
+
 def read_file(path: str | os.PathLike[str]) -> dict[str, str]:
     """The raw key/value pairs of an INI or TOML file."""
     file = Path(path)

@@ -243,6 +243,8 @@ def reset_key_valid(user: model.User | None, key: str | None) -> bool:
 
 RESET_PATH = "/user/reset/{user_id}?key={key}"
 """Where a reset link leads, below ``heliograph.site_url`` (the web layer's route)."""
+RESET_MAIL_RETRY = (60.0, 300.0, 1800.0)
+"""Seconds between the attempts at a reset mail the mail server refused."""
 LONGEST_LOGIN = 320
 """No name (100) or e-mail address (254) is longer: a longer login matches nobody."""
 
@@ -252,11 +254,12 @@ def mail_reset_link(login: str) -> None:
     key (replacing any earlier one), mailed as a link to the account's
     address, then ``request_password_reset(name, user=...)``. Nothing when no
     account matches. When the mail cannot be handed over, the key is
-    withdrawn, a warning logged, and no signal sent.
+    withdrawn, a warning logged, no signal sent, and :class:`mailer.MailerError`
+    raised, so that the job runs again (``RESET_MAIL_RETRY``) with a new key.
 
-    Run outside the request that asked for it (its one argument is plain
-    data), so that asking costs and answers the same whether or not the
-    account exists. Uses this thread's ``model.Session`` and removes it."""
+    A background job (its one argument is plain data), so that asking costs
+    and answers the same whether or not the account exists, and a request
+    survives a restart. Uses this thread's ``model.Session`` and removes it."""
     from urllib.parse import quote
 
     from heliograph.lib import mailer
@@ -287,7 +290,7 @@ def mail_reset_link(login: str) -> None:
             user.reset_key_expires = None
             session.commit()
             log.warning("the password reset link for user %r was not sent: %s", user.name, exc)
-            return
+            raise
         signals.request_password_reset.send(user.name, user=user)
     finally:
         model.Session.remove()

@@ -5,7 +5,7 @@ An extension under ``heliograph/ext/`` (or any third-party plugin) imports
 needs more, this module grows. Code written for CKAN ports by changing
 ``ckan.plugins.toolkit`` to ``heliograph.plugins.toolkit``.
 
-Sections, each added by the issue that needs it:
+Sections:
 
 - signals (here): ``tk.signals`` *is* :mod:`heliograph.lib.signals`, so
   ``tk.signals.ckanext.signal('x')``, ``tk.signals.request_started`` and every
@@ -19,23 +19,23 @@ Sections, each added by the issue that needs it:
   ``ValidationError``. They live in the logic layer, which sits above the
   plugin system, so they are looked up on first use (module ``__getattr__``)
   and importing the toolkit never imports the portal.
-- the portal itself, for commands of ``IClick`` plugins (added by the
-  datastore's ``load``/``dump``): ``load_config(file=None)`` parses the
+- the portal itself, for commands of ``IClick`` plugins (the datastore's
+  ``load``/``dump``): ``load_config(file=None)`` parses the
   configuration (file, environment, defaults) and raises ``ConfigError``
   naming a bad key; ``make_app(config)`` builds the portal from it, which binds
   its database, fills ``config`` above and loads the configured plugins.
   Looked up on first use too.
-- pages (added by the activity stream's views): ``action_context()`` gives a
+- pages (a plugin's Flask views): ``action_context()`` gives a
   fresh action context for the caller of the current web request (its user
   name, user object and the request's database session), to run actions as
   that user from a plugin's Flask views.
-- permission labels (added by the activity stream, which keeps a dataset's
-  labels with each activity, as CKAN does): ``dataset_permission_labels(
+- permission labels (the activity stream keeps a dataset's labels with each
+  activity, as CKAN does): ``dataset_permission_labels(
   package_dict)`` gives the labels of a dataset as ``package_show`` returns
   it; ``user_permission_labels(context)`` the set of labels the caller may
   see, or None for a sysadmin (or ``ignore_auth``), who sees everything. A
   caller may see a dataset when the two meet.
-- bounded search input (added by the datastore's search):
+- bounded search input (the datastore's search uses it):
   ``check_search_text(field, value)`` raises a ``ValidationError`` naming
   ``field`` when a text (or a list of texts) is past the portal's search
   bounds (``heliograph.search.max_text_length``, ``max_terms``,

@@ -19,7 +19,6 @@ from flask.testing import FlaskClient
 from heliograph import model
 from heliograph.lib import signals
 from heliograph.logic import users
-from heliograph.web import accounts
 from tests.web.accounts_helpers import (
     PASSWORD,
     MailBox,
@@ -28,6 +27,7 @@ from tests.web.accounts_helpers import (
     log_in,
     make_user,
     recording,
+    run_jobs,
 )
 
 NEW_PASSWORD = "battery-staple-42"
@@ -63,7 +63,7 @@ def ask_reset(client: FlaskClient, login: str) -> t.Any:
     """Ask for a reset link; returns once the mail work after the request is done."""
     token = csrf_token(client, "/user/reset")
     response = client.post("/user/reset", data={"user": login, "csrf_token": token})
-    accounts.wait_for_deferred()
+    run_jobs()
     return response
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select, update
 from heliograph import logic, model
 from heliograph.logic import Context, DataDict, ObjectNotFound, check_access, get_action
 from heliograph.logic import auth as authz
-from heliograph.logic.action.create import active_resource, require, target
+from heliograph.logic.action import active_resource, require, target
 from heliograph.logic.model_save import lock_package
 from heliograph.logic.validation import require_mapping
 

@@ -17,13 +17,13 @@ from heliograph.logic import (
     uploads,
 )
 from heliograph.logic import auth as authz
-from heliograph.logic.action.create import (
+from heliograph.logic.action import (
     NOT_RESOURCE_KEYS,
-    _unwrap_resource_errors,
     active_resource,
     require,
     stage_upload,
     target,
+    unwrap_resource_errors,
 )
 from heliograph.logic.dictization import package_dictize
 from heliograph.logic.model_save import lock_package, package_save
@@ -133,7 +133,7 @@ def resource_update(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     try:
         updated = get_action("package_update")(context, package_dict)
     except ValidationError as exc:
-        raise _unwrap_resource_errors(exc, index) from None
+        raise unwrap_resource_errors(exc, index) from None
     if staged is not None:
         uploads.place(staged, resource_id)
     elif cleared and was_upload:

@@ -6,16 +6,18 @@ import typing as t
 
 from heliograph.logic import Context, DataDict, ObjectNotFound, auth_allow_anonymous_access
 from heliograph.logic.auth import (
+    check_group_auth,
     current_user,
     group_by_id_or_name,
     has_permission,
+    may_update_package,
     ok,
     organizations_with,
     package_by_id_or_name,
     refuse,
     user_by_id_or_name,
+    who,
 )
-from heliograph.logic.auth.update import check_group_auth, package_update, who
 from heliograph.logic.settings import config
 
 __all__ = [
@@ -69,7 +71,7 @@ def resource_create(context: Context, data_dict: DataDict) -> Result:
     package = package_by_id_or_name(context, package_ref)
     if package is None:
         raise ObjectNotFound("No package found for this resource, cannot check auth.")
-    if not package_update(context, {"id": package.id}).get("success"):
+    if not may_update_package(context, {"id": package.id}).get("success"):
         return refuse(
             f"User {who(context)} not authorized to create resources on dataset {package_ref}"
         )

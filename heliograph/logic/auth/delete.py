@@ -5,11 +5,13 @@ from __future__ import annotations
 import typing as t
 
 from heliograph.logic import Context, DataDict
-from heliograph.logic.auth import current_user, ok, refuse
-from heliograph.logic.auth.update import (
+from heliograph.logic.auth import (
+    current_user,
     group_admin,
     may_change_package,
+    ok,
     package_object,
+    refuse,
     resource_object,
     who,
 )

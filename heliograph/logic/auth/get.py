@@ -14,8 +14,9 @@ from heliograph.logic.auth import (
     ok,
     package_by_id_or_name,
     refuse,
+    resource_object,
+    who,
 )
-from heliograph.logic.auth.update import resource_object, who
 from heliograph.logic.settings import config
 
 __all__ = [

@@ -31,6 +31,7 @@ from werkzeug.exceptions import Forbidden
 from werkzeug.wrappers import Response
 
 from heliograph import logic, model
+from heliograph.events import jobs
 from heliograph.lib import signals
 from heliograph.logic import users, validation
 from heliograph.web import accounts, identity
@@ -259,10 +260,19 @@ def request_reset() -> t.Any:
             ),
             400,
         )
-    # The same work whoever is named: the key and the mail are made after the
-    # request (users.mail_reset_link), so neither time nor answer tells
-    # whether an account exists or whether the mail server is up.
-    accounts.defer(users.mail_reset_link, login_tried)
+    # The same work whoever is named: the request only enqueues a job; the
+    # lookup, the key and the mail are made by a worker (users.mail_reset_link),
+    # so neither time nor answer tells whether an account exists or whether
+    # the mail server is up, and a restart loses no request.
+    try:
+        jobs.enqueue(
+            users.mail_reset_link,
+            [login_tried],
+            title="password reset mail",
+            retry=users.RESET_MAIL_RETRY,
+        )
+    except jobs.JobError as exc:
+        log.error("a password reset request could not be queued: %s", exc)
     return flask.render_template("user/request_reset.html", login="", message=RESET_REQUESTED)
 
 
