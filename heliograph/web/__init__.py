@@ -33,7 +33,7 @@ from werkzeug.exceptions import HTTPException
 from heliograph import model
 from heliograph.config import Config, ConfigError, load
 from heliograph.lib import signals
-from heliograph.web import accounts
+from heliograph.web import accounts, metrics
 
 __all__ = ["make_app"]
 
@@ -76,6 +76,7 @@ def make_app(config: Config | c.Mapping[str, t.Any] | None = None) -> Flask:
     app.teardown_appcontext(_remove_session)
     _rebroadcast_request_signals(app)
     _register_error_handlers(app)
+    metrics.init_app(app)
     accounts.init_app(app)
     app.context_processor(_template_globals)
     with app.app_context():
