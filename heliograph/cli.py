@@ -1,4 +1,9 @@
-"""The ``heliograph`` command."""
+"""The ``heliograph`` command.
+
+The web layer (Flask) is imported only by the commands that build the portal,
+so ``heliograph db init``/``upgrade`` migrate without it; ``cli_events`` and
+this module import each other, so each imports the other inside a function.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,13 @@ import typing as t
 from pathlib import Path
 
 import click
+from sqlalchemy import make_url, select
 
-from heliograph import __version__
+from heliograph import __version__, logic, model, plugins
+from heliograph.config import OPTIONS, ConfigError, configured_plugins, load
+from heliograph.events.runtime import Runtime, serve_plan
+from heliograph.lib import signal_docs
+from heliograph.model import engine_for, migrate
 
 
 class _WithPluginCommands(click.Group):
@@ -29,8 +39,6 @@ class _WithPluginCommands(click.Group):
 
 
 def _plugin_commands() -> dict[str, click.Command]:
-    from heliograph import plugins
-
     found: dict[str, click.Command] = {}
     for name in plugins.available_plugins():
         try:
@@ -131,11 +139,7 @@ def _announce(config: t.Any) -> None:
 )
 def signals_command(markdown: bool, output: str | None, plugin_names: tuple[str, ...]) -> None:
     """List the signal catalog: namespaces, signals, contracts and receivers."""
-    from heliograph.lib import signal_docs
-
     if plugin_names:
-        from heliograph import plugins
-
         try:
             plugins.load(*plugin_names)
         except plugins.PluginError as exc:
@@ -152,8 +156,6 @@ def signals_command(markdown: bool, output: str | None, plugin_names: tuple[str,
 @main.command("plugins")
 def plugins_command() -> None:
     """List the plugins that can be loaded: entry points of group heliograph.plugins."""
-    from heliograph import plugins
-
     available = plugins.available_plugins()
     if not available:
         click.echo(f"no plugins found (entry point group {plugins.GROUP})")
@@ -176,8 +178,6 @@ config_option = click.option(
 
 
 def _load_config(config_file: str | None) -> t.Any:
-    from heliograph.config import ConfigError, load
-
     try:
         return load(config_file)
     except ConfigError as exc:
@@ -202,7 +202,6 @@ def serve_command(
     where mail goes."""
     import waitress
 
-    from heliograph.config import ConfigError
     from heliograph.web import make_app
     from heliograph.web.request_log import RequestLog
 
@@ -260,7 +259,6 @@ def _where_mail_goes(config: t.Any) -> str:
 
 def _start_delivery(app: t.Any) -> t.Any:
     """Start the delivery threads ``heliograph.events.worker``/``relay`` ask for."""
-    from heliograph.events.runtime import Runtime, serve_plan
     from heliograph.web import EXTENSION_KEY
 
     engine = app.extensions[EXTENSION_KEY]["engine"]
@@ -282,8 +280,6 @@ def _not_ready(environ: dict[str, t.Any], start_response: t.Any) -> list[bytes]:
 
 
 def _default_site_url() -> str:
-    from heliograph.config import OPTIONS
-
     return next(o.parse(o.default) for o in OPTIONS if o.key == "heliograph.site_url")
 
 
@@ -293,11 +289,6 @@ def db_group() -> None:
 
 
 def _migrate(config_file: str | None, revision: str) -> None:
-    from sqlalchemy import make_url
-
-    from heliograph.config import configured_plugins
-    from heliograph.model import engine_for, migrate
-
     config = _load_config(config_file)
     url = config["sqlalchemy.url"]
     shown = make_url(url).render_as_string(hide_password=True)
@@ -336,7 +327,6 @@ def db_upgrade_command(config_file: str | None, revision: str) -> None:
 def _portal(config_file: str | None) -> t.Any:
     """The portal application (database bound, plugins loaded), so that a user
     made here is made as the web makes one and its signals reach the plugins."""
-    from heliograph.config import ConfigError
     from heliograph.web import make_app
 
     try:
@@ -346,8 +336,6 @@ def _portal(config_file: str | None) -> t.Any:
 
 
 def _action(config_file: str | None, name: str, data_dict: dict[str, t.Any]) -> t.Any:
-    from heliograph import logic
-
     app = _portal(config_file)
     with app.app_context():
         try:
@@ -418,10 +406,6 @@ def sysadmin_group() -> None:
 
 
 def _set_sysadmin(config_file: str | None, name: str, flag: bool) -> None:
-    from sqlalchemy import select
-
-    from heliograph import model
-
     app = _portal(config_file)
     with app.app_context():
         session = model.Session()

@@ -23,6 +23,8 @@ import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
+from limits import parse_many
+
 
 class ConfigError(ValueError):
     """A configuration key is missing or malformed."""
@@ -115,8 +117,6 @@ def _as_str(value: str) -> str:
 
 
 def _as_rate_limits(value: str) -> str:
-    from limits import parse_many
-
     value = value.strip()
     if value:
         try:
@@ -270,6 +270,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("heliograph.events.batch", _as_positive_int, "100", "deliveries claimed at once"),
     Option("heliograph.events.worker", _as_switch, "auto", "serve runs a worker: auto|true|false"),
     Option("heliograph.events.relay", _as_switch, "auto", "serve runs the relay: auto|true|false"),
+    Option(
+        "heliograph.metrics.token",
+        _as_str,
+        "",
+        "a secret that also lets its bearer read /metrics (Authorization: Bearer TOKEN); "
+        "empty: sysadmins only",
+    ),
 )
 _BY_KEY = {option.key: option for option in OPTIONS}
 
@@ -379,6 +386,35 @@ def load(
     if COMMAND_LINE.announce is not None:
         COMMAND_LINE.announce(config)
     return config
+
+
+def peek(
+    key: str,
+    file: str | os.PathLike[str] | None = None,
+    environ: c.Mapping[str, str] | None = None,
+) -> t.Any:
+    """One declared key as :func:`load` would read it (default < file <
+    environment), without creating the instance folder or anything else."""
+    option = _BY_KEY.get(key)
+    if option is None:
+        raise ConfigError(f"configuration key {key!r} is not declared")
+    env = os.environ if environ is None else environ
+    value, source = option.default, "the default"
+    file = file or env.get("HELIOGRAPH_CONFIG") or None
+    if file:
+        found = read_file(file)
+        if key in found:
+            value, source = found[key], f"file {str(file)!r}"
+    if option.env in env:
+        value, source = env[option.env], f"environment variable {option.env}"
+    if value is None:
+        return None
+    try:
+        return option.parse(value)
+    except ValueError as exc:
+        raise ConfigError(
+            f"configuration key {key!r} from {source} is malformed: {exc} (got {value!r})"
+        ) from None
 
 
 def _fill_instance_defaults(config: Config) -> None:

@@ -109,6 +109,10 @@ def resource_create(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     resource = {key: value for key, value in data_dict.items() if key not in NOT_RESOURCE_KEYS}
     resource.pop("id", None)
     staged = stage_upload(context, data_dict, resource)
+    if staged is None and not resource.get("format") and isinstance(resource.get("url"), str):
+        guessed = uploads.guess_format(resource["url"])
+        if guessed:
+            resource["format"] = guessed
     package_dict["resources"] = [*package_dict.get("resources", []), resource]
     index = len(package_dict["resources"]) - 1
     try:

@@ -7,10 +7,20 @@ import typing as t
 from sqlalchemy import delete, select, update
 
 from heliograph import logic, model
-from heliograph.logic import Context, DataDict, ObjectNotFound, check_access, get_action
+from heliograph.logic import (
+    Context,
+    DataDict,
+    ObjectNotFound,
+    check_access,
+    get_action,
+    tokens,
+    users,
+)
 from heliograph.logic import auth as authz
 from heliograph.logic.action import active_resource, require, target
+from heliograph.logic.action.update import group_of_kind
 from heliograph.logic.model_save import lock_package
+from heliograph.logic.settings import config
 from heliograph.logic.validation import require_mapping
 
 __all__ = [
@@ -69,8 +79,6 @@ def api_token_revoke(context: Context, data_dict: DataDict) -> None:
     """Revoke an API token, named by the secret itself (``token``) or by its id
     (``jti``, as ``api_token_list`` shows it). It stops working at once: the
     row is deleted, and every request looks its token up."""
-    from heliograph.logic import tokens
-
     data_dict = require_mapping(data_dict)
     token, jti = data_dict.get("token"), data_dict.get("jti")
     if isinstance(token, str) and token:
@@ -86,9 +94,6 @@ def api_token_revoke(context: Context, data_dict: DataDict) -> None:
 
 
 def _group_delete(context: Context, data_dict: DataDict, organization: bool) -> None:
-    from heliograph.logic.action.update import group_of_kind
-    from heliograph.logic.settings import config
-
     data_dict = require_mapping(data_dict)
     kind = "organization" if organization else "group"
     (ref,) = require(data_dict, "id")
@@ -214,8 +219,6 @@ def user_sessions_revoke(context: Context, data_dict: DataDict) -> dict[str, int
     """End every login session of user ``id``: their session and remember-me
     cookies stop working at once, on every device (API tokens are not
     touched). The user themself or a sysadmin. Returns ``{"ended": <count>}``."""
-    from heliograph.logic import users
-
     _data, user = target(
         context, data_dict, authz.user_by_id_or_name, "User not found", "user_sessions_revoke"
     )

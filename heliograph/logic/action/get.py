@@ -12,14 +12,21 @@ from heliograph.logic import (
     Context,
     DataDict,
     ObjectNotFound,
+    UnknownAction,
     ValidationError,
     check_access,
     get_action,
+    registry,
     search,
 )
 from heliograph.logic import auth as authz
 from heliograph.logic.action import session_of
-from heliograph.logic.dictization import group_dictize, package_dictize, user_dictize
+from heliograph.logic.dictization import (
+    LICENSES,
+    group_dictize,
+    package_dictize,
+    user_dictize,
+)
 from heliograph.logic.settings import config
 from heliograph.logic.validation import (
     NUL_MESSAGE,
@@ -40,6 +47,7 @@ __all__ = [
     "group_list",
     "help_show",
     "group_show",
+    "license_list",
     "member_list",
     "member_roles_list",
     "organization_list",
@@ -72,13 +80,48 @@ def help_show(context: Context, data_dict: DataDict) -> str | None:
     name = data_dict.get("name")
     if not isinstance(name, str) or not name:
         raise ValidationError({"name": ["Missing value"]})
-    from heliograph.logic import UnknownAction, registry
-
     try:
         action = registry.actions()[name]
     except KeyError:
         raise ObjectNotFound(str(UnknownAction(name))) from None
     return inspect.getdoc(action)
+
+
+GENERIC_LICENSES = frozenset(
+    {"notspecified", "other-open", "other-pd", "other-at", "other-nc", "other-closed"}
+)
+SOFTWARE_LICENSES = frozenset({"gfdl"})
+DATA_LICENSES = frozenset({"odc-pddl", "odc-odbl", "odc-by"})
+
+
+def license_list(context: Context, data_dict: DataDict) -> list[dict[str, t.Any]]:
+    """The licences a dataset's ``license_id`` may name (CKAN's default list),
+    each as CKAN's ``license_dictize`` gives it: ``id``, ``title``, ``url``,
+    ``status``, ``od_conformance``, ``osd_conformance``, ``is_okd_compliant``,
+    ``is_osi_compliant``, ``is_generic``, ``family``, ``maintainer`` and the
+    ``domain_content``/``domain_data``/``domain_software`` flags."""
+    check_access("license_list", context, data_dict)
+    found = []
+    for license_id, (title, url, is_open) in LICENSES.items():
+        found.append(
+            {
+                "id": license_id,
+                "title": title,
+                "url": url,
+                "status": "active",
+                "od_conformance": "approved" if is_open else "not reviewed",
+                "osd_conformance": "not reviewed",
+                "is_okd_compliant": is_open,
+                "is_osi_compliant": False,
+                "is_generic": license_id in GENERIC_LICENSES,
+                "family": "",
+                "maintainer": "",
+                "domain_content": license_id not in DATA_LICENSES,
+                "domain_data": license_id in DATA_LICENSES,
+                "domain_software": license_id in SOFTWARE_LICENSES,
+            }
+        )
+    return found
 
 
 def status_show(context: Context, data_dict: DataDict) -> dict[str, t.Any]:

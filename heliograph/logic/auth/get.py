@@ -24,6 +24,7 @@ __all__ = [
     "group_list",
     "group_show",
     "help_show",
+    "license_list",
     "member_list",
     "member_roles_list",
     "organization_list",
@@ -49,6 +50,11 @@ def site_read(context: Context, data_dict: DataDict) -> Result:
 
 @auth_allow_anonymous_access
 def help_show(context: Context, data_dict: DataDict) -> Result:
+    return ok()
+
+
+@auth_allow_anonymous_access
+def license_list(context: Context, data_dict: DataDict) -> Result:
     return ok()
 
 

@@ -14,7 +14,7 @@ import flask
 from flask import Blueprint
 from werkzeug.exceptions import NotFound
 
-from heliograph.web.views import call_action, forms
+from heliograph.web.views import call_action, dataset_manage, forms, markup
 from heliograph.web.views import search as search_module
 
 
@@ -42,11 +42,20 @@ def make_blueprint(package_type: str = "dataset", plugin: t.Any = None) -> Bluep
         package = call_action("package_show", {"id": id})
         if package.get("type", "dataset") != package_type:
             raise NotFound(f"Dataset {id} is not of type {package_type}.")
-        return flask.render_template(read_template, package_type=package_type, pkg=package)
+        group_form = dataset_manage.AddToGroupForm()
+        group_form.group_added.choices = [
+            (group["id"], group.get("display_name") or group.get("title") or group["name"])
+            for group in dataset_manage.addable_groups(package)
+        ]
+        return flask.render_template(
+            read_template, package_type=package_type, pkg=package, group_form=group_form
+        )
 
     blueprint.add_url_rule("/", "search", search, strict_slashes=False)
     blueprint.add_url_rule("/<id>", "read", read)
     forms.add_dataset_routes(blueprint, package_type)
+    dataset_manage.add_routes(blueprint, package_type)
+    blueprint.add_app_template_filter(markup.render_markdown, "markdown")
     return blueprint
 
 
