@@ -21,13 +21,16 @@ import os
 import secrets
 import threading
 import typing as t
+from urllib.parse import quote
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import object_session
 
 from heliograph import model
-from heliograph.lib import signals
+from heliograph.lib import mailer, signals
+from heliograph.logic.settings import config
 
 log = logging.getLogger(__name__)
 
@@ -158,8 +161,6 @@ def create_user(
 
 def user_for_login(session: t.Any, login: str) -> model.User | None:
     """The active user whose name or e-mail is ``login`` (names first), or None."""
-    from sqlalchemy import func, select
-
     if not login:
         return None
     by_name = session.scalar(
@@ -201,8 +202,6 @@ def end_sessions(session: t.Any, user_id: str) -> int:
     """Delete every login session of user ``user_id`` (session and remember-me
     cookies naming them log nobody in any more); returns how many there were.
     API tokens are not touched. The caller commits."""
-    from sqlalchemy import delete
-
     result = session.execute(delete(model.UserSession).where(model.UserSession.user_id == user_id))
     return int(result.rowcount or 0)
 
@@ -260,11 +259,6 @@ def mail_reset_link(login: str) -> None:
     A background job (its one argument is plain data), so that asking costs
     and answers the same whether or not the account exists, and a request
     survives a restart. Uses this thread's ``model.Session`` and removes it."""
-    from urllib.parse import quote
-
-    from heliograph.lib import mailer
-    from heliograph.logic.settings import config
-
     session = model.Session()
     try:
         user = user_for_login(session, login) if len(login) <= LONGEST_LOGIN else None

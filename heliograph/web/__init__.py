@@ -37,8 +37,7 @@ from heliograph.config import Config, ConfigError, configured_plugins, load
 from heliograph.lib import signals
 from heliograph.logic import settings, uploads
 from heliograph.model import migrate
-from heliograph.plugins import toolkit
-from heliograph.web import accounts, blueprints, templating
+from heliograph.web import accounts, blueprints, metrics, templating
 from heliograph.web.views import api, render_error
 
 __all__ = ["make_app"]
@@ -81,6 +80,7 @@ def make_app(config: Config | c.Mapping[str, t.Any] | None = None) -> Flask:
     app.teardown_appcontext(_remove_session)
     _rebroadcast_request_signals(app)
     _register_error_handlers(app)
+    metrics.init_app(app)
     accounts.init_app(app)
     templating.init_app(app)
     with app.app_context():
@@ -142,6 +142,8 @@ def _remove_session(_exc: BaseException | None) -> None:
 def _fill_logic_settings(config: Config) -> None:
     """Fill the configuration objects of the layers below, keeping each object:
     ``heliograph.logic.settings.config`` and ``heliograph.plugins.toolkit.config``."""
+    from heliograph.plugins import toolkit  # the toolkit imports this module
+
     events.configure(config)
     targets: list[dict[str, t.Any]] = [settings.config, toolkit.config]
     seen: set[int] = set()

@@ -46,6 +46,7 @@ from heliograph import model
 from heliograph.config import ConfigError
 from heliograph.lib import signals
 from heliograph.logic import users
+from heliograph.web import identity
 
 __all__ = ["init_app", "log_in", "log_out", "login_manager", "open_session"]
 
@@ -286,8 +287,6 @@ def _check_csrf() -> None:
         return
     if flask.request.method not in flask.current_app.config["WTF_CSRF_METHODS"]:
         return
-    from heliograph.web import identity
-
     if identity.identified_by_token():
         return
     csrf.protect(apply_exemptions=True)

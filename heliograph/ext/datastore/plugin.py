@@ -6,6 +6,8 @@ import collections.abc as c
 import typing as t
 
 import heliograph.plugins as p
+from heliograph.ext.datastore.cli import datastore
+from heliograph.ext.datastore.logic import ACTIONS, AUTH_FUNCTIONS, SUBSCRIPTIONS
 
 
 class DatastorePlugin(p.SingletonPlugin):
@@ -21,8 +23,6 @@ class DatastorePlugin(p.SingletonPlugin):
         return datastore
 
     def get_signal_subscriptions(self) -> p.SignalMapping:
-        from heliograph.ext.datastore.logic import SUBSCRIPTIONS
-
         return {
             p.toolkit.signals.action_committed: [
                 {"receiver": receiver, "sender": sender}
@@ -31,16 +31,10 @@ class DatastorePlugin(p.SingletonPlugin):
         }
 
     def get_actions(self) -> c.Mapping[str, c.Callable[..., t.Any]]:
-        from heliograph.ext.datastore.logic import ACTIONS
-
         return ACTIONS
 
     def get_auth_functions(self) -> c.Mapping[str, c.Callable[..., t.Any]]:
-        from heliograph.ext.datastore.logic import AUTH_FUNCTIONS
-
         return AUTH_FUNCTIONS
 
     def get_commands(self) -> list[t.Any]:
-        from heliograph.ext.datastore.cli import datastore
-
         return [datastore]

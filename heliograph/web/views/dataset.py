@@ -14,9 +14,8 @@ import flask
 from flask import Blueprint
 from werkzeug.exceptions import NotFound
 
-from heliograph.web.views import call_action, dataset_manage, forms, int_arg, markup
-
-ROWS = 20
+from heliograph.web.views import call_action, dataset_manage, forms, markup
+from heliograph.web.views import search as search_module
 
 
 def make_blueprint(package_type: str = "dataset", plugin: t.Any = None) -> Blueprint:
@@ -26,25 +25,17 @@ def make_blueprint(package_type: str = "dataset", plugin: t.Any = None) -> Bluep
     read_template = _template(plugin, "read_template", "dataset/read.html")
 
     def search() -> str:
-        q = flask.request.args.get("q", "").strip()
-        page = int_arg("page", 1)
-        data_dict: dict[str, t.Any] = {
-            "q": q,
-            "rows": ROWS,
-            "start": (page - 1) * ROWS,
-            "include_private": True,  # those the caller may see; the action filters
-        }
-        if package_type != "dataset":
-            data_dict["fq"] = f"+dataset_type:{package_type}"
-        found = call_action("package_search", data_dict)
+        fq = [f"+dataset_type:{package_type}"] if package_type != "dataset" else []
+        found = search_module.search(fq)
         return flask.render_template(
             search_template,
             package_type=package_type,
-            q=q,
-            page=page,
-            rows=ROWS,
-            count=found.get("count", 0),
-            results=found.get("results", []),
+            s=found,
+            q=found["q"],
+            page=found["page"],
+            rows=found["rows"],
+            count=found["count"],
+            results=found["results"],
         )
 
     def read(id: str) -> str:

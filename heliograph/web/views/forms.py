@@ -203,9 +203,15 @@ def add_dataset_routes(blueprint: Blueprint, package_type: str) -> None:
     """``/new`` and ``/edit/<id>`` on the dataset blueprint of ``package_type``."""
 
     def new() -> t.Any:
-        _require("package_create", {"type": package_type})
+        from heliograph.web.views.group_forms import no_organization_page
+
+        refused = no_organization_page(package_type)
+        if refused is not None:
+            return refused
         form = DatasetForm()
         form.owner_org.choices = _organization_choices(None)
+        if flask.request.method == "GET" and flask.request.args.get("owner_org"):
+            form.owner_org.data = flask.request.args["owner_org"]
         form.license_id.choices = _license_choices(form.license_id.data)
         errors: dict[str, list[str]] = {}
         if form.validate_on_submit():
