@@ -4,7 +4,8 @@ page is screenshotted (under the test's tmp dir) and nothing may overflow
 sideways (``document.documentElement.scrollWidth <= innerWidth``). Wide tables
 scroll inside their own box; long words and URLs wrap. The portal runs with
 the activity and datastore plugins, on data made to be awkward: long titles,
-unbroken URLs, a 14-column table, a changes page with a long description."""
+unbroken URLs, a 14-column table, a changes page with a long description.
+The dataset form's name is filled from the title as it is typed."""
 
 from __future__ import annotations
 
@@ -200,6 +201,10 @@ def test_main_pages_fit_a_phone_and_a_window_without_sideways_overflow(
                 page.screenshot(path=str(shots / f"form-errors-{width}.png"), full_page=True)
                 if not page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"):
                     overflowing[f"form errors at {width}px"] = page.evaluate(OVERFLOWING)
+                # the name follows the title as it is typed (slug.js), until typed itself
+                page.goto(f"{served}/dataset/new")
+                page.type("input[name=title]", "Tide tables: Brest 2024")
+                assert page.input_value("input[name=name]") == "tide-tables-brest-2024"
                 context.close()
         finally:
             browser.close()
