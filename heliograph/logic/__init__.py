@@ -31,9 +31,11 @@ import logging
 import time
 import typing as t
 
+from heliograph import model
 from heliograph.events import outbox
 from heliograph.lib import signals
 from heliograph.logic.settings import config
+from heliograph.plugins import plugins_changed
 
 __all__ = [
     "Action",
@@ -218,8 +220,6 @@ def _plugins_changed(_sender: t.Any, **_kwargs: t.Any) -> None:
 
 def _follow_plugins() -> None:
     """Rebuild the registries whenever plugins are loaded or unloaded."""
-    from heliograph.plugins import plugins_changed
-
     plugins_changed.connect(_plugins_changed, weak=False)
 
 
@@ -273,8 +273,6 @@ _committed: contextvars.ContextVar[list[_Sent] | None] = contextvars.ContextVar(
 def _wrap(name: str, action: Action) -> Action:
     @functools.wraps(action)
     def call(context: Context | None = None, data_dict: DataDict | None = None) -> t.Any:
-        from heliograph import model
-
         context = {} if context is None else context
         context.setdefault("session", model.Session)
         context.setdefault("user", None)
@@ -329,7 +327,6 @@ def _add_ckan_context(name: str, context: Context, data_dict: DataDict, result: 
     ``model`` (:mod:`heliograph.model`), ``user_obj`` (the user a ``user_*``
     action is about, else the caller; None when anonymous) and, for an action
     about one dataset, ``package`` (its :class:`heliograph.model.Package`)."""
-    from heliograph import model
     from heliograph.logic import auth as authz
 
     context["model"] = model
