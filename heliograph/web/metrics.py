@@ -40,10 +40,40 @@ def init_app(app: Flask) -> None:
         app.wsgi_app = tracing.TracingMiddleware(app.wsgi_app)  # type: ignore[method-assign]
         app.before_request(_name_span)
     receivers.install(timing=timing, spans=spans)
-    logic.set_action_observer(metrics.observe_action)
+    logic.set_action_observer(observe_action)
     app.before_request(_request_started)
     app.after_request(_request_finished)
     app.register_blueprint(blueprint)
+
+
+ACTION_STATUSES = (
+    "ok",
+    "validation_error",
+    "not_authorized",
+    "not_found",
+    "action_error",
+    "exception",
+)
+
+
+def action_status(error: BaseException | None) -> str:
+    """The ``status`` label of an action call that raised ``error`` (None: ``ok``)."""
+    if error is None:
+        return "ok"
+    if isinstance(error, logic.ValidationError):
+        return "validation_error"
+    if isinstance(error, logic.NotAuthorized):
+        return "not_authorized"
+    if isinstance(error, logic.ObjectNotFound):
+        return "not_found"
+    if isinstance(error, logic.ActionError):
+        return "action_error"
+    return "exception"
+
+
+def observe_action(name: str, seconds: float, error: BaseException | None) -> None:
+    """The action observer (``heliograph.logic.set_action_observer``)."""
+    metrics.ACTION_SECONDS.labels(name, action_status(error)).observe(seconds)
 
 
 def _name_span() -> None:
