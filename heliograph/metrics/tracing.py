@@ -9,6 +9,12 @@ status an error when the receiver raised. Receiver spans are made after the
 call from its measured start and end (the dispatch core tells of a receiver
 call once it is over), so a receiver span never has children of its own.
 
+There is no span per signal send: the dispatch core has no hook around a
+send (only the receiver observer, told after each call). One that is entered
+around every send, e.g. ``set_send_observer(factory)`` with
+``factory(signal, sender)`` returning a context manager, would let the send
+be a span with its receivers' spans under it.
+
 Spans go to the tracer provider the process configured (the OpenTelemetry
 SDK with an exporter, e.g. through ``opentelemetry-instrument``); without
 one, the API's default provider drops them.
