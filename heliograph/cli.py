@@ -216,8 +216,8 @@ def _remote_catalog(url: str, token: str | None) -> dict[str, t.Any]:
     import urllib.error
     import urllib.request
 
-    if "://" not in url:
-        raise click.UsageError(f"--url {url!r} is not a URL; expected http://host:port")
+    if url.split("://", 1)[0].lower() not in ("http", "https") or "://" not in url:
+        raise click.UsageError(f"--url {url!r} is not an http(s) URL; expected http://host:port")
     endpoint = url.rstrip("/") + "/api/3/action/signal_catalog_show"
     request = urllib.request.Request(endpoint, headers={"Accept": "application/json"})
     if token:

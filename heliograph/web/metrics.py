@@ -40,6 +40,7 @@ def init_app(app: Flask) -> None:
         app.wsgi_app = tracing.TracingMiddleware(app.wsgi_app)  # type: ignore[method-assign]
         app.before_request(_name_span)
     receivers.install(timing=timing, spans=spans)
+    metrics.start()  # and again in each forked worker, at its first request
     logic.set_action_observer(observe_action)
     app.before_request(_request_started)
     app.after_request(_request_finished)

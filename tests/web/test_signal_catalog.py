@@ -210,6 +210,10 @@ def test_signals_url_explains_a_refusal_and_an_unreachable_portal(live_url: str)
     result = CliRunner().invoke(main, ["signals", "--url", f"http://127.0.0.1:{closed}"])
     assert result.exit_code == 1
     assert f"cannot reach http://127.0.0.1:{closed}" in result.output
+    for bad in ("file:///etc/passwd", "portal.example.org"):
+        result = CliRunner().invoke(main, ["signals", "--url", bad])
+        assert result.exit_code == 2
+        assert "is not an http(s) URL" in result.output
     result = CliRunner().invoke(main, ["signals", "--url", live_url, "--markdown"])
     assert result.exit_code == 2
     assert "drop --markdown" in result.output
