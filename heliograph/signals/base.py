@@ -73,6 +73,11 @@ _ANY_KEY: tuple[str] = ("*",)
 
 _NO_OWNER_FILTER = object()
 
+_APPLY_AT_ONCE = 32
+"""A connect that adds a receiver for ANY to a fresh table of fewer receivers
+than this, all for ANY, applies at once (a tuple copy); other changes mark the
+table stale, to be made once by the next send."""
+
 _COROUTINE_MARKS = hasattr(inspect, "markcoroutinefunction")
 """Whether functions can be marked as coroutine functions (Python 3.12+): then
 connect asks inspect, else it reads the code flag itself."""
@@ -302,9 +307,10 @@ class Signal:
         """Some change other than new receivers: the table is made from scratch."""
         self._changes = 0
         """Counts connects and disconnects; a table made while it moved is stale."""
-        self._undo: tuple[_Record, _Published] | None = None
-        """The receiver the last change added, and what was published before
-        it: disconnecting that receiver next puts it back (``connected_to``)."""
+        self._undo: tuple[_Record, _Table, _Published | None] | None = None
+        """The receiver the last change added, the table from before it and
+        what was published for it (when known): disconnecting that receiver
+        next puts them back (``connected_to`` does)."""
         self._receivers_view: dict[c.Hashable, t.Any] | None = None
         # Sends are counted by drawing from an itertools.count: its __next__
         # is one C call, atomic under the GIL, so sends from many threads
@@ -325,10 +331,11 @@ class Signal:
         self._needs_checks = False
         """Muted, a coroutine receiver, or the argument guard on: the send
         takes _send_checked, which handles them per receiver call."""
-        self._provisional = False
-        """The table was just made: the send generated for it is installed by
-        the second send, so a change undone after one send (a ``connected_to``
-        block, a short-lived receiver) never pays for generating it."""
+        self._provisional = 0
+        """How many sends to go before the send generated for a table just
+        made is installed (by _send_routed): 2 after a change applied at once,
+        1 after a table made by a send. A change undone after one send (a
+        short-lived receiver) never pays for generating a send."""
         self._published: _Published | None = None
         self._specialise = type(self).send is Signal.send
         """Only a class that keeps the base send gets the generated one
@@ -459,7 +466,7 @@ class Signal:
         if kind is FunctionType:
             rid: c.Hashable = id(receiver)
         elif kind is MethodType:
-            method = t.cast(MethodType, receiver)
+            method: t.Any = receiver
             rid = (id(method.__func__), id(method.__self__))  # as receiver_id does
         else:
             rid = receiver_id(receiver)
@@ -475,7 +482,7 @@ class Signal:
                     coroutine = bool(receiver.__code__.co_flags & CO_COROUTINE)
                 elif (
                     kind is MethodType
-                    and type(func := t.cast(MethodType, receiver).__func__) is FunctionType
+                    and type(func := method.__func__) is FunctionType
                     and not _COROUTINE_MARKS
                 ):
                     coroutine = bool(func.__code__.co_flags & CO_COROUTINE)
@@ -484,11 +491,27 @@ class Signal:
                 record = _Record({skey: owners}, coroutine)
                 self._hold(rid, record, receiver, weak)
                 self._records[rid] = record
-                undo = None if self._dirty else (record, self._snapshot())
-                self._stale(rebuild_all=False)
-                if not self._rebuild_all:
-                    self._appended.append(record)
-                self._undo = undo
+                table = self._table
+                if self._dirty:
+                    self._stale(rebuild_all=False)
+                    if not self._rebuild_all:
+                        self._appended.append(record)
+                else:
+                    undo = (record, self._table, self._published)
+                    if (
+                        skey is _ANY_KEY
+                        and not coroutine
+                        and len(table.any) < _APPLY_AT_ONCE
+                        and not (table.by_value or table.by_identity)
+                    ):
+                        every = (*table.any, record.getter)
+                        self._publish_small_change(
+                            _new_table((every, table.by_value, table.by_identity, table.coroutines))
+                        )
+                    else:
+                        self._stale(rebuild_all=False)
+                        self._appended.append(record)
+                    self._undo = undo
             else:
                 before = record.senders.get(skey)
                 record.senders[skey] = after = _with_owner(before, owner, weak)
@@ -552,7 +575,7 @@ class Signal:
                 or rid in self._records
             ):
                 return None
-            before = self._snapshot()
+            before = self._snapshot()  # kept: the block will put it back
             record = _Record({_ANY_KEY: _BLOCK_OWNERS}, False)
             record.strong = receiver  # held strongly, reached weakly: see _hold
             record.getter = getter = weakref.ref(receiver)
@@ -562,10 +585,10 @@ class Signal:
             self._changes += 1
             self._published = None
             self._receivers_view = None
-            self._provisional = False
+            self._provisional = 0
             self._plain = None if _settings.receiver_observer is not None else every
             self.__dict__.pop("send", None)
-            self._undo = (record, before)
+            self._undo = (record, table, before)
             return record
 
     def _end_block(self, record: _Record, receiver: Receiver) -> bool:
@@ -577,7 +600,7 @@ class Signal:
             if undo is None or undo[0] is not record or self._pending:
                 return False
             del self._records[id(receiver)]
-            self._put_back(undo[1])
+            self._put_back(undo[1], undo[2])
         return True
 
     @contextmanager
@@ -613,7 +636,7 @@ class Signal:
                     del self._records[rid]
                     undo = self._undo
                     if undo is not None and undo[0] is record and not self._pending:
-                        self._put_back(undo[1])
+                        self._put_back(undo[1], undo[2])
                     else:
                         self._stale(rebuild_all=True)
         if "receiver_disconnected" in self.__dict__ and self.receiver_disconnected._records:
@@ -689,10 +712,13 @@ class Signal:
         self._count_send()
         if self._dirty:
             self._refresh()
-        elif self._provisional:  # the second send since the table was made
-            with self._lock:
-                if self._provisional and not self._dirty:
-                    self._publish()
+        elif self._provisional:
+            if self._provisional > 1:
+                self._provisional = 1
+            else:
+                with self._lock:
+                    if self._provisional and not self._dirty:
+                        self._publish()
         table = self._table
         if self._needs_checks or _settings.receiver_observer is not None:
             targets = _targets_in(table, sender)
@@ -1020,10 +1046,13 @@ class Signal:
                 and table.any[-1] is dead.getter
                 and not (dead.coroutine or table.by_value or table.by_identity)
             ):  # the last one connected died first: cut it off the table
-                self._table = _new_table(
+                cut = _new_table(
                     (table.any[:-1], table.by_value, table.by_identity, table.coroutines)
                 )
-                self._stale(rebuild_all=False)
+                if self._dirty:
+                    self._table = cut  # the base of the next table
+                else:
+                    self._publish_small_change(cut)
             else:
                 self._dead_in_table += 1
                 if self._dead_in_table > 4 and self._dead_in_table > len(self._records):
@@ -1042,14 +1071,35 @@ class Signal:
         self._undo = None
         self._published = None
 
-    def _stale(self, *, rebuild_all: bool) -> None:
-        """Mark the table stale after a change (lock held)."""
-        self._dirty = True
-        self._plain = None
-        self.__dict__.pop("send", None)
+    def _publish_small_change(self, table: _Table) -> None:
+        """Publish at once a table that differs from the fresh one by a
+        receiver for ANY at its end (lock held): cheaper than marking it stale
+        and making it on the next send. Switches are as at the last publish."""
+        self._table = table
+        self._changes += 1
+        self._published = None
         self._receivers_view = None
         self._undo = None
-        self._published = None
+        self.__dict__.pop("send", None)
+        if self._specialise and not self._needs_checks:
+            self._provisional = 2
+            self._plain = None
+        else:
+            self._provisional = 0
+            observed = _settings.receiver_observer is not None
+            self._plain = None if self._needs_checks or observed else table.any
+        if self._senders_died:  # a sender died meanwhile: stay on the locked path
+            self._stale_unlocked()
+
+    def _stale(self, *, rebuild_all: bool) -> None:
+        """Mark the table stale after a change (lock held)."""
+        if not self._dirty:
+            self._dirty = True
+            self._plain = None
+            self.__dict__.pop("send", None)
+            self._published = None
+        self._receivers_view = None
+        self._undo = None
         self._changes += 1
         if rebuild_all:
             self._rebuild_all = True
@@ -1067,20 +1117,31 @@ class Signal:
                 table = self._table
                 if self._rebuild_all:
                     self._rebuild_all = False
-                    table = self._build_table()
+                    self._table = self._build_table()
+                    self._dirty = False
+                    self._publish(install=False)
                 elif (
                     len(appended) == 1
                     and not (table.by_value or table.by_identity)
                     and not appended[0].coroutine
                     and _ANY_KEY in appended[0].senders
-                ):  # one more receiver for ANY: the common change
+                ):  # one more receiver for ANY, the common change: published as
+                    # _publish(install=False) would, the switches being the same
                     every = (*table.any, appended[0].getter)
-                    table = _new_table((every, table.by_value, table.by_identity, table.coroutines))
-                elif appended:
-                    table = self._extended_table(appended)
-                self._table = table
-                self._dirty = False
-                self._publish(install=False)
+                    self._table = _new_table(
+                        (every, table.by_value, table.by_identity, table.coroutines)
+                    )
+                    self._dirty = False
+                    self._provisional = 1 if self._specialise and not self._needs_checks else 0
+                    if not self._provisional and _settings.receiver_observer is None:
+                        self._plain = None if self._needs_checks else every
+                    if self._senders_died:
+                        self._stale_unlocked()
+                else:
+                    if appended:
+                        self._table = self._extended_table(appended)
+                    self._dirty = False
+                    self._publish(install=False)
                 if self._changes != changes:  # changed by a finalizer meanwhile
                     self._stale(rebuild_all=True)
 
@@ -1141,23 +1202,25 @@ class Signal:
             coroutines = coroutines.union(added_coroutines)
         return _new_table((every, by_value, by_identity, coroutines))
 
-    def _put_back(self, before: _Published) -> None:
+    def _put_back(self, table: _Table, before: _Published | None) -> None:
         """Disconnecting the receiver the last change added: publish again
-        what was published before that change."""
+        the table from before that change, and what was chosen for it (when
+        known and the switches are the same)."""
         self._changes += 1
         self._undo = None
         self._appended = []
         self._receivers_view = None
-        self._table = before.table
+        self._table = table
         self._dirty = False
-        inputs = before.inputs
+        inputs = before.inputs if before is not None else None
         if (
-            inputs[0] == self._kwarg_names
+            inputs is not None
+            and inputs[0] == self._kwarg_names
             and inputs[1] is _settings.receiver_observer
             and inputs[2] is _settings.guard_arguments
             and inputs[3] is self._muted
         ):
-            self._restore(before)
+            self._restore(t.cast(_Published, before))
         else:
             self._publish(install=False)
 
@@ -1185,7 +1248,7 @@ class Signal:
         if not (self._dirty or needs_checks or table.by_value or table.by_identity):
             plain = table.any
         installed = None
-        self._provisional = False
+        self._provisional = 0
         if plain is not None and self._specialise:
             if install:
                 installed = _loops.make_send(
@@ -1199,7 +1262,7 @@ class Signal:
                     _observer_failed,
                 )
             else:
-                self._provisional = True
+                self._provisional = 1
                 plain = None  # to _send_routed, which installs on the next send
         self._plain = None if observer is not None else plain  # _send_routed times calls
         if installed is None:
@@ -1250,7 +1313,7 @@ class _Published(t.NamedTuple):
     """The switches and keyword names it was chosen for (see _publish_inputs)."""
     plain: tuple[Getter, ...] | None
     needs_checks: bool
-    provisional: bool
+    provisional: int
     installed: _loops.Send | None
 
 
