@@ -148,6 +148,7 @@ class _WeakMethod(_WeakReceiver):
 
 
 _dereference = weakref.ref.__call__
+_finalizing = sys.is_finalizing
 
 
 class _WeakSender(weakref.ref):  # type: ignore[type-arg]
@@ -700,8 +701,13 @@ class Signal:
         targets = self._plain
         if targets is None:
             return self._send_routed(sender, _async_wrapper, kwargs)
+        if self._provisional:  # a table just made: its generated send comes later
+            if self._provisional > 1:
+                self._provisional = 1
+            else:
+                return self._send_routed(sender, _async_wrapper, kwargs)
         self._count_send()
-        return self._call_each(targets, sender, kwargs)
+        return _call_any_shape(self, targets, sender, kwargs)
 
     def _send_routed(
         self,
@@ -989,7 +995,7 @@ class Signal:
         """Weak reference callback: queue the death (applied under the lock
         by the next connect, disconnect or lookup). The table stays: the
         dead receiver's getter returns None, which sends skip."""
-        if not sys.is_finalizing():
+        if not _finalizing():
             self._pending.append(ref)
 
     def _sender_died(self, ref: _WeakSender) -> None:
@@ -1081,13 +1087,9 @@ class Signal:
         self._receivers_view = None
         self._undo = None
         self.__dict__.pop("send", None)
-        if self._specialise and not self._needs_checks:
-            self._provisional = 2
-            self._plain = None
-        else:
-            self._provisional = 0
-            observed = _settings.receiver_observer is not None
-            self._plain = None if self._needs_checks or observed else table.any
+        observed = _settings.receiver_observer is not None
+        self._provisional = 2 if self._specialise and not self._needs_checks else 0
+        self._plain = None if self._needs_checks or observed else table.any
         if self._senders_died:  # a sender died meanwhile: stay on the locked path
             self._stale_unlocked()
 
@@ -1133,8 +1135,8 @@ class Signal:
                     )
                     self._dirty = False
                     self._provisional = 1 if self._specialise and not self._needs_checks else 0
-                    if not self._provisional and _settings.receiver_observer is None:
-                        self._plain = None if self._needs_checks else every
+                    observed = _settings.receiver_observer is not None
+                    self._plain = None if self._needs_checks or observed else every
                     if self._senders_died:
                         self._stale_unlocked()
                 else:
@@ -1262,8 +1264,7 @@ class Signal:
                     _observer_failed,
                 )
             else:
-                self._provisional = 1
-                plain = None  # to _send_routed, which installs on the next send
+                self._provisional = 1  # the next send installs it
         self._plain = None if observer is not None else plain  # _send_routed times calls
         if installed is None:
             self.__dict__.pop("send", None)
