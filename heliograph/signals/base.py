@@ -724,6 +724,7 @@ class Signal:
             else:
                 with self._lock:
                     if self._provisional and not self._dirty:
+                        self._kwarg_names = (*kwargs,)  # the shape it is sent with
                         self._publish()
         table = self._table
         if self._needs_checks or _settings.receiver_observer is not None:
