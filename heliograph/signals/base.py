@@ -9,9 +9,16 @@ change.
 Connecting and disconnecting only change the bookkeeping (one
 :class:`_Record` per receiver) and mark the table stale; the next send (or
 lookup) makes the table again, once, whatever the number of changes in
-between. A change that only adds new receivers extends the table instead of
-making it again, and disconnecting the receiver that the last change added
-(what ``connected_to`` does) puts the previous table back.
+between. Changes that only add receivers extend the table instead of making
+it again. Three cheap changes apply at once: a receiver for ANY added to a
+small table of ANY receivers, the last receiver connected being collected,
+and disconnecting the receiver the last change added (what a
+``connected_to`` block does on exit), which puts the previous table back.
+A collected receiver otherwise stays in the table (its getter returns None,
+which sends skip) until the dead outnumber the living.
+
+The send generated for a table (see :mod:`._loops`) is installed by the
+second send on it, so a change undone after one send never pays for it.
 
 Receivers are called in the order in which they were first connected.
 """
