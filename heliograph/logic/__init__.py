@@ -257,7 +257,10 @@ def _wrap(name: str, action: Action) -> Action:
         try:
             signals.before_action.send(name, context=context, data_dict=data_dict)
             result = action(context, data_dict)
-            _add_ckan_context(name, context, data_dict, result)
+            if signals.action_succeeded.has_receivers_for(
+                name
+            ) or signals.action_committed.has_receivers_for(name):
+                _add_ckan_context(name, context, data_dict, result)
             _send_succeeded(name, context, data_dict, result)
             if outermost:
                 if scope.error is not None:

@@ -16,7 +16,7 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from heliograph import model
-from heliograph.logic import Context, DataDict, SearchQueryError, ValidationError
+from heliograph.logic import Context, DataDict, SearchQueryError, ValidationError, cache
 from heliograph.logic.settings import config
 from heliograph.logic.validation import (
     MAX_PAGE,
@@ -280,8 +280,30 @@ def run(
     dictize: t.Callable[[model.Package], dict[str, t.Any]],
 ) -> dict[str, t.Any]:
     """``{count, results, facets, search_facets, sort}`` of the search
-    ``params`` (from :func:`parse`); each result is ``dictize(package)``."""
+    ``params`` (from :func:`parse`); each result is ``dictize(package)``.
+
+    Answers are kept in :data:`heliograph.logic.cache.searches` under the
+    caller's permission ``labels`` and the parameters."""
     rows = min(params["rows"], config.as_int("heliograph.search.rows_max", 1000))
+    token = cache.token(session) if cache.searches.max_bytes else None
+    key = (None if labels is None else tuple(sorted(labels)), rows, repr(sorted(params.items())))
+    if token is not None:
+        entry = cache.searches.get(token, key)
+        if entry is not None:
+            return t.cast(dict[str, t.Any], entry.document())
+    answer = _search(session, params, labels, rows, dictize)
+    if token is not None:
+        cache.searches.put(token, key, answer)
+    return answer
+
+
+def _search(
+    session: t.Any,
+    params: dict[str, t.Any],
+    labels: set[str] | None,
+    rows: int,
+    dictize: t.Callable[[model.Package], dict[str, t.Any]],
+) -> dict[str, t.Any]:
     where = conditions(params, labels)
     matching = select(model.Package.id).where(*where)
     count = session.scalar(select(func.count()).select_from(matching.subquery())) or 0

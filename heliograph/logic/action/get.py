@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import inspect
+import re
 import typing as t
 
 from sqlalchemy import exists, func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from heliograph import model
 from heliograph.logic import (
@@ -13,6 +15,7 @@ from heliograph.logic import (
     DataDict,
     ObjectNotFound,
     ValidationError,
+    cache,
     check_access,
     get_action,
     search,
@@ -120,11 +123,49 @@ def package_show(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     """
     data_dict = require_mapping(data_dict)
     ref = _id_param(data_dict, "id", "name_or_id")
-    package = authz.package_by_id_or_name(context, ref)
+    session = session_of(context)
+    token = cache.token(session) if cache.datasets.max_bytes else None
+    entry = cache.datasets.get(token, ref) if token is not None else None
+    if entry is not None:
+        package_id = t.cast(str, entry.key)
+        context[authz.KNOWN_LABELS] = (package_id, entry.labels)
+        try:
+            check_access("package_show", context, {**data_dict, "id": package_id})
+        finally:
+            context.pop(authz.KNOWN_LABELS, None)
+        return t.cast(dict[str, t.Any], entry.document())
+    package = load_package(session, ref)
     if package is None:
         raise ObjectNotFound()
     check_access("package_show", context, {**data_dict, "id": package.id})
-    return package_dictize(package, context)
+    document = package_dictize(package, context)
+    if token is not None:
+        aliases = () if _UUID_SHAPED.match(package.name) else (package.name,)
+        cache.datasets.put(token, package.id, document, aliases, authz.dataset_labels(package))
+    return document
+
+
+_UUID_SHAPED = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+"""A name that could be some dataset's id is never a cache key: by id comes first."""
+
+
+def load_package(session: t.Any, ref: str) -> model.Package | None:
+    """The dataset whose id (first) or name is ``ref``, with what its
+    document shows loaded in the same few queries."""
+    rows = session.scalars(
+        select(model.Package)
+        .options(
+            joinedload(model.Package.organization),
+            selectinload(model.Package.resources),
+            selectinload(model.Package.extras),
+            selectinload(model.Package.package_tags).joinedload(model.PackageTag.tag),
+        )
+        .where(or_(model.Package.id == ref, model.Package.name == ref))
+    ).all()
+    for row in rows:
+        if row.id == ref:
+            return t.cast(model.Package, row)
+    return t.cast("model.Package | None", rows[0] if rows else None)
 
 
 def package_list(context: Context, data_dict: DataDict) -> list[str]:
