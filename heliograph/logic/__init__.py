@@ -265,7 +265,8 @@ def _wrap(name: str, action: Action) -> Action:
             if outermost:
                 if scope.error is not None:
                     raise scope.error
-                session.commit()
+                if _has_transaction(session):
+                    session.commit()
                 committed = True
         except BaseException:
             if outermost:
@@ -285,6 +286,18 @@ def _wrap(name: str, action: Action) -> Action:
 
     call.__heliograph_action__ = name  # type: ignore[attr-defined]
     return call
+
+
+def _has_transaction(session: t.Any) -> bool:
+    """Whether ``session`` began a transaction (a read served from a cache
+    began none, and has nothing to commit). A scoped session that made no
+    session for this thread has none."""
+    registry = getattr(session, "registry", None)
+    if registry is not None:
+        if not registry.has():
+            return False
+        session = session()
+    return bool(session.in_transaction())
 
 
 def _add_ckan_context(name: str, context: Context, data_dict: DataDict, result: t.Any) -> None:

@@ -21,11 +21,14 @@ Callbacks given to :func:`on_commit` run after a marked transaction commits
 from __future__ import annotations
 
 import collections.abc as c
+import contextlib
+import threading
 import typing as t
 import uuid
 
-from sqlalchemy import event, insert, update
+from sqlalchemy import Engine, create_engine, event, insert, update
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.elements import TextClause
 
@@ -50,20 +53,92 @@ def on_commit(callback: c.Callable[[], None]) -> None:
 
 
 def current_token(session: t.Any) -> str | None:
-    """The token as ``session``'s transaction sees it (None without the row)."""
+    """The token as a read in ``session`` must see it (None without the row).
+
+    Inside a transaction it is read there (the snapshot the rows will come
+    from). Before one, it is read on a connection of this thread's own kept
+    for the purpose, in autocommit: the session's transaction then starts
+    later and sees at least what the token stands for - and a cache hit
+    needs no session connection at all.
+    """
+    real = _session_of(session)
+    if real is None or not real.in_transaction():
+        bind = real.get_bind() if real is not None else _factory_bind(session)
+        if isinstance(bind, Engine):
+            value = _read_on_own_connection(bind)
+            if value is not _FAILED:
+                return t.cast("str | None", value)
     value = session.connection().exec_driver_sql(_TOKEN_SQL).scalar()
     return None if value is None else str(value)
 
 
+_FAILED = object()
+_own = threading.local()
+_token_engines: dict[int, Engine] = {}
+_token_engines_lock = threading.Lock()
+
+
+def _read_on_own_connection(engine: Engine) -> object:
+    if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
+        return _FAILED  # another connection would open another database
+    connections: dict[int, t.Any] = _own.__dict__.setdefault("connections", {})
+    key = id(engine)
+    connection = connections.get(key)
+    try:
+        if connection is None:
+            connection = connections[key] = _connect(engine)
+        cursor = connection.cursor()
+        try:
+            cursor.execute(_TOKEN_SQL)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+    except Exception:  # a dropped connection, a missing table: the session's way then
+        connections.pop(key, None)
+        with contextlib.suppress(Exception):
+            if connection is not None:
+                connection.close()
+        return _FAILED
+    return None if row is None or row[0] is None else str(row[0])
+
+
+def _connect(engine: Engine) -> t.Any:
+    """A DBAPI connection in autocommit to ``engine``'s database, outside its
+    pool (so that it takes none of the pool's connections)."""
+    with _token_engines_lock:
+        own = _token_engines.get(id(engine))
+        if own is None:
+            own = _token_engines[id(engine)] = create_engine(engine.url, poolclass=NullPool)
+    connection = own.raw_connection()
+    driver = connection.driver_connection
+    if engine.dialect.name == "sqlite":
+        driver.isolation_level = None  # type: ignore[union-attr]
+    else:
+        driver.autocommit = True  # type: ignore[union-attr]
+    return connection
+
+
+def _factory_bind(scoped: t.Any) -> t.Any:
+    """The bind a scoped session's factory gives its sessions (made none yet)."""
+    factory = getattr(scoped, "session_factory", None)
+    bind = getattr(factory, "kw", {}).get("bind")
+    return bind if bind is not None else scoped.get_bind()
+
+
+def _session_of(session: t.Any) -> Session | None:
+    if isinstance(session, Session):
+        return session
+    registry = getattr(session, "registry", None)  # a scoped session: this thread's
+    if registry is None or not registry.has():
+        return None
+    return t.cast(Session, session())
+
+
 def has_written(session: t.Any) -> bool:
     """Whether ``session`` holds writes not yet committed (flushed or pending)."""
-    if isinstance(session, Session):
-        real = session
-    else:  # a scoped session: its session for this thread
-        registry = getattr(session, "registry", None)
-        if registry is None or not registry.has():
-            return False
-        real = session()
+    real = _session_of(session)
+    if real is None:
+        return False
     return bool(real.info.get(_MARK) or real.new or real.deleted or real.dirty)
 
 

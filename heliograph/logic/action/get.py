@@ -216,7 +216,7 @@ def package_search(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
         session_of(context),
         params,
         authz.user_labels(context),
-        lambda package: package_dictize(package, context),
+        lambda package, groups: package_dictize(package, context, groups),
     )
 
 

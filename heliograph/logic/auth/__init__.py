@@ -302,7 +302,12 @@ def group_admin(
 
 def may_update_package(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     """``package_update``'s verdict: editors and admins of the dataset's
-    organization; a dataset without one follows the creation rules."""
+    organization; a dataset without one follows the creation rules (so an
+    anonymous caller is refused at once unless those rules let anonymous
+    callers create datasets)."""
+    if current_user(context) is None and not unowned_rule(context):
+        ref = data_dict.get("id") or data_dict.get("name")
+        return refuse(f"User {who(context)} not authorized to edit package {ref}")
     package = package_object(context, data_dict)
     if not may_change_package(context, package, "update_dataset"):
         return refuse(f"User {who(context)} not authorized to edit package {package.id}")
