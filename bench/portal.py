@@ -739,8 +739,8 @@ def start_bare(setup: Setup, docs_file: str, threads: int) -> None:
 def run_read(
     databases: t.Sequence[str] = ("sqlite", "postgresql"),
     client_counts: t.Sequence[int] = (1, 4),
-    rounds: int = 10,
-    duration: float = 0.75,
+    rounds: int = 20,
+    duration: float = 0.5,
     warmup: float = 1.0,
     threads: int = 8,
     count: int = CATALOG_SIZE,
@@ -917,18 +917,19 @@ def main(argv: list[str] | None = None) -> int:
         if case == "read":
             databases = [d.strip() for d in args.databases.split(",") if d.strip()]
             client_counts = [int(n) for n in args.read_clients.split(",") if n.strip()]
-            read_rounds = args.rounds or (3 if args.quick else 10)
+            read_rounds = args.rounds or (4 if args.quick else 20)
+            read_duration = args.duration or (0.3 if args.quick else 0.5)
             threads = read_threads
             print(
                 f"the read path over HTTP (waitress, {threads} threads per server): heliograph "
                 f"against a bare Flask view returning the same prepared document; "
-                f"{args.datasets} datasets; {read_rounds} rounds of {duration:g}s, alternating"
+                f"{args.datasets} datasets; {read_rounds} rounds of {read_duration:g}s, alternating"
             )
             series, memory = run_read(
                 databases=databases,
                 client_counts=client_counts,
                 rounds=read_rounds,
-                duration=duration,
+                duration=read_duration,
                 warmup=0.3 if args.quick else 1.0,
                 threads=threads,
                 count=args.datasets,
