@@ -15,6 +15,7 @@ from heliograph.logic import (
     check_access,
     get_action,
     uploads,
+    users,
 )
 from heliograph.logic import auth as authz
 from heliograph.logic.action import (
@@ -238,8 +239,6 @@ def user_update(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     only by sysadmins). The user themself or a sysadmin; changing your own
     password needs ``old_password``. Returns the user as ``user_show`` gives it.
     """
-    from heliograph.logic import users
-
     data_dict, user = target(
         context, data_dict, authz.user_by_id_or_name, "User not found", "user_update"
     )
