@@ -89,12 +89,9 @@ def action(name: str) -> Response:
         user_name, user = None, None
     else:
         user_name, user = identity.identify()
-    context: dict[str, t.Any] = {
-        "user": user_name,
-        "auth_user_obj": user,
-        "session": model.Session,
-        "api_version": API_VERSION,
-    }
+    context: dict[str, t.Any] = logic.ActionContext(
+        user=user_name, auth_user_obj=user, session=model.Session, api_version=API_VERSION
+    )
     try:
         result = function(context, data_dict)
     except logic.SearchQueryError as exc:
