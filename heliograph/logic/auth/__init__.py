@@ -318,10 +318,10 @@ def may_update_package(context: Context, data_dict: DataDict) -> dict[str, t.Any
 
 def collect() -> dict[str, AuthFunction]:
     """The core auth functions by action name."""
-    from heliograph.logic.auth import create, delete, get, jobs, update
+    from heliograph.logic.auth import catalog, create, delete, get, jobs, update
 
     found: dict[str, AuthFunction] = {}
-    for module in (get, create, update, delete, jobs):
+    for module in (get, create, update, delete, jobs, catalog):
         for name in getattr(module, "__all__", ()):
             found[name] = getattr(module, name)
     return found

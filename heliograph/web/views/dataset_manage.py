@@ -42,8 +42,8 @@ def _package(id: str, package_type: str) -> dict[str, t.Any]:
 def addable_groups(pkg: dict[str, t.Any]) -> list[dict[str, t.Any]]:
     """The groups (not organizations) the caller may add ``pkg`` to and that
     do not hold it yet."""
-    if page_context().get("user") is None:
-        return []  # adding to a group (member_create) takes a logged-in caller
+    if not page_context().get("user"):
+        return []  # anonymous callers may add to no group
     holding = {group["id"] for group in pkg.get("groups") or []}
     found = []
     for group in call_action("group_list", {"all_fields": True}):
