@@ -58,6 +58,7 @@ from heliograph.plugins.interfaces import (
     IGroupForm,
     IPluginObserver,
     ISignal,
+    IUserPageLinks,
     SignalMapping,
     Subscription,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "IDatasetForm",
     "IGroupForm",
     "ISignal",
+    "IUserPageLinks",
     "Interface",
     "Plugin",
     "PluginAlreadyLoadedError",

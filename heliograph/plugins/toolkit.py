@@ -40,6 +40,15 @@ Sections, each added by the issue that needs it:
   ``field`` when a text (or a list of texts) is past the portal's search
   bounds (``heliograph.search.max_text_length``, ``max_terms``,
   ``max_list_items``), at a cost that does not grow with the input.
+- mail and the database (added by the webhooks, which mail a hook's owner
+  and keep their tables from a worker): ``send_mail(to, subject, body)``
+  sends a plain-text message as the portal's ``smtp.*`` configuration says
+  (raising ``MailError`` when it could not be handed over);
+  ``database()`` is the portal's SQLAlchemy engine, for a plugin's own
+  tables outside an action (inside one, use ``context['session']``);
+  ``resource_package_id(resource_id)`` the id of the dataset a resource
+  belongs to, deleted or not (``resource_show`` answers for active ones
+  only), or None.
 """
 
 from __future__ import annotations
@@ -72,6 +81,8 @@ if t.TYPE_CHECKING:
 
     def make_app(config: t.Any = None) -> t.Any: ...
 
+    from heliograph.lib.mailer import MailerError as MailError
+
     def action_context() -> dict[str, t.Any]: ...
 
 
@@ -91,10 +102,14 @@ __all__ = [
     "dataset_permission_labels",
     "enqueue_job",
     "JobError",
+    "MailError",
     "RetryLater",
+    "database",
+    "resource_package_id",
     "get_action",
     "load_config",
     "make_app",
+    "send_mail",
     "side_effect_free",
     "signals",
     "user_permission_labels",
@@ -105,6 +120,35 @@ __all__ = [
 config: dict[str, t.Any] = {}
 """The portal's configuration; ``heliograph.plugins`` holds the plugins
 :func:`heliograph.plugins.load_all` loads (names separated by spaces)."""
+
+# -- mail and the database ---------------------------------------------------------
+
+
+def send_mail(to: str, subject: str, body: str) -> None:
+    """Send a plain-text message to ``to`` through the portal's mailer
+    (``smtp.*``; a folder of ``.eml`` files when ``smtp.server`` is empty).
+    Raises ``MailError`` when it could not be handed over."""
+    from heliograph.lib import mailer
+
+    mailer.send_mail(config, to, subject, body)
+
+
+def database() -> t.Any:
+    """The portal's SQLAlchemy engine (what ``model.Session`` is bound to)."""
+    from heliograph import model
+
+    return model.Session.get_bind()
+
+
+def resource_package_id(resource_id: str) -> str | None:
+    """The id of the dataset resource ``resource_id`` belongs to (active or
+    deleted), or None when there is no such resource."""
+    from heliograph import model
+    from heliograph.logic import auth
+
+    resource = auth.resource_by_id({"session": model.Session}, resource_id)
+    return None if resource is None else str(resource.package_id)
+
 
 # -- actions, auth and errors ----------------------------------------------------
 
@@ -175,6 +219,11 @@ def __getattr__(name: str) -> t.Any:
         }[name]
         globals()[name] = value
         return value
+    if name == "MailError":
+        from heliograph.lib.mailer import MailerError
+
+        globals()[name] = MailerError
+        return MailerError
     if name == "make_app":
         from heliograph.web import make_app
 

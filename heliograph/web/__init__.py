@@ -302,9 +302,18 @@ def _template_globals() -> dict[str, t.Any]:
         "may": forms.may,
         "dataset_url": forms.dataset_url,
         "download_url": forms.download_url,
+        "user_page_links": _user_page_links,
         "site_title": config.get("heliograph.site_title", "Heliograph"),
         "site_description": config.get("heliograph.site_description", ""),
     }
+
+
+def _user_page_links(user_dict: c.Mapping[str, t.Any]) -> list[tuple[str, str]]:
+    """The links loaded ``IUserPageLinks`` plugins add to a profile page."""
+    links: list[tuple[str, str]] = []
+    for plugin in _implementations("IUserPageLinks"):
+        links.extend((str(label), str(url)) for label, url in plugin.user_page_links(user_dict))
+    return links
 
 
 # -- blueprints -----------------------------------------------------------------
