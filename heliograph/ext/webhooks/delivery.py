@@ -75,6 +75,9 @@ PATTERNS: frozenset[str] = frozenset(
 )
 """What ``topics`` may hold: a topic, ``kind/*`` or ``*``."""
 PING = "webhook/test"
+GROUP_LEFT_OUT = frozenset({"packages", "users", "package_count", "member_count"})
+"""What of an organization stays out of a message: its members, and counts made
+for the actor (who may see private datasets)."""
 MAX_RECORDS = 100
 """A ``datastore/upsert`` message carries at most this many of the records."""
 FLUSH_SECONDS = 0.25
@@ -99,6 +102,7 @@ class Hook:
     package_id: str | None
     resource_id: str | None
     failing_since: float | None
+    created: float
     signer: Webhook
     previous: Webhook | None
     previous_until: float | None
@@ -116,6 +120,7 @@ class Hook:
             package_id=row.package_id,
             resource_id=row.resource_id,
             failing_since=row.failing_since,
+            created=row.created,
             signer=Webhook(row.secret),
             previous=previous,
             previous_until=row.previous_secret_until,
@@ -279,7 +284,8 @@ def subject_of(topic: str, sender: t.Any, kwargs: dict[str, t.Any], key: str) ->
             return Subject(kind, key, organization_id=key, data={"id": key, "type": "organization"})
         if not isinstance(result, dict) or "id" not in result:
             return None
-        return Subject(kind, str(result["id"]), organization_id=str(result["id"]), data=result)
+        data = {name: value for name, value in result.items() if name not in GROUP_LEFT_OUT}
+        return Subject(kind, str(result["id"]), organization_id=str(result["id"]), data=data)
     if topic == DATASTORE_UPSERT:
         resource_id = str(sender)
         package_id = tk.resource_package_id(resource_id)
@@ -577,6 +583,10 @@ def note_success(connection: t.Any, hook_ids: c.Collection[str]) -> None:
 def tell_owner(disabled: _Disabled) -> None:
     """Mail the owner of a hook that was disabled (a failure to mail is logged)."""
     owner = _owner(disabled.owner_id)
+    if owner is not None:  # as themselves: their own e-mail address is shown to them
+        owner = tk.get_action("user_show")(
+            {"user": owner["name"], "ignore_auth": True}, {"id": disabled.owner_id}
+        )
     email = (owner or {}).get("email")
     if owner is None or not email:
         log.warning("webhooks: hook %s was disabled; its owner has no e-mail", disabled.hook_id)
@@ -619,7 +629,11 @@ def dispatch(sender: t.Any, **kwargs: t.Any) -> None:
         return
     engine = tk.database()
     version, backlog = _state(engine, event.key)
-    hooks = [hook for hook in _hooks.get(engine, version) if topic_matches(hook.topics, topic)]
+    hooks = [
+        hook
+        for hook in _hooks.get(engine, version)
+        if hook.created <= event.sent_at and topic_matches(hook.topics, topic)
+    ]
     if not hooks:
         return
     subject = subject_of(topic, sender, kwargs, event.key)
