@@ -137,7 +137,8 @@ def database() -> t.Any:
     """The portal's SQLAlchemy engine (what ``model.Session`` is bound to)."""
     from heliograph import model
 
-    return model.Session.get_bind()
+    bind = model.Session.session_factory.kw.get("bind")  # without opening a session
+    return bind if bind is not None else model.Session.get_bind()
 
 
 def resource_package_id(resource_id: str) -> str | None:

@@ -13,8 +13,9 @@
   ``max_response_bytes`` (64 KB) of a response are read, and every socket
   operation times out after ``timeout_seconds``.
 
-Each thread keeps one ``requests`` session, so connections to a receiver are
-kept alive and reused from one delivery to the next.
+Each thread keeps its own ``requests`` transport adapter (connection pools),
+so connections to a receiver are kept alive and reused from one delivery to
+the next; no cookie jar is kept, so nothing a receiver sets reaches another hook.
 """
 
 from __future__ import annotations
@@ -159,23 +160,42 @@ class _GuardedAdapter(requests.adapters.HTTPAdapter):
 _local = threading.local()
 
 
-def session(config: Settings | None = None) -> requests.Session:
-    """This thread's session: its connections stay open between deliveries
-    (a new one when the settings changed, so no connection outlives them)."""
-    config = config or webhook_settings.current()
-    found = getattr(_local, "session", None)
-    if found is None or getattr(_local, "settings", None) is not config:
+class _Thread:
+    """One thread's connection pools (kept alive between deliveries), the
+    requests prepared for each URL and the URLs checked, for one version of
+    the settings (a new one when they change, so no connection outlives them)."""
+
+    def __init__(self, config: Settings) -> None:
+        self.config = config
+        self.adapter = _GuardedAdapter(pool_connections=32, pool_maxsize=4, max_retries=0)
+        self.templates: dict[str, requests.PreparedRequest] = {}
+
+    def prepared(self, url: str, body: bytes, headers: dict[str, str]) -> requests.PreparedRequest:
+        template = self.templates.get(url)
+        if template is None:
+            check_url(url, self.config)
+            template = requests.PreparedRequest()
+            template.prepare(method="POST", url=url, headers={}, data=b"")
+            if len(self.templates) >= 1024:
+                self.templates.clear()
+            self.templates[url] = template
+        request = template.copy()
+        request.headers = requests.structures.CaseInsensitiveDict(headers)
+        request.headers["Content-Length"] = str(len(body))
+        request.body = body
+        return request
+
+    def close(self) -> None:
+        self.adapter.close()
+
+
+def _thread(config: Settings) -> _Thread:
+    found: _Thread | None = getattr(_local, "state", None)
+    if found is None or found.config is not config:
         if found is not None:
             found.close()
-        found = requests.Session()
-        found.trust_env = False  # no proxies, .netrc or CA bundles from the environment
-        adapter = _GuardedAdapter(pool_connections=32, pool_maxsize=4, max_retries=0)
-        found.mount("https://", adapter)
-        found.mount("http://", adapter)
-        found.headers.clear()
-        _local.session = found
-        _local.settings = config
-    return t.cast(requests.Session, found)
+        found = _local.state = _Thread(config)
+    return found
 
 
 @dataclass(frozen=True)
@@ -201,14 +221,12 @@ def post(
     config = config or webhook_settings.current()
     started = time.perf_counter()
     try:
-        check_url(url, config)
-        answer = session(config).post(
-            url,
-            data=body,
-            headers=headers,
-            timeout=config.timeout_seconds,
-            allow_redirects=False,
-            stream=True,
+        state = _thread(config)
+        request = state.prepared(url, body, headers)
+        # The transport adapter alone: no cookie jar shared between hooks, no
+        # redirects, no proxies.
+        answer = state.adapter.send(
+            request, stream=True, timeout=config.timeout_seconds, verify=True, proxies={}
         )
     except Refused as exc:
         return Response(None, _ms(started), error=f"Refused: {exc}")

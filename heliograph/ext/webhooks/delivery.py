@@ -47,7 +47,6 @@ from heliograph.ext.webhooks.tables import (
     webhook_attempt,
     webhook_backlog,
     webhook_message,
-    webhook_state,
 )
 from heliograph.plugins import toolkit as tk
 
@@ -191,24 +190,45 @@ def _owner(owner_id: str) -> dict[str, t.Any] | None:
         return None
 
 
-_STATE = sa.union_all(
-    sa.select(sa.literal("v").label("kind"), sa.cast(webhook_state.c.version, sa.String(40))),
-    sa.select(sa.literal("b").label("kind"), webhook_backlog.c.hook_id).where(
-        webhook_backlog.c.object_key == sa.bindparam("key")
-    ),
+_STATE_SQL = (
+    "SELECT 'v', CAST(version AS VARCHAR(40)) FROM webhook_state "
+    "UNION ALL SELECT 'b', hook_id FROM webhook_backlog WHERE object_key = {param}"
 )
+_reader = threading.local()
 
 
 def _state(engine: t.Any, key: str) -> tuple[int, set[str]]:
-    """The change counter and the hooks with a backlog for ``key``, in one query."""
+    """The change counter and the hooks with a backlog for ``key``, in one
+    query, on a database connection this thread keeps (no pool round trip,
+    no statement compiled per event)."""
+    reader = getattr(_reader, "reader", None)
+    if reader is None or reader[0] is not engine:
+        raw = engine.raw_connection()
+        param = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        reader = _reader.reader = (engine, raw, _STATE_SQL.format(param=param))
+    _engine, raw, sql = reader
+    try:
+        cursor = raw.cursor()
+        try:
+            cursor.execute(sql, (key,))
+            found = cursor.fetchall()
+        finally:
+            cursor.close()
+        raw.rollback()  # no transaction stays open between events
+    except Exception:
+        _reader.reader = None
+        try:
+            raw.invalidate()
+        except Exception:
+            log.debug("dropping a broken connection failed", exc_info=True)
+        raise
     version = 0
     backlog: set[str] = set()
-    with engine.connect() as connection:
-        for kind, value in connection.execute(_STATE, {"key": key}):
-            if kind == "v":
-                version = int(value)
-            else:
-                backlog.add(value)
+    for kind, value in found:
+        if kind == "v":
+            version = int(value)
+        else:
+            backlog.add(value)
     return version, backlog
 
 
@@ -373,6 +393,7 @@ class _Log:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        self.writing = threading.Lock()
         self.attempts: list[dict[str, t.Any]] = []
         self.messages: dict[str, dict[str, t.Any]] = {}
         self.engine: t.Any = None
@@ -382,24 +403,25 @@ class _Log:
     def add(
         self, engine: t.Any, message: dict[str, t.Any] | None, attempts: list[dict[str, t.Any]]
     ) -> None:
-        flush_now = False
         with self.lock:
-            if self.engine is not None and self.engine is not engine:
-                flush_now = True
+            stale = self.engine is not None and self.engine is not engine
+        if stale:
+            self.flush()  # rows of another database (tests rebind) go there first
+        with self.lock:
             if not self.attempts and not self.messages:
                 self.oldest = time.monotonic()
+            self.engine = engine
             if message is not None:
                 self.messages[message["id"]] = message
             self.attempts.extend(attempts)
-            flush_now = flush_now or len(self.attempts) >= 500
-            previous, self.engine = self.engine, engine
+            full = len(self.attempts) >= 500
             if self.flusher is None or not self.flusher.is_alive():
                 self.flusher = threading.Thread(
                     target=self._run, name="heliograph-webhooks-log", daemon=True
                 )
                 self.flusher.start()
-        if flush_now:
-            self.flush(previous if previous is not None else engine)
+        if full:
+            self.flush()
 
     def take(self) -> tuple[t.Any, list[dict[str, t.Any]], list[dict[str, t.Any]]]:
         with self.lock:
@@ -408,16 +430,18 @@ class _Log:
         return engine, messages, attempts
 
     def flush(self, engine: t.Any = None) -> None:
-        """Write what is waiting (in one transaction)."""
-        taken_engine, messages, attempts = self.take()
-        engine = taken_engine if taken_engine is not None else engine
-        if engine is None or not (messages or attempts):
-            return
-        try:
-            with engine.begin() as connection:
-                write_log(connection, messages, attempts)
-        except Exception:
-            log.exception("webhooks: the delivery log could not be written")
+        """Write what is waiting (in one transaction); returns once it is
+        written, also when another thread had taken it to write."""
+        with self.writing:
+            taken_engine, messages, attempts = self.take()
+            engine = taken_engine if taken_engine is not None else engine
+            if engine is None or not (messages or attempts):
+                return
+            try:
+                with engine.begin() as connection:
+                    write_log(connection, messages, attempts)
+            except Exception:
+                log.exception("webhooks: the delivery log could not be written")
 
     def _run(self) -> None:
         while True:
