@@ -631,7 +631,16 @@ def tell_owner(disabled: _Disabled) -> None:
         log.warning("webhooks: could not mail the owner of hook %s: %s", disabled.hook_id, exc)
 
 
-# -- the receiver ------------------------------------------------------------------------
+# -- the receivers ----------------------------------------------------------------------
+
+
+def owner_changed(sender: t.Any, **kwargs: t.Any) -> None:
+    """In the action's transaction: a user was deleted or changed, so the
+    hooks workers keep (with their owners' state) are out of date."""
+    context = kwargs.get("context") or {}
+    session = context.get("session")
+    if session is not None:
+        store.bump_version(session.connection())
 
 
 def topic_of(signal: str, sender: t.Any) -> str | None:

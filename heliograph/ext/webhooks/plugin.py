@@ -6,7 +6,10 @@ import collections.abc as c
 import typing as t
 
 import heliograph.plugins as p
-from heliograph.ext.webhooks.delivery import ACTIONS, dispatch
+from heliograph.ext.webhooks.delivery import ACTIONS, dispatch, owner_changed
+
+OWNER_ACTIONS = ("user_delete", "user_update")
+"""Actions after which the hooks' owners may have changed (deleted, made sysadmin)."""
 
 
 class WebhooksPlugin(p.SingletonPlugin):
@@ -20,7 +23,11 @@ class WebhooksPlugin(p.SingletonPlugin):
         signals = p.toolkit.signals
         return {
             signals.action_succeeded: [
-                {"receiver": dispatch, "sender": sender, "background": True} for sender in ACTIONS
+                *(
+                    {"receiver": dispatch, "sender": sender, "background": True}
+                    for sender in ACTIONS
+                ),
+                *({"receiver": owner_changed, "sender": name} for name in OWNER_ACTIONS),
             ],
             signals.datastore_upsert: [{"receiver": dispatch, "background": True}],
         }

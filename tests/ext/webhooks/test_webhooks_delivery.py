@@ -14,7 +14,6 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from webhook_helpers import Answer, Receiver, drain, mails, rows
 
 import heliograph.plugins.toolkit as tk
-from heliograph import model
 from heliograph.events import Worker
 from heliograph.ext.webhooks import delivery, settings
 from heliograph.ext.webhooks.tables import webhook_attempt, webhook_backlog
@@ -402,9 +401,10 @@ def test_a_deleted_owner_s_hooks_get_nothing(
     call: Call, dataset: dict[str, t.Any], receiver: Receiver, worker: Worker
 ) -> None:
     hook(call, receiver, user="outsider")
+    call("package_patch", {"id": "sunspots", "notes": "m"}, user="editor")
+    drain(worker)  # the hooks are in the worker's memory now
+    assert len(receiver.at()) == 1
     call("user_delete", {"id": "outsider"}, user="sysadmin")
-    delivery._hooks.forget()
     call("package_patch", {"id": "sunspots", "notes": "n"}, user="editor")
     drain(worker)
-    assert receiver.at() == []
-    assert model.Session is not None
+    assert len(receiver.at()) == 1
