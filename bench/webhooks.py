@@ -104,7 +104,7 @@ class Portal:
         from heliograph import logic, model
         from heliograph.logic import users
         from heliograph.model import engine_for, migrate
-        from heliograph.web import upgrade_plugins
+        from heliograph.model.migrate import upgrade_plugins
 
         self.schema: str | None = None
         if kind == "sqlite":

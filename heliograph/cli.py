@@ -1,12 +1,23 @@
-"""The ``heliograph`` command."""
+"""The ``heliograph`` command.
+
+The web layer (Flask) is imported only by the commands that build the portal,
+so ``heliograph db init``/``upgrade`` migrate without it; ``cli_events`` and
+this module import each other, so each imports the other inside a function.
+"""
 
 from __future__ import annotations
 
 import typing as t
+from pathlib import Path
 
 import click
+from sqlalchemy import make_url, select
 
-from heliograph import __version__
+from heliograph import __version__, logic, model, plugins
+from heliograph.config import OPTIONS, ConfigError, configured_plugins, load
+from heliograph.events.runtime import Runtime, serve_plan
+from heliograph.lib import signal_docs
+from heliograph.model import engine_for, migrate
 
 
 class _WithPluginCommands(click.Group):
@@ -28,8 +39,6 @@ class _WithPluginCommands(click.Group):
 
 
 def _plugin_commands() -> dict[str, click.Command]:
-    from heliograph import plugins
-
     found: dict[str, click.Command] = {}
     for name in plugins.available_plugins():
         try:
@@ -47,10 +56,69 @@ def _plugin_commands() -> dict[str, click.Command]:
     return found
 
 
+CREATING_COMMANDS = frozenset({"serve", "db"})
+"""Commands that may create the instance folder (and its database) when none exists."""
+
+
 @click.group(cls=_WithPluginCommands)
 @click.version_option(__version__, prog_name="heliograph")
-def main() -> None:
-    """heliograph: CKAN's signal system, its plugins and a small data portal."""
+@click.option(
+    "--instance",
+    "instance",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="The portal's instance folder (database, secret, files); by default ./instance, "
+    "else the instance beside this heliograph's pyproject.toml (where scripts/run.sh keeps it).",
+)
+@click.pass_context
+def main(ctx: click.Context, instance: str | None) -> None:
+    """heliograph: CKAN's signal system, its plugins and a small data portal.
+
+    Commands that use the database say on standard error which instance and
+    database they use; only `serve` and `db` create an instance that does not exist.
+    """
+    from heliograph import config
+
+    config.COMMAND_LINE.chosen = Path(instance).resolve() if instance else None
+    config.COMMAND_LINE.instance = None if instance else find_instance()
+    config.COMMAND_LINE.create = ctx.invoked_subcommand in CREATING_COMMANDS
+    config.COMMAND_LINE.announce = _announce
+    ctx.call_on_close(_forget_command_line)
+
+
+def _forget_command_line() -> None:
+    from heliograph import config
+
+    config.COMMAND_LINE = config.CommandLine()
+
+
+def find_instance(checkout: Path | None = None) -> Path | None:
+    """``./instance`` when it exists, else the ``instance`` folder of the checkout
+    this heliograph runs from (beside its pyproject.toml) when that exists."""
+    here = Path.cwd() / "instance"
+    if here.is_dir():
+        return here
+    if checkout is None:
+        import heliograph
+
+        checkout = Path(heliograph.__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "instance").is_dir():
+        return checkout / "instance"
+    return None
+
+
+def _announce(config: t.Any) -> None:
+    from sqlalchemy import make_url
+
+    url = config.get("sqlalchemy.url") or ""
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        shown = "<unparsable URL>"
+    click.echo(
+        f"heliograph: instance {config.get('heliograph.instance_path')}, database {shown}",
+        err=True,
+    )
 
 
 @main.command("signals")
@@ -71,11 +139,7 @@ def main() -> None:
 )
 def signals_command(markdown: bool, output: str | None, plugin_names: tuple[str, ...]) -> None:
     """List the signal catalog: namespaces, signals, contracts and receivers."""
-    from heliograph.lib import signal_docs
-
     if plugin_names:
-        from heliograph import plugins
-
         try:
             plugins.load(*plugin_names)
         except plugins.PluginError as exc:
@@ -92,8 +156,6 @@ def signals_command(markdown: bool, output: str | None, plugin_names: tuple[str,
 @main.command("plugins")
 def plugins_command() -> None:
     """List the plugins that can be loaded: entry points of group heliograph.plugins."""
-    from heliograph import plugins
-
     available = plugins.available_plugins()
     if not available:
         click.echo(f"no plugins found (entry point group {plugins.GROUP})")
@@ -116,8 +178,6 @@ config_option = click.option(
 
 
 def _load_config(config_file: str | None) -> t.Any:
-    from heliograph.config import ConfigError, load
-
     try:
         return load(config_file)
     except ConfigError as exc:
@@ -128,14 +188,24 @@ def _load_config(config_file: str | None) -> t.Any:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256))
+@click.option(
+    "--request-log/--no-request-log",
+    default=True,
+    show_default=True,
+    help="Log each request (method, path, status, time) on standard error.",
+)
 @config_option
-def serve_command(host: str, port: int, threads: int, config_file: str | None) -> None:
-    """Run the portal with waitress and print its URL."""
+def serve_command(
+    host: str, port: int, threads: int, request_log: bool, config_file: str | None
+) -> None:
+    """Run the portal with waitress and print its URL; log each request and
+    where mail goes."""
     import waitress
 
-    from heliograph.config import ConfigError
     from heliograph.web import make_app
+    from heliograph.web.request_log import RequestLog
 
+    _log_to_stderr()
     config = _load_config(config_file)
     # Bind first, so that with --port 0 the real port is known before the app
     # is built; the app is handed to the server once it exists.
@@ -145,12 +215,14 @@ def serve_command(host: str, port: int, threads: int, config_file: str | None) -
     if config.get("heliograph.site_url") == _default_site_url():
         config["heliograph.site_url"] = url  # links and API help URLs name this server
     try:
-        server.application = make_app(config)
+        app = make_app(config)
     except ConfigError as exc:
         server.close()
         raise click.ClickException(str(exc)) from None
+    server.application = RequestLog(app) if request_log else app
     click.echo(f"heliograph is serving on {url}/  (Ctrl+C stops)")
-    runtime = _start_delivery(server.application)
+    click.echo(_where_mail_goes(config), err=True)
+    runtime = _start_delivery(app)
     try:
         server.run()
     except KeyboardInterrupt:
@@ -161,9 +233,32 @@ def serve_command(host: str, port: int, threads: int, config_file: str | None) -
             runtime.stop()
 
 
+def _log_to_stderr() -> None:
+    """Show heliograph's INFO messages (requests, mail written) on standard error."""
+    import logging
+
+    logger = logging.getLogger("heliograph")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+    if logger.level == logging.NOTSET or logger.level > logging.INFO:
+        logger.setLevel(logging.INFO)
+
+
+def _where_mail_goes(config: t.Any) -> str:
+    server = str(config.get("smtp.server") or "").strip()
+    if server:
+        return f"mail: sent through the SMTP server {server}"
+    folder = config.get("heliograph.mail_folder")
+    return (
+        f"mail: smtp.server is empty, so each message (password reset links...) is written "
+        f"as a .eml file into {folder}"
+    )
+
+
 def _start_delivery(app: t.Any) -> t.Any:
     """Start the delivery threads ``heliograph.events.worker``/``relay`` ask for."""
-    from heliograph.events.runtime import Runtime, serve_plan
     from heliograph.web import EXTENSION_KEY
 
     engine = app.extensions[EXTENSION_KEY]["engine"]
@@ -185,8 +280,6 @@ def _not_ready(environ: dict[str, t.Any], start_response: t.Any) -> list[bytes]:
 
 
 def _default_site_url() -> str:
-    from heliograph.config import OPTIONS
-
     return next(o.parse(o.default) for o in OPTIONS if o.key == "heliograph.site_url")
 
 
@@ -196,10 +289,6 @@ def db_group() -> None:
 
 
 def _migrate(config_file: str | None, revision: str) -> None:
-    from sqlalchemy import make_url
-
-    from heliograph.model import engine_for, migrate
-
     config = _load_config(config_file)
     url = config["sqlalchemy.url"]
     shown = make_url(url).render_as_string(hide_password=True)
@@ -208,9 +297,7 @@ def _migrate(config_file: str | None, revision: str) -> None:
         migrate.upgrade(engine, revision)
         click.echo(f"database {shown} is at revision {migrate.current_revision(engine)}")
         if revision == "head":
-            from heliograph.web import configured_plugins, upgrade_plugins
-
-            revisions = upgrade_plugins(engine, configured_plugins(config))
+            revisions = migrate.upgrade_plugins(engine, configured_plugins(config))
             for name, plugin_revision in revisions.items():
                 click.echo(f"tables of plugin {name} are at revision {plugin_revision}")
     except Exception as exc:
@@ -240,7 +327,6 @@ def db_upgrade_command(config_file: str | None, revision: str) -> None:
 def _portal(config_file: str | None) -> t.Any:
     """The portal application (database bound, plugins loaded), so that a user
     made here is made as the web makes one and its signals reach the plugins."""
-    from heliograph.config import ConfigError
     from heliograph.web import make_app
 
     try:
@@ -250,8 +336,6 @@ def _portal(config_file: str | None) -> t.Any:
 
 
 def _action(config_file: str | None, name: str, data_dict: dict[str, t.Any]) -> t.Any:
-    from heliograph import logic
-
     app = _portal(config_file)
     with app.app_context():
         try:
@@ -322,10 +406,6 @@ def sysadmin_group() -> None:
 
 
 def _set_sysadmin(config_file: str | None, name: str, flag: bool) -> None:
-    from sqlalchemy import select
-
-    from heliograph import model
-
     app = _portal(config_file)
     with app.app_context():
         session = model.Session()

@@ -9,6 +9,12 @@ import typing as t
 
 import click
 
+from heliograph import events
+from heliograph.events import admin, outbox
+from heliograph.events.broker import BrokerError, open_broker
+from heliograph.events.relay import Relay
+from heliograph.events.runtime import Runtime
+
 __all__ = ["events_group", "relay_command", "worker_command"]
 
 
@@ -29,8 +35,6 @@ def _stop_on_signals() -> threading.Event:
 
     def handler(_signum: int, _frame: t.Any) -> None:
         stop.set()
-        from heliograph.events import outbox
-
         outbox.notify()
 
     signal.signal(signal.SIGTERM, handler)
@@ -50,9 +54,6 @@ def _config_option(fn: t.Any) -> t.Any:
 @_config_option
 def worker_command(threads: int, drain: bool, config_file: str | None) -> None:
     """Deliver background events and jobs (and, with a broker, its partitions)."""
-    from heliograph import events
-    from heliograph.events.runtime import Runtime
-
     app = _app(config_file)
     engine = _engine(app)
     if drain:
@@ -75,10 +76,6 @@ def worker_command(threads: int, drain: bool, config_file: str | None) -> None:
 @_config_option
 def relay_command(drain: bool, config_file: str | None) -> None:
     """Move committed outbox rows to the broker (heliograph.events.broker)."""
-    from heliograph import events
-    from heliograph.events.broker import BrokerError, open_broker
-    from heliograph.events.relay import Relay
-
     app = _app(config_file)
     engine = _engine(app)
     config = events.settings
@@ -130,8 +127,6 @@ def events_group(ctx: click.Context, config_file: str | None) -> None:
 @click.pass_context
 def summary_command(ctx: click.Context) -> None:
     """Per receiver and plugin: pending, retrying, running, dead, oldest pending."""
-    from heliograph.events import admin
-
     engine = _engine(_app(ctx.obj.get("config_file")))
     with engine.connect() as connection:
         rows = admin.summary(connection)
@@ -168,8 +163,6 @@ def summary_command(ctx: click.Context) -> None:
 @click.pass_context
 def list_command(ctx: click.Context, state: str | None, receiver: str | None, limit: int) -> None:
     """The deliveries left, oldest first, with their last error."""
-    from heliograph.events import admin
-
     engine = _engine(_app(ctx.obj.get("config_file")))
     with engine.connect() as connection:
         rows = admin.list_deliveries(connection, state=state, receiver=receiver, limit=limit)
@@ -195,8 +188,6 @@ def _change(
     all_: bool,
     state: str,
 ) -> None:
-    from heliograph.events import admin
-
     if not ids and not receiver and not all_:
         raise click.UsageError("name delivery ids, --receiver PATH, or --all")
     engine = _engine(_app(ctx.obj.get("config_file")))
@@ -204,8 +195,6 @@ def _change(
         fn = admin.retry if action == "retry" else admin.discard
         count = fn(connection, ids=list(ids) or None, receiver=receiver, state=state)
     if action == "retry":
-        from heliograph.events import outbox
-
         outbox.notify()
         click.echo(f"{count} {state} deliver{'y' if count == 1 else 'ies'} will be retried now")
     else:

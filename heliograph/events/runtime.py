@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from heliograph.events import outbox
 from heliograph.events.broker import Broker, open_broker
+from heliograph.events.consumer import BrokerConsumer
+from heliograph.events.relay import Relay
 from heliograph.events.settings import EventSettings, settings
 from heliograph.events.worker import Worker, worker_name
 
@@ -63,15 +66,11 @@ class Runtime:
                     (f"heliograph-worker-{n}", Worker(self.engine, self.config, f"{name}-{n}").run)
                 )
                 if self.config.broker:
-                    from heliograph.events.consumer import BrokerConsumer
-
                     consumer = BrokerConsumer(
                         self.engine, self._broker(), self.config, name=f"{name}-c{n}"
                     )
                     targets.append((f"heliograph-consumer-{n}", consumer.run))
         if self.relay and self.config.broker:
-            from heliograph.events.relay import Relay
-
             targets.append(
                 ("heliograph-relay", Relay(self.engine, self._broker(), self.config).run)
             )
@@ -96,8 +95,6 @@ class Runtime:
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stop_event.set()
-        from heliograph.events import outbox
-
         outbox.notify()
         for thread in self._threads:
             thread.join(timeout)

@@ -21,8 +21,6 @@ from heliograph import config as config_module
 
 # CKAN auth settings heliograph does not declare (yet), with CKAN 2.11's defaults.
 _UNDECLARED_DEFAULTS: dict[str, t.Any] = {
-    "heliograph.auth.anon_create_dataset": False,
-    "heliograph.auth.create_dataset_if_not_in_organization": True,
     "heliograph.locale_default": "en",
     "heliograph.error_emails_to": None,
     "heliograph.group_and_organization_list_max": 1000,

@@ -21,13 +21,16 @@ import os
 import secrets
 import threading
 import typing as t
+from urllib.parse import quote
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import object_session
 
 from heliograph import model
-from heliograph.lib import signals
+from heliograph.lib import mailer, signals
+from heliograph.logic.settings import config
 
 log = logging.getLogger(__name__)
 
@@ -158,8 +161,6 @@ def create_user(
 
 def user_for_login(session: t.Any, login: str) -> model.User | None:
     """The active user whose name or e-mail is ``login`` (names first), or None."""
-    from sqlalchemy import func, select
-
     if not login:
         return None
     by_name = session.scalar(
@@ -201,8 +202,6 @@ def end_sessions(session: t.Any, user_id: str) -> int:
     """Delete every login session of user ``user_id`` (session and remember-me
     cookies naming them log nobody in any more); returns how many there were.
     API tokens are not touched. The caller commits."""
-    from sqlalchemy import delete
-
     result = session.execute(delete(model.UserSession).where(model.UserSession.user_id == user_id))
     return int(result.rowcount or 0)
 
@@ -243,6 +242,8 @@ def reset_key_valid(user: model.User | None, key: str | None) -> bool:
 
 RESET_PATH = "/user/reset/{user_id}?key={key}"
 """Where a reset link leads, below ``heliograph.site_url`` (the web layer's route)."""
+RESET_MAIL_RETRY = (60.0, 300.0, 1800.0)
+"""Seconds between the attempts at a reset mail the mail server refused."""
 LONGEST_LOGIN = 320
 """No name (100) or e-mail address (254) is longer: a longer login matches nobody."""
 
@@ -252,16 +253,12 @@ def mail_reset_link(login: str) -> None:
     key (replacing any earlier one), mailed as a link to the account's
     address, then ``request_password_reset(name, user=...)``. Nothing when no
     account matches. When the mail cannot be handed over, the key is
-    withdrawn, a warning logged, and no signal sent.
+    withdrawn, a warning logged, no signal sent, and :class:`mailer.MailerError`
+    raised, so that the job runs again (``RESET_MAIL_RETRY``) with a new key.
 
-    Run outside the request that asked for it (its one argument is plain
-    data), so that asking costs and answers the same whether or not the
-    account exists. Uses this thread's ``model.Session`` and removes it."""
-    from urllib.parse import quote
-
-    from heliograph.lib import mailer
-    from heliograph.logic.settings import config
-
+    A background job (its one argument is plain data), so that asking costs
+    and answers the same whether or not the account exists, and a request
+    survives a restart. Uses this thread's ``model.Session`` and removes it."""
     session = model.Session()
     try:
         user = user_for_login(session, login) if len(login) <= LONGEST_LOGIN else None
@@ -287,7 +284,7 @@ def mail_reset_link(login: str) -> None:
             user.reset_key_expires = None
             session.commit()
             log.warning("the password reset link for user %r was not sent: %s", user.name, exc)
-            return
+            raise
         signals.request_password_reset.send(user.name, user=user)
     finally:
         model.Session.remove()

@@ -1,7 +1,14 @@
-"""Schema migrations with Alembic: ``heliograph db init`` and ``heliograph db upgrade``."""
+"""Schema migrations with Alembic: ``heliograph db init`` and ``heliograph db upgrade``.
+
+The core schema has its revisions in ``migrations/`` beside this module; a
+plugin ships its own in a ``migrations`` folder beside its module, applied by
+:func:`upgrade_plugins`. Nothing here imports the web layer.
+"""
 
 from __future__ import annotations
 
+import collections.abc as c
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +17,11 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+
+from heliograph import plugins
+from heliograph.config import ConfigError
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -63,3 +75,27 @@ def head_revision(engine: Engine, plugin: PluginMigrations | None = None) -> str
 
 def is_current(engine: Engine, plugin: PluginMigrations | None = None) -> bool:
     return current_revision(engine, plugin) == head_revision(engine, plugin)
+
+
+def upgrade_plugins(engine: Engine, names: c.Iterable[str]) -> dict[str, str | None]:
+    """Bring the tables of plugins ``names`` that ship Alembic migrations (a
+    ``migrations`` folder beside the plugin's module) to their latest revision;
+    returns each such plugin's revision. A plugin whose tables cannot be
+    migrated raises :class:`~heliograph.config.ConfigError` naming it."""
+    revisions: dict[str, str | None] = {}
+    for name in dict.fromkeys(names):
+        folder = plugins.plugin_folder(name, "migrations")
+        if folder is None:
+            continue
+        wanted = PluginMigrations(name, folder)
+        try:
+            if not is_current(engine, wanted):
+                log.info("bringing the tables of plugin %r to their current revision", name)
+                upgrade(engine, plugin=wanted)
+            revisions[name] = current_revision(engine, wanted)
+        except Exception as exc:
+            raise ConfigError(
+                f"configuration key 'heliograph.plugins': cannot migrate the tables of "
+                f"plugin {name!r}: {type(exc).__name__}: {exc}"
+            ) from exc
+    return revisions

@@ -13,11 +13,18 @@ Plugins are found by name in the entry point group ``heliograph.plugins``
 and unloaded with :func:`unload`. See :mod:`heliograph.plugins.core` for the
 guarantees under concurrency and :mod:`heliograph.plugins.subscriptions` for
 how ``ISignal`` subscriptions are checked, connected and disconnected.
+
+``p.toolkit`` is :mod:`heliograph.plugins.toolkit`, imported on first use (as
+CKAN's ``ckan.plugins`` offers its toolkit): the toolkit imports the portal,
+and the plugin system loads without it.
 """
 
 from __future__ import annotations
 
-from heliograph.plugins import toolkit
+import importlib
+import types
+import typing as t
+
 from heliograph.plugins.base import Interface, Plugin, SingletonPlugin, implements
 from heliograph.plugins.core import (
     CONFIG_KEY,
@@ -107,3 +114,12 @@ __all__ = [
     "unregister",
     "use_plugin",
 ]
+
+if t.TYPE_CHECKING:
+    from heliograph.plugins import toolkit
+
+
+def __getattr__(name: str) -> types.ModuleType:
+    if name == "toolkit":
+        return importlib.import_module("heliograph.plugins.toolkit")
+    raise AttributeError(f"module 'heliograph.plugins' has no attribute {name!r}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections.abc as c
 import difflib
 import importlib.metadata as metadata
+import importlib.util
 import sys
 import threading
 import typing as t
@@ -147,13 +148,29 @@ def plugin_folder(name: str, folder: str) -> Path | None:
     """The folder ``folder`` (``templates``, ``migrations``) beside the module
     of plugin ``name``'s class, or None when it has none: how a plugin ships
     templates that override the portal's and Alembic migrations of its own
-    tables, by convention as in CKAN."""
-    module = sys.modules.get(_resolve(name).__module__)
-    source = getattr(module, "__file__", None)
+    tables, by convention as in CKAN. A plugin found through its entry point
+    and not imported yet is not imported: its folder is found beside the module
+    the entry point names (migrating a plugin's tables runs none of its code)."""
+    source = _module_file(name)
     if source is None:
         return None
     found = Path(source).resolve().parent / folder
     return found if found.is_dir() else None
+
+
+def _module_file(name: str) -> str | None:
+    if name not in _state.registered:
+        eps = _entry_points(name)
+        if len(eps) == 1 and eps[0].module not in sys.modules:
+            try:
+                spec = importlib.util.find_spec(eps[0].module)
+            except (ImportError, ValueError):
+                spec = None
+            if spec is not None and spec.has_location and spec.origin is not None:
+                return spec.origin
+    module = sys.modules.get(_resolve(name).__module__)
+    source = getattr(module, "__file__", None)
+    return source if isinstance(source, str) else None
 
 
 def _entry_points(name: str | None = None) -> list[metadata.EntryPoint]:

@@ -22,6 +22,7 @@ from heliograph.lib.signals import namespaces
 from heliograph.plugins import background
 from heliograph.plugins.errors import SignalSubscriptionError
 from heliograph.signals import ANY, Signal
+from heliograph.signals.base import _short_repr
 
 ALLOWED_KEYS = ("receiver", "sender", "weak", "background")
 
@@ -84,7 +85,7 @@ def signal_label(signal: object) -> str:
             if namespace.get(name) is signal:
                 return f"{ns_name}.{name}"
         return name
-    return _short(signal)
+    return _short_repr(signal, 100)
 
 
 def plan(plugin: str, plugin_label: str, mapping: object) -> list[Connection]:
@@ -98,7 +99,10 @@ def plan(plugin: str, plugin_label: str, mapping: object) -> list[Connection]:
     if not isinstance(mapping, c.Mapping):
         raise SignalSubscriptionError(
             plugin,
-            [f"{where} must return a dict {{signal: [subscription, ...]}}, got {_short(mapping)}"],
+            [
+                f"{where} must return a dict {{signal: [subscription, ...]}}, "
+                f"got {_short_repr(mapping, 100)}"
+            ],
         )
     problems: list[str] = []
     connections: list[Connection] = []
@@ -110,17 +114,17 @@ def plan(plugin: str, plugin_label: str, mapping: object) -> list[Connection]:
                 if isinstance(key, str)
                 else "; use a signal from tk.signals"
             )
-            problems.append(f"{where}: key {_short(key)} is not a signal{hint}")
+            problems.append(f"{where}: key {_short_repr(key, 100)} is not a signal{hint}")
             continue
         label = signal_label(key)
         if isinstance(entries, (str, bytes, c.Mapping)) or not isinstance(entries, c.Iterable):
             problems.append(
                 f"{where}, signal {label}: expected a list of receivers or "
-                f"{{'receiver': ...}} dicts, got {_short(entries)}"
+                f"{{'receiver': ...}} dicts, got {_short_repr(entries, 100)}"
             )
             continue
         for index, entry in enumerate(entries):
-            at = f"{where}, signal {label}, entry [{index}] {_short(entry)}"
+            at = f"{where}, signal {label}, entry [{index}] {_short_repr(entry, 100)}"
             parsed = _parse_entry(entry)
             if isinstance(parsed, str):
                 problems.append(f"{at}: {parsed}")
@@ -161,14 +165,14 @@ def _parse_entry(entry: object) -> tuple[c.Callable[..., t.Any], t.Any, bool, bo
             entry.get("background", False),
         )
         if not isinstance(weak, bool):
-            return f"'weak' must be True or False, got {_short(weak)}"
+            return f"'weak' must be True or False, got {_short_repr(weak, 100)}"
         if not isinstance(in_background, bool):
-            return f"'background' must be True or False, got {_short(in_background)}"
+            return f"'background' must be True or False, got {_short_repr(in_background, 100)}"
     else:
         receiver, sender, weak, in_background = entry, ANY, False, False
     if not callable(receiver):
         return (
-            f"the receiver {_short(receiver)} is not callable; a subscription is a "
+            f"the receiver {_short_repr(receiver, 100)} is not callable; a subscription is a "
             "callable receiver(sender, **kwargs) or a dict {'receiver': callable, ...}"
         )
     problem = receiver_signature_problem(receiver)
@@ -194,12 +198,12 @@ def _background_problem(
     if sender is not ANY and not (sender is None or isinstance(sender, (str, int))):
         return (
             f"!a background subscription filters by a str or int sender (what crosses "
-            f"the process), got {_short(sender)}"
+            f"the process), got {_short_repr(sender, 100)}"
         )
     path = background.receiver_path(receiver)
     if path is None:
         return (
-            f"!a worker cannot import the receiver {_short(receiver)} by a dotted path: "
+            f"!a worker cannot import the receiver {_short_repr(receiver, 100)} by a dotted path: "
             "a background receiver must be a module-level function (or a method of a "
             "module-level object), not a lambda, a closure or a method of another object"
         )
@@ -215,7 +219,7 @@ def receiver_signature_problem(receiver: c.Callable[..., t.Any]) -> str | None:
         signature = inspect.signature(receiver)
     except (TypeError, ValueError):
         return None
-    shape = f"the receiver {_short(receiver)}{signature}"
+    shape = f"the receiver {_short_repr(receiver, 100)}{signature}"
     if not any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
         return (
             f"{shape} does not accept arbitrary keyword arguments; subscribers must be "
@@ -296,11 +300,3 @@ def _unknown_key(key: object) -> str:
     close = difflib.get_close_matches(str(key), ALLOWED_KEYS, n=1) if isinstance(key, str) else []
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return f"unknown key {key!r}{hint}"
-
-
-def _short(value: object, limit: int = 100) -> str:
-    try:
-        text = repr(value)
-    except Exception:  # a broken __repr__ must not hide the real problem
-        text = f"<{type(value).__qualname__} object>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."

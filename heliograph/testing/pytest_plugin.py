@@ -19,6 +19,10 @@ Active wherever heliograph is installed; ``-p no:heliograph`` turns it off.
   of hiding in a log. ``@pytest.mark.heliograph_strict(False)`` (or
   ``raise_failures=False`` / ``guard=False``) relaxes it for a test, and the
   ini option ``heliograph_strict = false`` for a whole suite.
+
+pytest imports this module before a suite's coverage measurement starts, so it
+imports heliograph inside its fixtures: the suite then measures heliograph's
+modules from their first line.
 """
 
 from __future__ import annotations

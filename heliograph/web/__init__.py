@@ -1,6 +1,9 @@
-"""The web layer: the Flask application factory, its blueprints and templates.
+"""The web layer's application factory.
 
-:func:`make_app` builds the portal. What a caller can rely on:
+:func:`make_app` builds the portal; :mod:`heliograph.web.templating` installs
+the templates and their globals, :mod:`heliograph.web.blueprints` registers
+the blueprints of :mod:`heliograph.web.views` and of plugins. What a caller
+can rely on:
 
 - the database named by ``sqlalchemy.url`` is bound to ``model.Session`` and
   brought to the current schema on start (so the SQLite default is created on
@@ -25,15 +28,17 @@ import threading
 import typing as t
 
 import flask
-import jinja2
-from flask import Blueprint, Flask
-from sqlalchemy import Engine
+from flask import Flask
+from sqlalchemy import Engine, make_url
 from werkzeug.exceptions import HTTPException
 
-from heliograph import model
-from heliograph.config import Config, ConfigError, load
+from heliograph import events, logic, model, plugins
+from heliograph.config import Config, ConfigError, configured_plugins, load
 from heliograph.lib import signals
-from heliograph.web import accounts
+from heliograph.logic import settings, uploads
+from heliograph.model import migrate
+from heliograph.web import accounts, blueprints, metrics, templating
+from heliograph.web.views import api, render_error
 
 __all__ = ["make_app"]
 
@@ -70,16 +75,16 @@ def make_app(config: Config | c.Mapping[str, t.Any] | None = None) -> Flask:
     _fill_logic_settings(config)
     _sweep_upload_files()
     _load_plugins(config)
-    upgrade_plugins(engine, configured_plugins(config))
-    app.jinja_loader = _PluginTemplates(app.jinja_loader)
+    migrate.upgrade_plugins(engine, configured_plugins(config))
 
     app.teardown_appcontext(_remove_session)
     _rebroadcast_request_signals(app)
     _register_error_handlers(app)
+    metrics.init_app(app)
     accounts.init_app(app)
-    app.context_processor(_template_globals)
+    templating.init_app(app)
     with app.app_context():
-        _register_blueprints(app)
+        blueprints.register_all(app)
     return app
 
 
@@ -97,8 +102,6 @@ def _engine(url: str) -> Engine:
 
 
 def _bind_database(config: Config) -> Engine:
-    from heliograph.model import migrate
-
     url = config["sqlalchemy.url"]
     try:
         engine = _engine(url)
@@ -115,8 +118,6 @@ def _bind_database(config: Config) -> Engine:
 
 
 def _safe_url(url: str) -> str:
-    from sqlalchemy import make_url
-
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
@@ -125,8 +126,6 @@ def _safe_url(url: str) -> str:
 
 def _sweep_upload_files() -> None:
     """Delete the temporary files uploads abandoned (a process killed mid-upload)."""
-    from heliograph.logic import uploads
-
     try:
         uploads.sweep_temporary(at_start=True)
     except OSError:
@@ -143,9 +142,7 @@ def _remove_session(_exc: BaseException | None) -> None:
 def _fill_logic_settings(config: Config) -> None:
     """Fill the configuration objects of the layers below, keeping each object:
     ``heliograph.logic.settings.config`` and ``heliograph.plugins.toolkit.config``."""
-    from heliograph import events
-    from heliograph.logic import settings
-    from heliograph.plugins import toolkit
+    from heliograph.plugins import toolkit  # the toolkit imports this module
 
     events.configure(config)
     targets: list[dict[str, t.Any]] = [settings.config, toolkit.config]
@@ -158,46 +155,9 @@ def _fill_logic_settings(config: Config) -> None:
         target.update(config)
 
 
-def configured_plugins(config: c.Mapping[str, t.Any]) -> list[str]:
-    """The plugin names of ``heliograph.plugins`` (a list, or a string of names
-    separated by spaces or commas)."""
-    names = config.get("heliograph.plugins") or []
-    if isinstance(names, str):
-        names = names.replace(",", " ").split()
-    return [str(name) for name in names]
-
-
-def upgrade_plugins(engine: Engine, names: c.Iterable[str]) -> dict[str, str | None]:
-    """Bring the tables of plugins ``names`` that ship Alembic migrations (a
-    ``migrations`` folder beside the plugin's module) to their latest revision;
-    returns each such plugin's revision."""
-    from heliograph import plugins
-    from heliograph.model import migrate
-
-    revisions: dict[str, str | None] = {}
-    for name in dict.fromkeys(names):
-        folder = plugins.plugin_folder(name, "migrations")
-        if folder is None:
-            continue
-        wanted = migrate.PluginMigrations(name, folder)
-        try:
-            if not migrate.is_current(engine, wanted):
-                log.info("bringing the tables of plugin %r to their current revision", name)
-                migrate.upgrade(engine, plugin=wanted)
-            revisions[name] = migrate.current_revision(engine, wanted)
-        except Exception as exc:
-            raise ConfigError(
-                f"configuration key 'heliograph.plugins': cannot migrate the tables of "
-                f"plugin {name!r}: {type(exc).__name__}: {exc}"
-            ) from exc
-    return revisions
-
-
 def _load_plugins(config: Config) -> None:
     """Load the plugins named in ``heliograph.plugins`` that are not loaded yet
     (building the app again loads nothing twice), then rebuild the action registry."""
-    from heliograph import logic, plugins
-
     names = configured_plugins(config)
     missing = [name for name in dict.fromkeys(names) if not plugins.plugin_loaded(name)]
     if missing:
@@ -206,57 +166,6 @@ def _load_plugins(config: Config) -> None:
         except plugins.PluginError as exc:
             raise ConfigError(f"configuration key 'heliograph.plugins': {exc}") from exc
     logic.registry.reset()
-
-
-def _implementations(interface_name: str) -> list[t.Any]:
-    """The loaded plugins implementing ``heliograph.plugins.interfaces.<interface_name>``."""
-    from heliograph.plugins import PluginImplementations, interfaces
-
-    return list(PluginImplementations(getattr(interfaces, interface_name)))
-
-
-class _PluginTemplates(jinja2.BaseLoader):
-    """The portal's templates, overridable by loaded plugins.
-
-    A loaded plugin with a ``templates`` folder beside its module is searched
-    first, so its ``dataset/read.html`` replaces the portal's; it reaches the
-    portal's own page as ``core/dataset/read.html`` (CKAN's ``ckan_extends``),
-    to extend it and fill its blocks. The set of plugins is read at each
-    lookup, so plugins loaded after the app was built are seen too.
-    """
-
-    def __init__(self, core: jinja2.BaseLoader | None) -> None:
-        self.core = core
-
-    def _loaders(self) -> list[jinja2.BaseLoader]:
-        from heliograph import plugins
-
-        found: list[jinja2.BaseLoader] = []
-        for name in plugins.loaded_plugins():
-            folder = plugins.plugin_folder(name, "templates")
-            if folder is not None:
-                found.append(jinja2.FileSystemLoader(folder))
-        return found
-
-    def get_source(
-        self, environment: jinja2.Environment, template: str
-    ) -> tuple[str, str | None, c.Callable[[], bool] | None]:
-        if self.core is None:
-            raise jinja2.TemplateNotFound(template)
-        if template.startswith("core/"):
-            return self.core.get_source(environment, template.removeprefix("core/"))
-        for loader in self._loaders():
-            try:
-                return loader.get_source(environment, template)
-            except jinja2.TemplateNotFound:
-                continue
-        return self.core.get_source(environment, template)
-
-    def list_templates(self) -> list[str]:
-        names = set(self.core.list_templates() if self.core is not None else [])
-        for loader in self._loaders():
-            names.update(loader.list_templates())
-        return sorted(names)
 
 
 # -- request signals ------------------------------------------------------------
@@ -285,117 +194,6 @@ def _register_error_handlers(app: Flask) -> None:
 
 
 def _handle_http_exception(exc: HTTPException) -> t.Any:
-    from heliograph.web.views import api, render_error
-
     if flask.request.path == "/api" or flask.request.path.startswith("/api/"):
         return api.http_error_response(exc)
     return render_error(exc)
-
-
-def _template_globals() -> dict[str, t.Any]:
-    config = flask.current_app.extensions[EXTENSION_KEY]["config"]
-    from heliograph.web import identity
-    from heliograph.web.views import forms
-
-    return {
-        "current_user_obj": identity.identify()[1],
-        "may": forms.may,
-        "dataset_url": forms.dataset_url,
-        "download_url": forms.download_url,
-        "user_page_links": _user_page_links,
-        "site_title": config.get("heliograph.site_title", "Heliograph"),
-        "site_description": config.get("heliograph.site_description", ""),
-    }
-
-
-def _user_page_links(user_dict: c.Mapping[str, t.Any]) -> list[tuple[str, str]]:
-    """The links loaded ``IUserPageLinks`` plugins add to a profile page."""
-    links: list[tuple[str, str]] = []
-    for plugin in _implementations("IUserPageLinks"):
-        links.extend((str(label), str(url)) for label, url in plugin.user_page_links(user_dict))
-    return links
-
-
-# -- blueprints -----------------------------------------------------------------
-
-ANNOUNCED_TYPES = frozenset({"dataset", "resource", "group", "organization"})
-
-
-def register(app: Flask, blueprint: Blueprint, blueprint_type: str | None = None) -> None:
-    """Register ``blueprint``; when its type is one of :data:`ANNOUNCED_TYPES`,
-    send ``register_blueprint(blueprint_type, blueprint=blueprint)`` just before."""
-    if blueprint_type in ANNOUNCED_TYPES:
-        signals.register_blueprint.send(blueprint_type, blueprint=blueprint)
-    app.register_blueprint(blueprint)
-
-
-def _register_blueprints(app: Flask) -> None:
-    from heliograph.web.views import admin, api, dataset, group, home, organization, resource, user
-
-    register(app, home.blueprint)
-    register(app, admin.blueprint)
-    register(app, api.blueprint)
-    accounts.exempt_api(api.blueprint)
-    register(app, dataset.blueprint, "dataset")
-    register(app, resource.blueprint, "resource")
-    register(app, group.blueprint, "group")
-    register(app, organization.blueprint, "organization")
-    register(app, user.blueprint)
-    _dataset_type_blueprints(app)
-    _group_type_blueprints(app)
-    _plugin_blueprints(app)
-
-
-def _dataset_type_blueprints(app: Flask) -> None:
-    """For each custom dataset type a plugin declares (``IDatasetForm.package_types()``),
-    a dataset blueprint at ``/<type>`` and a resource blueprint at
-    ``/<type>/<id>/resource``, announced ``'dataset'`` then ``'resource'``."""
-    from heliograph.web.views import dataset, resource
-
-    owners: dict[str, t.Any] = {"dataset": None}
-    for plugin in _implementations("IDatasetForm"):
-        for package_type in plugin.package_types():
-            if package_type in owners:
-                if owners[package_type] is None:
-                    continue  # a plugin customising the core type needs no blueprint
-                raise ConfigError(
-                    f"configuration key 'heliograph.plugins': plugins {_name(owners[package_type])}"
-                    f" and {_name(plugin)} both declare the dataset type {package_type!r}"
-                )
-            owners[package_type] = plugin
-            register(app, dataset.make_blueprint(package_type, plugin), "dataset")
-            register(app, resource.make_blueprint(package_type), "resource")
-
-
-def _group_type_blueprints(app: Flask) -> None:
-    """For each custom group or organization type a plugin declares
-    (``IGroupForm.group_types()``), its own blueprint at ``/<type>``."""
-    from heliograph.web.views import group
-
-    owners: dict[str, t.Any] = {"group": None, "organization": None}
-    for plugin in _implementations("IGroupForm"):
-        is_org = bool(getattr(plugin, "is_organization", False))
-        for group_type in plugin.group_types():
-            if group_type in owners:
-                if owners[group_type] is None:
-                    continue
-                raise ConfigError(
-                    f"configuration key 'heliograph.plugins': plugins {_name(owners[group_type])}"
-                    f" and {_name(plugin)} both declare the group type {group_type!r}"
-                )
-            owners[group_type] = plugin
-            blueprint = group.make_blueprint(group_type, is_organization=is_org)
-            register(app, blueprint, "organization" if is_org else "group")
-
-
-def _plugin_blueprints(app: Flask) -> None:
-    """Blueprints of plugins implementing ``IBlueprint`` (``get_blueprint()``
-    returns a blueprint or a list of them)."""
-    for plugin in _implementations("IBlueprint"):
-        found = plugin.get_blueprint()
-        for blueprint in found if isinstance(found, list | tuple) else [found]:
-            register(app, blueprint)
-
-
-def _name(plugin: t.Any) -> str:
-    return repr(getattr(plugin, "name", None) or type(plugin).__name__)

@@ -22,14 +22,12 @@ What a caller can rely on:
 from __future__ import annotations
 
 import collections.abc as c
-import concurrent.futures
 import datetime as dt
 import hashlib
 import hmac
 import logging
 import math
 import secrets
-import threading
 import time
 import typing as t
 
@@ -48,6 +46,7 @@ from heliograph import model
 from heliograph.config import ConfigError
 from heliograph.lib import signals
 from heliograph.logic import users
+from heliograph.web import identity
 
 __all__ = ["init_app", "log_in", "log_out", "login_manager", "open_session"]
 
@@ -257,42 +256,6 @@ def login_throttle() -> LoginThrottle:
     return t.cast(LoginThrottle, flask.current_app.extensions["heliograph_login_throttle"])
 
 
-# -- work done after the request ---------------------------------------------------
-
-MAX_DEFERRED = 1000
-"""Jobs waiting at most; past that a job is dropped with a warning."""
-
-_deferred = concurrent.futures.ThreadPoolExecutor(
-    max_workers=1, thread_name_prefix="heliograph-deferred"
-)
-_deferred_room = threading.BoundedSemaphore(MAX_DEFERRED)
-
-
-def defer(job: c.Callable[..., None], *args: str) -> bool:
-    """Run ``job(*args)`` in the background, one job after another, so that the
-    request does not wait for it (nor take longer for it); a failure is
-    logged. False when too many jobs are waiting (the job is dropped)."""
-    if not _deferred_room.acquire(blocking=False):
-        log.warning("too many jobs waiting; %s dropped", job.__qualname__)
-        return False
-
-    def run() -> None:
-        try:
-            job(*args)
-        except Exception:
-            log.exception("background job %s failed", job.__qualname__)
-        finally:
-            _deferred_room.release()
-
-    _deferred.submit(run)
-    return True
-
-
-def wait_for_deferred(timeout: float = 60.0) -> None:
-    """Block until every job deferred so far has run."""
-    _deferred.submit(lambda: None).result(timeout)
-
-
 def init_app(app: Flask) -> None:
     """Set up Flask-Login and CSRF protection on ``app`` (before blueprints)."""
     login_manager.init_app(app)
@@ -324,8 +287,6 @@ def _check_csrf() -> None:
         return
     if flask.request.method not in flask.current_app.config["WTF_CSRF_METHODS"]:
         return
-    from heliograph.web import identity
-
     if identity.identified_by_token():
         return
     csrf.protect(apply_exemptions=True)

@@ -13,8 +13,10 @@ import logging
 import typing as t
 
 import flask
+import flask_login
 
 from heliograph import model
+from heliograph.logic import tokens
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +27,6 @@ _ANONYMOUS: tuple[str | None, t.Any] = (None, None)
 
 def user_for_token(session: t.Any, token: str) -> model.User | None:
     """The active user owning ``token`` (``heliograph.logic.tokens``), or None."""
-    from heliograph.logic import tokens
-
     return tokens.user_for_token(session, token)
 
 
@@ -42,8 +42,6 @@ def _candidates() -> list[str]:
 
 
 def _session_user() -> tuple[str | None, model.User | None]:
-    import flask_login
-
     user = flask_login.current_user
     if isinstance(user, model.User) and user.state == model.tables.ACTIVE:
         return (user.name, user)

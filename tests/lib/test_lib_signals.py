@@ -9,7 +9,7 @@ import pytest
 from heliograph.lib import signals as lib_signals
 from heliograph.signals import ISOLATE, NamedSignal, Namespace
 
-# (namespace, name) -> keyword arguments, as the issue lists them.
+# (namespace, name) -> keyword arguments, as the specification lists them.
 CATALOG: dict[tuple[str, str], tuple[str, ...]] = {
     ("ckan", "request_started"): (),
     ("ckan", "request_finished"): ("response",),
@@ -97,7 +97,7 @@ def test_each_core_signal_has_a_docstring_saying_when_who_and_what(ns: str, name
         ("resource id", "datastore_delete"),
     ],
 )
-def test_each_contract_names_the_sender_the_issue_names(sender_words: str, name: str) -> None:
+def test_each_contract_names_its_sender(sender_words: str, name: str) -> None:
     assert sender_words in getattr(lib_signals, name).contract.sender
 
 

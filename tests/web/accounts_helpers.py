@@ -7,6 +7,7 @@ import collections.abc as c
 import contextlib
 import re
 import socket
+import threading
 import typing as t
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -54,6 +55,19 @@ def recording(*signals: t.Any) -> c.Iterator[dict[str, Calls]]:
             receivers.append(receiver)
             stack.enter_context(sig.connected_to(receiver))
         yield calls
+
+
+def run_jobs() -> int:
+    """Run the background jobs due now (the reset mail) in a worker thread,
+    as a worker process would; the number of jobs and events delivered."""
+    from heliograph.events import Worker
+
+    done: list[int] = []
+    thread = threading.Thread(target=lambda: done.append(Worker().drain()))
+    thread.start()
+    thread.join(60)
+    assert done, "the worker did not finish"
+    return done[0]
 
 
 def free_port() -> int:

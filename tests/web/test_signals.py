@@ -10,9 +10,9 @@ import pytest
 from flask import Flask, Response
 
 import heliograph.signals as hsignals
-import heliograph.web as web
 from heliograph.config import ConfigError
 from heliograph.lib import signals
+from heliograph.web import blueprints
 
 pytestmark = pytest.mark.usefixtures("stub_pages")
 
@@ -218,7 +218,7 @@ def custom_types(monkeypatch: pytest.MonkeyPatch) -> list[t.Any]:
         "IGroupForm": [StationGroupForm()],
         "IBlueprint": [],
     }
-    monkeypatch.setattr(web, "_implementations", lambda name: plugins.get(name, []))
+    monkeypatch.setattr(blueprints, "_implementations", lambda name: plugins.get(name, []))
     return plugins["IDatasetForm"]
 
 
@@ -258,7 +258,7 @@ def test_plugin_blueprints_are_registered(
             return [extra]
 
     plugins = {"IBlueprint": [HelloPlugin()]}
-    monkeypatch.setattr(web, "_implementations", lambda name: plugins.get(name, []))
+    monkeypatch.setattr(blueprints, "_implementations", lambda name: plugins.get(name, []))
     seen: list[tuple[str, str, bool]] = []
     with signals.register_blueprint.connected_to(blueprint_recorder(seen)):
         app = make_web_app()

@@ -6,7 +6,9 @@ import collections.abc as c
 import typing as t
 
 import heliograph.plugins as p
+from heliograph.ext.activity.logic import ACTIONS, AUTH_FUNCTIONS
 from heliograph.ext.activity.subscriber import TRACKED, record
+from heliograph.ext.activity.views import activity
 
 
 class ActivityPlugin(p.SingletonPlugin):
@@ -23,16 +25,10 @@ class ActivityPlugin(p.SingletonPlugin):
         }
 
     def get_actions(self) -> c.Mapping[str, c.Callable[..., t.Any]]:
-        from heliograph.ext.activity.logic import ACTIONS
-
         return ACTIONS
 
     def get_auth_functions(self) -> c.Mapping[str, c.Callable[..., t.Any]]:
-        from heliograph.ext.activity.logic import AUTH_FUNCTIONS
-
         return AUTH_FUNCTIONS
 
     def get_blueprint(self) -> t.Any:
-        from heliograph.ext.activity.views import activity
-
         return activity

@@ -21,6 +21,13 @@ from heliograph.logic import (
     users,
 )
 from heliograph.logic import auth as authz
+from heliograph.logic.action import (
+    NOT_RESOURCE_KEYS,
+    require,
+    session_of,
+    stage_upload,
+    unwrap_resource_errors,
+)
 from heliograph.logic.dictization import member_dictize, package_dictize, user_dictize
 from heliograph.logic.model_save import lock_package, package_save
 from heliograph.logic.schema import (
@@ -30,7 +37,6 @@ from heliograph.logic.schema import (
     validate_package,
 )
 from heliograph.logic.validation import (
-    NUL_MESSAGE,
     max_length,
     not_empty,
     require_mapping,
@@ -41,65 +47,14 @@ from heliograph.logic.validation import (
 __all__ = [
     "api_token_create",
     "group_create",
+    "group_member_create",
     "member_create",
     "organization_create",
+    "organization_member_create",
     "package_create",
     "resource_create",
     "user_create",
 ]
-
-
-def _session(context: Context) -> t.Any:
-    return context.get("session", model.Session)
-
-
-def require(data_dict: DataDict, *keys: str) -> list[str]:
-    """The values of ``keys`` as strings; ValidationError naming every key that
-    is missing or not a string."""
-    errors: dict[str, list[str]] = {}
-    values = []
-    for key in keys:
-        value = data_dict.get(key)
-        if value is None or value == "":
-            errors[key] = ["Missing value"]
-        elif not isinstance(value, str):
-            errors[key] = ["Must be a string"]
-        elif "\x00" in value:
-            errors[key] = [NUL_MESSAGE]
-        values.append(str(value))
-    if errors:
-        raise ValidationError(errors)
-    return values
-
-
-Row = t.TypeVar("Row", model.Package, model.User)
-
-
-def target(
-    context: Context,
-    data_dict: DataDict,
-    lookup: t.Callable[[Context, t.Any], Row | None],
-    missing: str,
-    action: str,
-) -> tuple[DataDict, Row]:
-    """The object ``data_dict['id']`` names (through ``lookup``; ObjectNotFound
-    with ``missing`` when there is none), once the caller passed ``action``'s
-    auth with that id."""
-    data_dict = require_mapping(data_dict)
-    (ref,) = require(data_dict, "id")
-    found = lookup(context, ref)
-    if found is None:
-        raise ObjectNotFound(missing)
-    check_access(action, context, {**data_dict, "id": found.id})
-    return data_dict, found
-
-
-def active_resource(context: Context, resource_id: str) -> model.Resource:
-    """The active resource ``resource_id``; ObjectNotFound otherwise."""
-    resource = _session(context).get(model.Resource, resource_id)
-    if resource is None or resource.state != model.tables.ACTIVE:
-        raise ObjectNotFound("Resource was not found.")
-    return t.cast(model.Resource, resource)
 
 
 def flush_or_conflict(session: t.Any, field: str, message: str) -> None:
@@ -126,26 +81,13 @@ def package_create(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     clean, errors = validate_package(data_dict, context)
     if errors:
         raise ValidationError(errors)
-    session = _session(context)
+    session = session_of(context)
     user = authz.current_user(context)
     try:
         package = package_save(session, clean, creator_user_id=user.id if user else None)
     except IntegrityError:
         raise ValidationError({"name": ["That URL is already in use."]}) from None
     return package_dictize(package, context)
-
-
-def _unwrap_resource_errors(exc: ValidationError, index: int) -> ValidationError:
-    """The error of resource ``index`` out of ``package_update``'s errors."""
-    resources = exc.error_dict.get("resources")
-    if isinstance(resources, list):
-        try:
-            item = resources[index]
-        except IndexError:
-            item = None
-        if isinstance(item, dict) and item:
-            return ValidationError(item)
-    return exc
 
 
 def resource_create(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
@@ -161,43 +103,26 @@ def resource_create(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     (package_ref,) = require(data_dict, "package_id")
     package = authz.package_by_id_or_name(context, package_ref)
     if package is not None:
-        lock_package(_session(context), package.id)
+        lock_package(session_of(context), package.id)
     package_dict = get_action("package_show")(dict(context), {"id": package_ref})
     check_access("resource_create", context, data_dict)
     resource = {key: value for key, value in data_dict.items() if key not in NOT_RESOURCE_KEYS}
     resource.pop("id", None)
     staged = stage_upload(context, data_dict, resource)
+    if staged is None and not resource.get("format") and isinstance(resource.get("url"), str):
+        guessed = uploads.guess_format(resource["url"])
+        if guessed:
+            resource["format"] = guessed
     package_dict["resources"] = [*package_dict.get("resources", []), resource]
     index = len(package_dict["resources"]) - 1
     try:
         updated = get_action("package_update")(context, package_dict)
     except ValidationError as exc:
-        raise _unwrap_resource_errors(exc, index) from None
+        raise unwrap_resource_errors(exc, index) from None
     result = t.cast(dict[str, t.Any], updated["resources"][index])
     if staged is not None:
         uploads.place(staged, result["id"])
     return result
-
-
-NOT_RESOURCE_KEYS = ("package_id", "upload", "clear_upload")
-
-
-def stage_upload(
-    context: Context, data_dict: DataDict, resource: dict[str, t.Any]
-) -> uploads.Staged | None:
-    """Stage the file in ``data_dict['upload']``, if any, and make ``resource``
-    describe it (``url`` = its clean name, ``url_type`` = ``upload``, ``size``,
-    ``mimetype`` unless given)."""
-    upload = data_dict.get("upload")
-    if not uploads.given(upload):
-        return None
-    staged = uploads.stage(upload, _session(context))
-    resource["url"] = staged.filename
-    resource["url_type"] = "upload"
-    resource["size"] = staged.size
-    if not resource.get("mimetype"):
-        resource["mimetype"] = staged.mimetype
-    return staged
 
 
 # -- groups and organizations ---------------------------------------------------------------
@@ -208,7 +133,7 @@ def _group_create(context: Context, data_dict: DataDict, organization: bool) -> 
     kind = "organization" if organization else "group"
     check_access(f"{kind}_create", context, data_dict)
     clean = validate_or_raise(data_dict, group_schema(), context)
-    session = _session(context)
+    session = session_of(context)
     members: list[tuple[model.User, str]] = []
     for position, item in enumerate(clean.get("users") or []):
         user = authz.user_by_id_or_name(context, item["name"])
@@ -285,7 +210,7 @@ def member_create(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
         obj = authz.package_by_id_or_name(context, object_ref)
     if obj is None:
         raise ObjectNotFound(f"{object_type.title()} was not found.")
-    session = _session(context)
+    session = session_of(context)
     member = session.scalar(
         select(model.Member).where(
             model.Member.group_id == group.id,
@@ -317,6 +242,40 @@ def member_create(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     return member_dictize(member)
 
 
+def _group_member_create(
+    context: Context, data_dict: DataDict, organization: bool
+) -> dict[str, t.Any]:
+    from heliograph.logic.action.update import group_of_kind
+
+    data_dict = require_mapping(data_dict)
+    kind = "organization" if organization else "group"
+    group_ref, username, role = require(data_dict, "id", "username", "role")
+    group = group_of_kind(context, group_ref, organization)
+    check_access(f"{kind}_member_create", context, {**data_dict, "id": group.id})
+    user = authz.user_by_id_or_name(context, username)
+    if user is None or user.state == model.tables.DELETED:
+        raise ObjectNotFound(f"User {username} was not found.")
+    return t.cast(
+        dict[str, t.Any],
+        get_action("member_create")(
+            dict(context),
+            {"id": group.id, "object": user.id, "object_type": "user", "capacity": role},
+        ),
+    )
+
+
+def group_member_create(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
+    """Make user ``username`` (name or id) a member of group ``id`` with ``role``
+    (admin, editor or member), or change their role; through ``member_create``."""
+    return _group_member_create(context, data_dict, organization=False)
+
+
+def organization_member_create(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
+    """Make user ``username`` a member of organization ``id`` with ``role``, or
+    change their role; through ``member_create``."""
+    return _group_member_create(context, data_dict, organization=True)
+
+
 # -- users and tokens ----------------------------------------------------------------------
 
 
@@ -331,7 +290,7 @@ def user_create(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     data_dict = require_mapping(data_dict)
     check_access("user_create", context, data_dict)
     clean = validate_or_raise(data_dict, user_create_schema(), context)
-    session = _session(context)
+    session = session_of(context)
     try:
         user = users.create_user(
             session,
@@ -375,5 +334,5 @@ def api_token_create(context: Context, data_dict: DataDict) -> dict[str, str]:
         },
         context,
     )
-    _row, token = tokens.create_token(_session(context), user, clean["name"])
+    _row, token = tokens.create_token(session_of(context), user, clean["name"])
     return {"token": token}

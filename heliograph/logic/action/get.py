@@ -3,36 +3,37 @@
 from __future__ import annotations
 
 import inspect
-import shlex
 import typing as t
 
-import sqlalchemy as sa
 from sqlalchemy import exists, func, or_, select
-from sqlalchemy.orm import selectinload
 
 from heliograph import model
 from heliograph.logic import (
     Context,
     DataDict,
     ObjectNotFound,
-    SearchQueryError,
+    UnknownAction,
     ValidationError,
     check_access,
     get_action,
+    registry,
+    search,
 )
 from heliograph.logic import auth as authz
-from heliograph.logic.dictization import group_dictize, package_dictize, user_dictize
+from heliograph.logic.action import session_of
+from heliograph.logic.dictization import (
+    LICENSES,
+    group_dictize,
+    package_dictize,
+    user_dictize,
+)
 from heliograph.logic.settings import config
 from heliograph.logic.validation import (
-    MAX_PAGE,
-    MAX_TERMS_KEY,
     NUL_MESSAGE,
     boolean_validator,
-    count_terms,
     default,
     ignore_empty,
     ignore_missing,
-    int_validator,
     page_number,
     require_mapping,
     search_text,
@@ -46,7 +47,11 @@ __all__ = [
     "group_list",
     "help_show",
     "group_show",
+    "license_list",
+    "member_list",
+    "member_roles_list",
     "organization_list",
+    "organization_list_for_user",
     "organization_show",
     "package_list",
     "package_search",
@@ -62,10 +67,6 @@ CKAN_VERSION = "2.11.5"
 """The CKAN release whose API heliograph follows (reported by status_show)."""
 
 
-def _session(context: Context) -> t.Any:
-    return context.get("session", model.Session)
-
-
 def site_read(context: Context, data_dict: DataDict) -> bool:
     """Always true: the site can be read. (CKAN removed it in 2.11; kept here.)"""
     check_access("site_read", context, data_dict)
@@ -79,13 +80,48 @@ def help_show(context: Context, data_dict: DataDict) -> str | None:
     name = data_dict.get("name")
     if not isinstance(name, str) or not name:
         raise ValidationError({"name": ["Missing value"]})
-    from heliograph.logic import UnknownAction, registry
-
     try:
         action = registry.actions()[name]
     except KeyError:
         raise ObjectNotFound(str(UnknownAction(name))) from None
     return inspect.getdoc(action)
+
+
+GENERIC_LICENSES = frozenset(
+    {"notspecified", "other-open", "other-pd", "other-at", "other-nc", "other-closed"}
+)
+SOFTWARE_LICENSES = frozenset({"gfdl"})
+DATA_LICENSES = frozenset({"odc-pddl", "odc-odbl", "odc-by"})
+
+
+def license_list(context: Context, data_dict: DataDict) -> list[dict[str, t.Any]]:
+    """The licences a dataset's ``license_id`` may name (CKAN's default list),
+    each as CKAN's ``license_dictize`` gives it: ``id``, ``title``, ``url``,
+    ``status``, ``od_conformance``, ``osd_conformance``, ``is_okd_compliant``,
+    ``is_osi_compliant``, ``is_generic``, ``family``, ``maintainer`` and the
+    ``domain_content``/``domain_data``/``domain_software`` flags."""
+    check_access("license_list", context, data_dict)
+    found = []
+    for license_id, (title, url, is_open) in LICENSES.items():
+        found.append(
+            {
+                "id": license_id,
+                "title": title,
+                "url": url,
+                "status": "active",
+                "od_conformance": "approved" if is_open else "not reviewed",
+                "osd_conformance": "not reviewed",
+                "is_okd_compliant": is_open,
+                "is_osi_compliant": False,
+                "is_generic": license_id in GENERIC_LICENSES,
+                "family": "",
+                "maintainer": "",
+                "domain_content": license_id not in DATA_LICENSES,
+                "domain_data": license_id in DATA_LICENSES,
+                "domain_software": license_id in SOFTWARE_LICENSES,
+            }
+        )
+    return found
 
 
 def status_show(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
@@ -157,211 +193,10 @@ def package_list(context: Context, data_dict: DataDict) -> list[str]:
         query = query.limit(params["limit"])
     if params.get("offset") not in (None, ""):
         query = query.offset(params["offset"])
-    return list(_session(context).scalars(query))
+    return list(session_of(context).scalars(query))
 
 
 # -- package_search ------------------------------------------------------------------
-
-SEARCH_KEYS = frozenset(
-    {
-        "q",
-        "fq",
-        "fq_list",
-        "rows",
-        "start",
-        "sort",
-        "facet",
-        "facet.field",
-        "facet.limit",
-        "facet.mincount",
-        "fl",
-        "include_private",
-        "include_drafts",
-        "include_deleted",
-        "use_default_schema",
-        "defType",
-        "qf",
-        "wt",
-        "hl",
-        "df",
-        "q.op",
-        "callback",
-    }
-)
-SORT_COLUMNS: dict[str, t.Any] = {
-    "name": model.Package.name,
-    "title": func.lower(func.coalesce(model.Package.title, model.Package.name)),
-    "title_string": func.lower(func.coalesce(model.Package.title, model.Package.name)),
-    "metadata_modified": model.Package.metadata_modified,
-    "metadata_created": model.Package.metadata_created,
-    "id": model.Package.id,
-}
-DEFAULT_SORT = "score desc, metadata_modified desc"
-FACET_FIELDS = ("organization", "groups", "tags", "res_format", "license_id")
-
-
-def _contains(column: t.Any, term: str) -> t.Any:
-    return func.lower(column).contains(term.lower(), autoescape=True)
-
-
-def _has_tag(name: str) -> t.Any:
-    return exists().where(
-        model.PackageTag.package_id == model.Package.id,
-        model.PackageTag.tag_id == model.Tag.id,
-        model.Tag.name == name,
-    )
-
-
-def _text_term(term: str) -> t.Any:
-    """A word of ``q``: in the name, title or notes, or part of a tag name."""
-    tag_match = exists().where(
-        model.PackageTag.package_id == model.Package.id,
-        model.PackageTag.tag_id == model.Tag.id,
-        _contains(model.Tag.name, term),
-    )
-    return or_(
-        _contains(model.Package.name, term),
-        _contains(model.Package.title, term),
-        _contains(model.Package.notes, term),
-        tag_match,
-    )
-
-
-def _in_group(ref: str, organization: bool) -> t.Any:
-    if organization:
-        return exists().where(
-            model.Group.id == model.Package.owner_org,
-            or_(model.Group.name == ref, model.Group.id == ref),
-        )
-    return exists().where(
-        model.Member.table_name == "package",
-        model.Member.table_id == model.Package.id,
-        model.Member.state == model.tables.ACTIVE,
-        model.Member.group_id == model.Group.id,
-        or_(model.Group.name == ref, model.Group.id == ref),
-    )
-
-
-def _field_clause(field: str, value: str, param: str) -> t.Any:
-    """The SQL condition of one ``field:value`` clause of ``q`` or ``fq``."""
-    if value in ("*", "[* TO *]"):
-        return sa.true()
-    if field in ("organization", "owner_org"):
-        return _in_group(value, organization=True)
-    if field == "groups":
-        return _in_group(value, organization=False)
-    if field == "tags":
-        return _has_tag(value)
-    if field == "res_format":
-        return exists().where(
-            model.Resource.package_id == model.Package.id,
-            model.Resource.state == model.tables.ACTIVE,
-            func.lower(model.Resource.format) == value.lower(),
-        )
-    if field in ("dataset_type", "type"):
-        return model.Package.type == value
-    if field == "capacity":
-        return model.Package.private.is_(value == "private")
-    if field in ("name", "id", "license_id", "creator_user_id", "state"):
-        return getattr(model.Package, field) == value
-    if field in ("title", "notes", "text"):
-        return (
-            _text_term(value)
-            if field == "text"
-            else _contains(getattr(model.Package, field), value)
-        )
-    raise ValidationError({param: [f'Cannot search on field "{field}"']})
-
-
-def _clauses(text: str, param: str) -> list[t.Any]:
-    """``text`` (Solr-like: words, ``field:value``, ``+``/``-`` prefixes,
-    double quotes) as a list of SQL conditions, all of which must hold."""
-    try:
-        tokens = shlex.split(text)
-    except ValueError:
-        raise ValidationError({param: ["Search query is malformed (unbalanced quotes)"]}) from None
-    conditions = []
-    for token in tokens:
-        if token in ("AND", "&&", "*:*", "*"):
-            continue
-        negate = token.startswith("-")
-        token = token.lstrip("+-")
-        if not token:
-            continue
-        field, sep, value = token.partition(":")
-        if sep and field and value and " " not in field:
-            clause = _field_clause(field, value.strip('"'), param)
-        else:
-            clause = _text_term(token)
-        conditions.append(sa.not_(clause) if negate else clause)
-    return conditions
-
-
-def _parse_sort(value: str) -> list[t.Any]:
-    order = []
-    for part in value.split(","):
-        words = part.split()
-        if not words:
-            continue
-        field = words[0]
-        direction = words[1].lower() if len(words) > 1 else "asc"
-        if direction not in ("asc", "desc") or len(words) > 2:
-            raise ValidationError({"sort": [f'Invalid sort "{part.strip()}"']})
-        if field == "score":
-            continue
-        column = SORT_COLUMNS.get(field)
-        if column is None:
-            raise ValidationError({"sort": [f'Cannot sort by field "{field}"']})
-        order.append(column.desc() if direction == "desc" else column.asc())
-    order.append(model.Package.name.asc())
-    return order
-
-
-def _clamp(value: t.Any, state: t.Any) -> t.Any:
-    return max(-MAX_PAGE, min(value, MAX_PAGE)) if isinstance(value, int) else value
-
-
-def _search_schema() -> dict[str, list[t.Any]]:
-    return {
-        "q": [default(""), search_text],
-        "fq": [default(""), search_text],
-        "fq_list": [ignore_missing, search_text_list],
-        "rows": [default(10), page_number],
-        "start": [default(0), page_number],
-        "sort": [default(DEFAULT_SORT), search_text],
-        "facet": [default(True), boolean_validator],
-        "facet.field": [ignore_missing, search_text_list],
-        "facet.limit": [default(50), int_validator, _clamp],
-        "facet.mincount": [default(1), int_validator, _clamp],
-        "fl": [ignore_missing, search_text],
-        "include_private": [default(False), boolean_validator],
-        "include_drafts": [default(False), boolean_validator],
-        "include_deleted": [default(False), boolean_validator],
-    }
-
-
-def _check_term_budget(params: dict[str, t.Any]) -> None:
-    """``q``, ``fq`` and ``fq_list`` together hold at most
-    ``heliograph.search.max_terms`` terms; the error names the field that
-    went past it."""
-    most = config.as_int(MAX_TERMS_KEY, 50)
-    total = 0
-    for field, texts in (
-        ("q", [params["q"]]),
-        ("fq", [params["fq"]]),
-        ("fq_list", params.get("fq_list") or []),
-    ):
-        for text in texts:
-            total += count_terms(text)
-            if total > most:
-                raise ValidationError(
-                    {
-                        field: [
-                            f"The search holds more than {most} terms in q, fq and fq_list "
-                            f"together (configuration key {MAX_TERMS_KEY})"
-                        ]
-                    }
-                )
 
 
 def package_search(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
@@ -381,151 +216,13 @@ def package_search(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     """
     data_dict = require_mapping(data_dict)
     check_access("package_search", context, data_dict)
-    unknown = sorted(
-        key for key in data_dict if key not in SEARCH_KEYS and not key.startswith(("ext_", "_"))
+    params = search.parse(data_dict, context)
+    return search.run(
+        session_of(context),
+        params,
+        authz.user_labels(context),
+        lambda package: package_dictize(package, context),
     )
-    if unknown:
-        raise SearchQueryError(
-            {key: ["Invalid search parameter"] for key in unknown},
-            f"Invalid search parameters: {', '.join(unknown)}",
-        )
-    params = validate_or_raise(data_dict, _search_schema(), context)
-    _check_term_budget(params)
-    rows = min(params["rows"], config.as_int("heliograph.search.rows_max", 1000))
-
-    states = [model.tables.ACTIVE]
-    if params["include_drafts"]:
-        states.append("draft")
-    if params["include_deleted"]:
-        states.append(model.tables.DELETED)
-    conditions: list[t.Any] = [model.Package.state.in_(states)]
-    if not params["include_private"]:
-        conditions.append(model.Package.private.is_(False))
-    labels = authz.user_labels(context)
-    if labels is not None:
-        conditions.append(_label_filter(labels))
-    conditions += _clauses(params["q"], "q")
-    conditions += _clauses(params["fq"], "fq")
-    for fq in params.get("fq_list") or []:
-        conditions += _clauses(fq, "fq_list")
-
-    session = _session(context)
-    matching = select(model.Package.id).where(*conditions)
-    count = session.scalar(select(func.count()).select_from(matching.subquery())) or 0
-    order = _parse_sort(params["sort"])
-    packages = session.scalars(
-        select(model.Package)
-        .options(
-            selectinload(model.Package.resources),
-            selectinload(model.Package.extras),
-            selectinload(model.Package.package_tags).joinedload(model.PackageTag.tag),
-        )
-        .where(*conditions)
-        .order_by(*order)
-        .offset(params["start"])
-        .limit(rows)
-    ).all()
-    results = [package_dictize(package, context) for package in packages]
-    if params.get("fl"):
-        fields = [f.strip() for f in params["fl"].split(",") if f.strip()]
-        results = [{f: r.get(f) for f in fields} for r in results]
-
-    facets: dict[str, dict[str, int]] = {}
-    search_facets: dict[str, t.Any] = {}
-    if params["facet"]:
-        for field in params.get("facet.field") or []:
-            counts = _facet_counts(session, field, matching, params)
-            facets[field] = {name: n for name, _display, n in counts}
-            search_facets[field] = {
-                "title": field,
-                "items": [
-                    {"name": name, "display_name": display, "count": n}
-                    for name, display, n in counts
-                ],
-            }
-    return {
-        "count": count,
-        "results": results,
-        "facets": facets,
-        "search_facets": search_facets,
-        "sort": params["sort"],
-    }
-
-
-def _label_filter(labels: set[str]) -> t.Any:
-    """SQL for "the dataset's permission labels meet ``labels``"."""
-    orgs = [label[len("member-") :] for label in labels if label.startswith("member-")]
-    creators = [label[len("creator-") :] for label in labels if label.startswith("creator-")]
-    public = sa.and_(model.Package.state == model.tables.ACTIVE, model.Package.private.is_(False))
-    options = [public]
-    if orgs:
-        options.append(model.Package.owner_org.in_(orgs))
-    if creators:
-        options.append(
-            sa.and_(model.Package.owner_org.is_(None), model.Package.creator_user_id.in_(creators))
-        )
-    return or_(*options)
-
-
-def _facet_counts(
-    session: t.Any, field: str, matching: t.Any, params: dict[str, t.Any]
-) -> list[tuple[str, str, int]]:
-    ids = matching.subquery()
-    query: t.Any
-    if field == "organization":
-        query = (
-            select(model.Group.name, model.Group.title, func.count(model.Package.id))
-            .join(model.Package, model.Package.owner_org == model.Group.id)
-            .where(model.Package.id.in_(select(ids.c.id)))
-            .group_by(model.Group.name, model.Group.title)
-        )
-    elif field == "groups":
-        query = (
-            select(model.Group.name, model.Group.title, func.count(model.Member.table_id))
-            .join(model.Member, model.Member.group_id == model.Group.id)
-            .where(
-                model.Member.table_name == "package",
-                model.Member.state == model.tables.ACTIVE,
-                model.Member.table_id.in_(select(ids.c.id)),
-                model.Group.is_organization.is_(False),
-            )
-            .group_by(model.Group.name, model.Group.title)
-        )
-    elif field == "tags":
-        query = (
-            select(model.Tag.name, model.Tag.name, func.count(model.PackageTag.package_id))
-            .join(model.PackageTag, model.PackageTag.tag_id == model.Tag.id)
-            .where(model.PackageTag.package_id.in_(select(ids.c.id)))
-            .group_by(model.Tag.name)
-        )
-    elif field == "res_format":
-        query = (
-            select(
-                model.Resource.format,
-                model.Resource.format,
-                func.count(sa.distinct(model.Resource.package_id)),
-            )
-            .where(
-                model.Resource.package_id.in_(select(ids.c.id)),
-                model.Resource.state == model.tables.ACTIVE,
-                model.Resource.format.is_not(None),
-                model.Resource.format != "",
-            )
-            .group_by(model.Resource.format)
-        )
-    elif field == "license_id":
-        query = (
-            select(model.Package.license_id, model.Package.license_id, func.count(model.Package.id))
-            .where(model.Package.id.in_(select(ids.c.id)), model.Package.license_id.is_not(None))
-            .group_by(model.Package.license_id)
-        )
-    else:
-        return []
-    rows = [(name, display or name, int(n)) for name, display, n in session.execute(query)]
-    rows = [row for row in rows if row[2] >= params["facet.mincount"]]
-    rows.sort(key=lambda row: (-row[2], row[0]))
-    limit = params["facet.limit"]
-    return rows if limit < 0 else rows[:limit]
 
 
 # -- resources -----------------------------------------------------------------------
@@ -535,7 +232,7 @@ def resource_show(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     """An active resource, as it appears in its dataset's ``package_show``."""
     data_dict = require_mapping(data_dict)
     resource_id = _id_param(data_dict, "id")
-    resource = _session(context).get(model.Resource, resource_id)
+    resource = session_of(context).get(model.Resource, resource_id)
     if resource is None:
         raise ObjectNotFound("Resource was not found.")
     check_access("resource_show", context, data_dict)
@@ -564,7 +261,7 @@ def _visible_package_condition(context: Context) -> list[t.Any]:
     conditions = [model.Package.state == model.tables.ACTIVE]
     labels = authz.user_labels(context)
     if labels is not None:
-        conditions.append(_label_filter(labels))
+        conditions.append(search.label_filter(labels))
     return conditions
 
 
@@ -581,7 +278,7 @@ def _group_packages_condition(group: model.Group) -> t.Any:
 
 def _group_users(context: Context, group: model.Group) -> list[dict[str, t.Any]]:
     rows = (
-        _session(context)
+        session_of(context)
         .execute(
             select(model.User, model.Member.capacity)
             .join(model.Member, model.Member.table_id == model.User.id)
@@ -607,7 +304,7 @@ def group_to_dict(
     context: Context, group: model.Group, options: dict[str, t.Any]
 ) -> dict[str, t.Any]:
     """The show-dict of ``group`` for ``options`` (validated include_* flags)."""
-    session = _session(context)
+    session = session_of(context)
     visible = [_group_packages_condition(group), *_visible_package_condition(context)]
     package_count = 0
     if options.get("include_dataset_count", True):
@@ -725,19 +422,19 @@ def _group_list(context: Context, data_dict: DataDict, organization: bool) -> li
         term = params["q"]
         query = query.where(
             or_(
-                _contains(model.Group.name, term),
-                _contains(model.Group.title, term),
-                _contains(model.Group.description, term),
+                search.contains(model.Group.name, term),
+                search.contains(model.Group.title, term),
+                search.contains(model.Group.description, term),
             )
         )
     if params.get(names_key):
         query = query.where(model.Group.name.in_(params[names_key]))
-    groups = list(_session(context).scalars(query))
+    groups = list(session_of(context).scalars(query))
     counts: dict[str, int] = {}
     if sort_field == "package_count" or params["all_fields"]:
         for group in groups:
             counts[group.id] = int(
-                _session(context).scalar(
+                session_of(context).scalar(
                     select(func.count(model.Package.id)).where(
                         _group_packages_condition(group), *_visible_package_condition(context)
                     )
@@ -807,7 +504,7 @@ def user_show(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
         context,
     )
     private = _may_see_private_details(context, user)
-    session = _session(context)
+    session = session_of(context)
     created = [
         model.Package.creator_user_id == user.id,
         *_visible_package_condition(context),
@@ -850,7 +547,7 @@ def api_token_list(context: Context, data_dict: DataDict) -> list[dict[str, t.An
     if user is None:
         raise ObjectNotFound("User not found")
     check_access("api_token_list", context, {**data_dict, "user_id": user.id})
-    rows = _session(context).scalars(
+    rows = session_of(context).scalars(
         select(model.ApiToken)
         .where(model.ApiToken.user_id == user.id)
         .order_by(model.ApiToken.created_at, model.ApiToken.id)
@@ -898,9 +595,12 @@ def user_list(context: Context, data_dict: DataDict) -> list[t.Any]:
     query = select(model.User).where(model.User.state != model.tables.DELETED)
     if params.get("q"):
         term = params["q"]
-        options = [_contains(model.User.name, term), _contains(model.User.fullname, term)]
+        options = [
+            search.contains(model.User.name, term),
+            search.contains(model.User.fullname, term),
+        ]
         if sysadmin:
-            options.append(_contains(model.User.email, term))
+            options.append(search.contains(model.User.email, term))
         query = query.where(or_(*options))
     if params.get("email") and sysadmin:
         query = query.where(func.lower(model.User.email) == params["email"].lower())
@@ -913,10 +613,114 @@ def user_list(context: Context, data_dict: DataDict) -> list[t.Any]:
     query = query.order_by(column, model.User.name).offset(params["offset"])
     if params.get("limit") is not None:
         query = query.limit(params["limit"])
-    users = list(_session(context).scalars(query))
+    users = list(session_of(context).scalars(query))
     if not params["all_fields"]:
         return [user.name for user in users]
     return [
         user_dictize(user, context, include_email=_may_see_private_details(context, user))
         for user in users
     ]
+
+
+# -- memberships -------------------------------------------------------------------
+
+
+def member_list(context: Context, data_dict: DataDict) -> list[tuple[str, str, str]]:
+    """The members of group or organization ``id``: ``(id, type, capacity)``
+    triples, optionally only of ``object_type`` (``user``/``package``) and
+    ``capacity``."""
+    data_dict = require_mapping(data_dict)
+    ref = _id_param(data_dict, "id")
+    group = authz.group_by_id_or_name(context, ref)
+    if group is None or group.state == model.tables.DELETED:
+        raise ObjectNotFound("Group was not found.")
+    check_access("member_list", context, {**data_dict, "id": group.id})
+    params = validate_or_raise(
+        data_dict,
+        {
+            "object_type": [ignore_missing, string_type()],
+            "capacity": [ignore_missing, string_type()],
+        },
+        context,
+    )
+    query = select(model.Member.table_id, model.Member.table_name, model.Member.capacity).where(
+        model.Member.group_id == group.id, model.Member.state == model.tables.ACTIVE
+    )
+    if params.get("object_type"):
+        query = query.where(model.Member.table_name == params["object_type"])
+    if params.get("capacity"):
+        query = query.where(model.Member.capacity == params["capacity"])
+    query = query.order_by(model.Member.table_name, model.Member.table_id)
+    rows = session_of(context).execute(query)
+    return [(str(i), str(kind), str(capacity)) for i, kind, capacity in rows]
+
+
+ROLE_TITLES = {"admin": "Admin", "editor": "Editor", "member": "Member"}
+
+
+def member_roles_list(context: Context, data_dict: DataDict) -> list[dict[str, str]]:
+    """The roles a user may hold in a group or organization (``group_type``,
+    default ``organization``): ``[{value, text}]``. Groups have no editors."""
+    data_dict = require_mapping(data_dict)
+    check_access("member_roles_list", context, data_dict)
+    group_type = data_dict.get("group_type") or "organization"
+    roles = authz.ROLES if group_type == "organization" else ("admin", "member")
+    return [{"value": role, "text": ROLE_TITLES[role]} for role in roles]
+
+
+def organization_list_for_user(context: Context, data_dict: DataDict) -> list[dict[str, t.Any]]:
+    """The organizations where user ``id`` (default: the caller) holds
+    ``permission`` (default ``manage_group``: any role), each with the user's
+    ``capacity``; a sysadmin gets every organization (capacity ``admin``)."""
+    data_dict = require_mapping(data_dict)
+    check_access("organization_list_for_user", context, data_dict)
+    params = validate_or_raise(
+        data_dict,
+        {
+            "id": [ignore_missing, string_type()],
+            "permission": [default("manage_group"), string_type()],
+            "include_dataset_count": [default(False), boolean_validator],
+        },
+        context,
+    )
+    if params.get("id"):
+        user = authz.user_by_id_or_name(context, params["id"])
+        if user is None:
+            raise ObjectNotFound("User not found")
+    else:
+        user = authz.current_user(context)
+    if user is None:
+        return []
+    session = session_of(context)
+    organizations = select(model.Group).where(
+        model.Group.is_organization.is_(True), model.Group.state == model.tables.ACTIVE
+    )
+    found: list[tuple[model.Group, str]] = []
+    if user.sysadmin:
+        found = [(group, "admin") for group in session.scalars(organizations)]
+    else:
+        rows = session.execute(
+            select(model.Group, model.Member.capacity)
+            .join(model.Member, model.Member.group_id == model.Group.id)
+            .where(
+                model.Group.is_organization.is_(True),
+                model.Group.state == model.tables.ACTIVE,
+                model.Member.table_name == "user",
+                model.Member.table_id == user.id,
+                model.Member.state == model.tables.ACTIVE,
+            )
+        ).all()
+        permission = params["permission"]
+        found = [
+            (group, capacity)
+            for group, capacity in rows
+            if permission in authz.PERMISSIONS.get(capacity, frozenset())
+        ]
+    found.sort(key=lambda item: (item[0].title or item[0].name).lower())
+    options = {"include_dataset_count": params["include_dataset_count"]}
+    result = []
+    for group, capacity in found:
+        group_dict = group_to_dict(context, group, options)
+        group_dict["capacity"] = capacity
+        result.append(group_dict)
+    return result

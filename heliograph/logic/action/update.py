@@ -15,15 +15,16 @@ from heliograph.logic import (
     check_access,
     get_action,
     uploads,
+    users,
 )
 from heliograph.logic import auth as authz
-from heliograph.logic.action.create import (
+from heliograph.logic.action import (
     NOT_RESOURCE_KEYS,
-    _unwrap_resource_errors,
     active_resource,
     require,
     stage_upload,
     target,
+    unwrap_resource_errors,
 )
 from heliograph.logic.dictization import package_dictize
 from heliograph.logic.model_save import lock_package, package_save
@@ -133,7 +134,7 @@ def resource_update(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     try:
         updated = get_action("package_update")(context, package_dict)
     except ValidationError as exc:
-        raise _unwrap_resource_errors(exc, index) from None
+        raise unwrap_resource_errors(exc, index) from None
     if staged is not None:
         uploads.place(staged, resource_id)
     elif cleared and was_upload:
@@ -238,8 +239,6 @@ def user_update(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     only by sysadmins). The user themself or a sysadmin; changing your own
     password needs ``old_password``. Returns the user as ``user_show`` gives it.
     """
-    from heliograph.logic import users
-
     data_dict, user = target(
         context, data_dict, authz.user_by_id_or_name, "User not found", "user_update"
     )

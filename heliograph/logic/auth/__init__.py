@@ -12,7 +12,8 @@ import typing as t
 from sqlalchemy import select
 
 from heliograph import model
-from heliograph.logic import AuthFunction, Context
+from heliograph.logic import AuthFunction, Context, DataDict, ObjectNotFound
+from heliograph.logic.settings import config
 
 ROLES = ("admin", "editor", "member")
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -196,6 +197,100 @@ def ok() -> dict[str, t.Any]:
 
 def refuse(msg: str) -> dict[str, t.Any]:
     return {"success": False, "msg": msg}
+
+
+# -- helpers the verb modules share ------------------------------------------
+
+
+def who(context: Context) -> str:
+    return str(context.get("user") or "")
+
+
+def unowned_rule(context: Context) -> bool:
+    """Whether the configuration lets the caller create (and so edit)
+    datasets that belong to no organization."""
+    rules = ["create_dataset_if_not_in_organization", "create_unowned_dataset"]
+    if current_user(context) is None:
+        rules.append("anon_create_dataset")
+    return all(config.auth(rule) for rule in rules)
+
+
+def check_group_auth(
+    context: Context, data_dict: DataDict, package: model.Package | None = None
+) -> bool:
+    """The caller may add the dataset to each group ``data_dict['groups']``
+    names that it is not in yet (``manage_group`` there). An unknown group
+    raises ObjectNotFound."""
+    blobs = data_dict.get("groups")
+    if not isinstance(blobs, list):
+        return True
+    session = context.get("session", model.Session)
+    current: set[str] = set()
+    if package is not None:
+        current = set(
+            session.scalars(
+                select(model.Member.group_id).where(
+                    model.Member.table_name == "package",
+                    model.Member.table_id == package.id,
+                    model.Member.state == model.tables.ACTIVE,
+                )
+            ).all()
+        )
+    for blob in blobs:
+        ref = (blob.get("id") or blob.get("name")) if isinstance(blob, dict) else blob
+        if not ref or not isinstance(ref, str):
+            continue
+        group = group_by_id_or_name(context, ref)
+        if group is None:
+            raise ObjectNotFound("Group was not found.")
+        if group.id not in current and not has_permission(context, group.id, "manage_group"):
+            return False
+    return True
+
+
+def may_change_package(context: Context, package: model.Package, permission: str) -> bool:
+    """``permission`` in the dataset's organization; for a dataset without
+    one, the rules for creating unowned datasets."""
+    if package.owner_org:
+        return has_permission(context, package.owner_org, permission)
+    return unowned_rule(context)
+
+
+def package_object(context: Context, data_dict: DataDict) -> model.Package:
+    package = package_by_id_or_name(context, data_dict.get("id") or data_dict.get("name"))
+    if package is None:
+        raise ObjectNotFound("Package was not found.")
+    return package
+
+
+def resource_object(context: Context, data_dict: DataDict) -> model.Resource:
+    resource = resource_by_id(context, data_dict.get("id"))
+    if resource is None:
+        raise ObjectNotFound("Resource was not found.")
+    return resource
+
+
+def group_admin(
+    context: Context, data_dict: DataDict, permission: str, what: str
+) -> dict[str, t.Any]:
+    """Admins of the group or organization ``id`` (and sysadmins, earlier)."""
+    group = group_by_id_or_name(context, data_dict.get("id"))
+    if group is None:
+        raise ObjectNotFound("Group was not found.")
+    if has_permission(context, group.id, permission):
+        return ok()
+    return refuse(f"User {who(context)} not authorized to {what} group {group.id}")
+
+
+def may_update_package(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
+    """``package_update``'s verdict: editors and admins of the dataset's
+    organization; a dataset without one follows the creation rules."""
+    package = package_object(context, data_dict)
+    if not may_change_package(context, package, "update_dataset"):
+        return refuse(f"User {who(context)} not authorized to edit package {package.id}")
+    if not check_group_auth(context, data_dict, package):
+        return refuse(f"User {who(context)} not authorized to edit these groups")
+    return ok()
 
 
 def collect() -> dict[str, AuthFunction]:

@@ -6,23 +6,27 @@ import typing as t
 
 from heliograph.logic import Context, DataDict, ObjectNotFound, auth_allow_anonymous_access
 from heliograph.logic.auth import (
+    check_group_auth,
     current_user,
     group_by_id_or_name,
     has_permission,
+    may_update_package,
     ok,
     organizations_with,
     package_by_id_or_name,
     refuse,
     user_by_id_or_name,
+    who,
 )
-from heliograph.logic.auth.update import check_group_auth, package_update, who
 from heliograph.logic.settings import config
 
 __all__ = [
     "api_token_create",
     "group_create",
+    "group_member_create",
     "member_create",
     "organization_create",
+    "organization_member_create",
     "package_create",
     "resource_create",
     "user_create",
@@ -69,7 +73,7 @@ def resource_create(context: Context, data_dict: DataDict) -> Result:
     package = package_by_id_or_name(context, package_ref)
     if package is None:
         raise ObjectNotFound("No package found for this resource, cannot check auth.")
-    if not package_update(context, {"id": package.id}).get("success"):
+    if not may_update_package(context, {"id": package.id}).get("success"):
         return refuse(
             f"User {who(context)} not authorized to create resources on dataset {package_ref}"
         )
@@ -102,6 +106,19 @@ def member_create(context: Context, data_dict: DataDict) -> Result:
     if has_permission(context, group.id, permission):
         return ok()
     return refuse(f"User {who(context)} not authorized to edit group {group.id}")
+
+
+def group_member_create(context: Context, data_dict: DataDict) -> Result:
+    """Admins of the group or organization (``membership``)."""
+    group = group_by_id_or_name(context, data_dict.get("id"))
+    if group is None:
+        raise ObjectNotFound("Group was not found.")
+    if has_permission(context, group.id, "membership"):
+        return ok()
+    return refuse(f"User {who(context)} not authorized to edit the members of group {group.id}")
+
+
+organization_member_create = group_member_create
 
 
 @auth_allow_anonymous_access

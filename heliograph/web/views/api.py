@@ -31,6 +31,7 @@ from flask import Blueprint, Response
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from heliograph import logic, model
+from heliograph.signals.base import _short_repr
 from heliograph.web import identity
 
 log = logging.getLogger(__name__)
@@ -158,7 +159,7 @@ def _body_data() -> dict[str, t.Any]:
     except UnicodeDecodeError as exc:
         raise _BadRequest(
             f"Error decoding JSON data. Error: {exc} "
-            f"JSON data extracted from the request: {_preview(raw)}"
+            f"JSON data extracted from the request: {_short_repr(raw, 200)}"
         ) from None
     return _decode_json_object(text)
 
@@ -169,11 +170,12 @@ def _decode_json_object(text: str) -> dict[str, t.Any]:
     except (ValueError, RecursionError) as exc:
         raise _BadRequest(
             f"Error decoding JSON data. Error: {exc!r} "
-            f"JSON data extracted from the request: {_preview(text)}"
+            f"JSON data extracted from the request: {_short_repr(text, 200)}"
         ) from None
     if not isinstance(value, dict):
         raise _BadRequest(
-            f"Request data JSON decoded to {_preview(value)} but it needs to be a dictionary."
+            f"Request data JSON decoded to {_short_repr(value, 200)} "
+            "but it needs to be a dictionary."
         )
     return value
 
@@ -185,11 +187,6 @@ def _reject_constant(name: str) -> t.NoReturn:
 
 def _flatten_multi(multi: t.Any) -> dict[str, t.Any]:
     return {key: values[0] if len(values) == 1 else values for key, values in multi.lists()}
-
-
-def _preview(value: object, limit: int = 200) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _jsonp_callback() -> str | None:

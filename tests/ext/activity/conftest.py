@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from heliograph import logic, model
 from heliograph.ext.activity import tables
-from heliograph.web import upgrade_plugins
+from heliograph.model.migrate import upgrade_plugins
 
 Call = c.Callable[..., t.Any]
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -50,3 +52,28 @@ def test_without_the_plugin_no_plugin_tables_are_made(tmp_path: Path) -> None:
         assert "activity" not in sa.inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+UPGRADE_WITHOUT_FLASK = """
+import sys
+from heliograph.cli import main
+try:
+    main(["db", "upgrade"], standalone_mode=False)
+finally:
+    print("flask imported:", "flask" in sys.modules)
+"""
+
+
+def test_db_upgrade_migrates_plugin_tables_without_importing_flask(tmp_path: Path) -> None:
+    db_file = tmp_path / "portal.db"
+    env = portal_env(tmp_path, db_file, "activity")
+    done = subprocess.run(
+        [sys.executable, "-c", UPGRADE_WITHOUT_FLASK],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "tables of plugin activity are at revision activity_0001" in done.stdout
+    assert "flask imported: False" in done.stdout

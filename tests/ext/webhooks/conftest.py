@@ -16,7 +16,7 @@ import heliograph.plugins.toolkit as tk
 from heliograph import events, logic, model
 from heliograph.events import Worker
 from heliograph.ext.webhooks import delivery, tables
-from heliograph.web import upgrade_plugins
+from heliograph.model.migrate import upgrade_plugins
 
 Call = c.Callable[..., t.Any]
 

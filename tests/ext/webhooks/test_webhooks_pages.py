@@ -17,7 +17,7 @@ from webhook_helpers import Receiver
 
 from heliograph import logic, model
 from heliograph.ext.activity import tables as activity_tables
-from heliograph.web import upgrade_plugins
+from heliograph.model.migrate import upgrade_plugins
 
 Call = c.Callable[..., t.Any]
 
