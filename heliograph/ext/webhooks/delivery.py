@@ -80,6 +80,8 @@ for the actor (who may see private datasets)."""
 MAX_RECORDS = 100
 """A ``datastore/upsert`` message carries at most this many of the records."""
 FLUSH_SECONDS = 0.25
+PRUNE_SECONDS = 600.0
+"""How often a process delivering messages deletes the log past ``log_days``."""
 USER_AGENT = "heliograph-webhooks"
 
 
@@ -444,18 +446,39 @@ class _Log:
                 log.exception("webhooks: the delivery log could not be written")
 
     def _run(self) -> None:
+        pruned = 0.0
         while True:
             time.sleep(FLUSH_SECONDS / 2)
             with self.lock:
                 due = bool(self.attempts or self.messages) and (
                     time.monotonic() - self.oldest >= FLUSH_SECONDS
                 )
+                engine = self.engine
             if due:
                 self.flush()
+            if engine is not None and time.monotonic() - pruned >= PRUNE_SECONDS:
+                pruned = time.monotonic()
+                try:
+                    prune(engine, webhook_settings.current())
+                except Exception:
+                    log.exception("webhooks: the delivery log could not be pruned")
 
 
 _log = _Log()
 atexit.register(_log.flush)
+
+
+def prune(engine: t.Any, config: webhook_settings.Settings) -> int:
+    """Delete attempts and messages older than ``log_days``; returns how many rows."""
+    cutoff = time.time() - config.log_days * 86400.0
+    with engine.begin() as connection:
+        attempts = connection.execute(
+            webhook_attempt.delete().where(webhook_attempt.c.at < cutoff)
+        ).rowcount
+        messages = connection.execute(
+            webhook_message.delete().where(webhook_message.c.created < cutoff)
+        ).rowcount
+    return int(attempts or 0) + int(messages or 0)
 
 
 def flush_log() -> None:

@@ -36,6 +36,8 @@ class Settings:
     """A hook failing without a success for this long is disabled and its owner mailed."""
     rotation_seconds: float = 86400.0
     """How long the previous secret still signs after a rotation."""
+    log_days: float = 30.0
+    """How long the delivery log and the messages (for redelivery) are kept."""
     max_response_bytes: int = 65536
 
     def delays(self) -> tuple[float, ...]:
@@ -58,6 +60,7 @@ _FIELDS = (
     "retry_scale",
     "disable_after_seconds",
     "rotation_seconds",
+    "log_days",
 )
 
 
@@ -140,4 +143,5 @@ _PARSERS: dict[str, t.Callable[[t.Any], t.Any]] = {
     "retry_scale": _seconds,
     "disable_after_seconds": _positive,
     "rotation_seconds": _seconds,
+    "log_days": _positive,
 }

@@ -408,3 +408,18 @@ def test_a_deleted_owner_s_hooks_get_nothing(
     call("package_patch", {"id": "sunspots", "notes": "n"}, user="editor")
     drain(worker)
     assert len(receiver.at()) == 1
+
+
+def test_the_log_is_kept_for_log_days(
+    call: Call, dataset: dict[str, t.Any], receiver: Receiver, worker: Worker
+) -> None:
+    created = hook(call, receiver)
+    call("package_patch", {"id": "sunspots", "notes": "n"}, user="editor")
+    drain(worker)
+    assert len(log_of(call, created["id"])) == 1
+    assert delivery.prune(worker.engine, settings.parse({"log_days": "1"})) == 0
+    with worker.engine.begin() as conn:  # two days pass
+        conn.execute(sa.text("UPDATE webhook_attempt SET at = at - 172800"))
+        conn.execute(sa.text("UPDATE webhook_message SET created = created - 172800"))
+    assert delivery.prune(worker.engine, settings.parse({"log_days": "1"})) == 2
+    assert log_of(call, created["id"]) == []
