@@ -61,7 +61,7 @@ def test_run_installs_the_portal_alone_and_says_so(tmp_path: Path) -> None:
 def test_the_full_install_covers_run_and_a_change_installs_again(tmp_path: Path) -> None:
     checkout = _checkout(tmp_path)
     assert _setup(checkout).returncode == 0
-    assert _installs(checkout) == [".[dev]"]
+    assert _installs(checkout) == [".[dev,otel]"]
     assert "up to date" in _setup(checkout, "run").stdout  # dev holds what run needs
     (checkout / "pyproject.toml").write_text('[project]\nname = "y"\n', encoding="utf-8")
     assert "installing" in _setup(checkout, "run").stdout
