@@ -229,6 +229,20 @@ OPTIONS: tuple[Option, ...] = (
     Option("heliograph.auth.create_user_via_api", _as_bool, "false", "CKAN auth rule"),
     Option("heliograph.auth.create_user_via_web", _as_bool, "true", "CKAN auth rule"),
     Option("heliograph.auth.public_user_details", _as_bool, "true", "CKAN auth rule"),
+    Option(
+        "heliograph.cache.datasets_mb",
+        _as_float,
+        "32",
+        "memory (MB) for built package_show documents, checked against the dataset "
+        "revision on every read; 0 turns the cache off",
+    ),
+    Option(
+        "heliograph.cache.searches_mb",
+        _as_float,
+        "16",
+        "memory (MB) for package_search answers (keyed by the caller's permission "
+        "labels); 0 turns the cache off",
+    ),
     Option("heliograph.search.rows_max", _as_int, "1000", "largest page of package_search"),
     Option(
         "heliograph.search.max_text_length",
@@ -270,6 +284,20 @@ OPTIONS: tuple[Option, ...] = (
     Option("heliograph.events.batch", _as_positive_int, "100", "deliveries claimed at once"),
     Option("heliograph.events.worker", _as_switch, "auto", "serve runs a worker: auto|true|false"),
     Option("heliograph.events.relay", _as_switch, "auto", "serve runs the relay: auto|true|false"),
+    Option(
+        "heliograph.metrics.receiver_timing",
+        _as_bool,
+        "false",
+        "time every receiver call (a histogram per receiver and plugin; see docs/metrics.md "
+        "for its measured cost)",
+    ),
+    Option(
+        "heliograph.tracing",
+        _as_bool,
+        "false",
+        "OpenTelemetry spans for requests and receiver calls "
+        "(needs the otel extra: pip install 'heliograph[otel]')",
+    ),
     Option(
         "heliograph.metrics.token",
         _as_str,

@@ -43,6 +43,14 @@ Sections:
   ``field`` when a text (or a list of texts) is past the portal's search
   bounds (``heliograph.search.max_text_length``, ``max_terms``,
   ``max_list_items``), at a cost that does not grow with the input.
+- mail and the database (the webhooks mail a hook's owner and keep their
+  tables from a worker): ``send_mail(to, subject, body)`` sends a plain-text
+  message as the portal's ``smtp.*`` configuration says (raising
+  ``MailError`` when it could not be handed over); ``database()`` is the
+  portal's SQLAlchemy engine, for a plugin's own tables outside an action
+  (inside one, use ``context['session']``); ``resource_package_id(
+  resource_id)`` the id of the dataset a resource belongs to, deleted or not
+  (``resource_show`` answers for active ones only), or None.
 """
 
 from __future__ import annotations
@@ -55,6 +63,7 @@ from heliograph.events import RetryLater, current_event
 from heliograph.events.jobs import JobError
 from heliograph.events.jobs import enqueue as enqueue_job
 from heliograph.lib import signals
+from heliograph.lib.mailer import MailerError as MailError
 from heliograph.logic import (
     ActionError,
     NotAuthorized,
@@ -76,6 +85,7 @@ __all__ = [
     "ActionError",
     "ConfigError",
     "JobError",
+    "MailError",
     "NotAuthorized",
     "ObjectNotFound",
     "RetryLater",
@@ -87,11 +97,14 @@ __all__ = [
     "check_search_text",
     "config",
     "current_event",
+    "database",
     "dataset_permission_labels",
     "enqueue_job",
     "get_action",
     "load_config",
     "make_app",
+    "resource_package_id",
+    "send_mail",
     "side_effect_free",
     "signals",
     "user_permission_labels",
@@ -100,3 +113,30 @@ __all__ = [
 config: dict[str, t.Any] = {}
 """The portal's configuration; ``heliograph.plugins`` holds the plugins
 :func:`heliograph.plugins.load_all` loads (names separated by spaces)."""
+
+
+def send_mail(to: str, subject: str, body: str) -> None:
+    """Send a plain-text message to ``to`` through the portal's mailer
+    (``smtp.*``; a folder of ``.eml`` files when ``smtp.server`` is empty).
+    Raises ``MailError`` when it could not be handed over."""
+    from heliograph.lib import mailer
+
+    mailer.send_mail(config, to, subject, body)
+
+
+def database() -> t.Any:
+    """The portal's SQLAlchemy engine (what ``model.Session`` is bound to)."""
+    from heliograph import model
+
+    bind = model.Session.session_factory.kw.get("bind")  # without opening a session
+    return bind if bind is not None else model.Session.get_bind()
+
+
+def resource_package_id(resource_id: str) -> str | None:
+    """The id of the dataset resource ``resource_id`` belongs to (active or
+    deleted), or None when there is no such resource."""
+    from heliograph import model
+    from heliograph.logic import auth
+
+    resource = auth.resource_by_id({"session": model.Session}, resource_id)
+    return None if resource is None else str(resource.package_id)
