@@ -30,9 +30,9 @@ import functools
 import typing as t
 
 from heliograph import model
+from heliograph.config import config
 from heliograph.events import outbox
 from heliograph.lib import signals
-from heliograph.logic.settings import config
 from heliograph.plugins import plugins_changed
 
 __all__ = [

@@ -16,8 +16,8 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from heliograph import model
+from heliograph.config import config
 from heliograph.logic import Context, DataDict, SearchQueryError, ValidationError
-from heliograph.logic.settings import config
 from heliograph.logic.validation import (
     MAX_PAGE,
     MAX_TERMS_KEY,

@@ -16,9 +16,9 @@ Sections:
 - signals (here): ``tk.signals`` *is* :mod:`heliograph.lib.signals`, so
   ``tk.signals.ckanext.signal('x')``, ``tk.signals.request_started`` and every
   core signal work through it.
-- configuration (here): ``tk.config``, the portal's configuration. The portal
-  fills this object at start-up (``tk.config.update(...)``); keep the object,
-  do not rebind it, since extensions hold references to it.
+- configuration: ``tk.config`` *is* :data:`heliograph.config.config`, the
+  portal's one configuration object, filled at start-up; keep the object, do
+  not rebind it, since extensions hold references to it.
 - actions, auth and errors: ``get_action``, ``check_access``,
   ``side_effect_free``, ``auth_allow_anonymous_access``,
   ``auth_sysadmins_check``, ``ObjectNotFound``, ``NotAuthorized``,
@@ -47,9 +47,7 @@ Sections:
 
 from __future__ import annotations
 
-import typing as t
-
-from heliograph.config import ConfigError
+from heliograph.config import ConfigError, config
 from heliograph.config import load as load_config
 from heliograph.events import RetryLater, current_event
 from heliograph.events.jobs import JobError
@@ -96,7 +94,3 @@ __all__ = [
     "signals",
     "user_permission_labels",
 ]
-
-config: dict[str, t.Any] = {}
-"""The portal's configuration; ``heliograph.plugins`` holds the plugins
-:func:`heliograph.plugins.load_all` loads (names separated by spaces)."""

@@ -15,6 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from heliograph import model
+from heliograph.config import config as heliograph_config
 from heliograph.lib import signals
 from heliograph.logic import ValidationError, uploads
 from tests.web.accounts_helpers import recording
@@ -69,7 +70,7 @@ def pkg(admin: Api, org: dict[str, t.Any]) -> dict[str, t.Any]:
 
 
 def storage(app: Flask) -> Path:
-    return Path(app.config["HELIOGRAPH"]["heliograph.storage_path"])
+    return Path(heliograph_config["heliograph.storage_path"])
 
 
 def stored_files(app: Flask) -> list[Path]:

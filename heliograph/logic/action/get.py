@@ -8,6 +8,7 @@ import typing as t
 from sqlalchemy import exists, func, or_, select
 
 from heliograph import model
+from heliograph.config import config
 from heliograph.logic import (
     Context,
     DataDict,
@@ -22,7 +23,6 @@ from heliograph.logic import (
 from heliograph.logic import auth as authz
 from heliograph.logic.action import session_of
 from heliograph.logic.dictization import group_dictize, package_dictize, user_dictize
-from heliograph.logic.settings import config
 from heliograph.logic.validation import (
     NUL_MESSAGE,
     boolean_validator,

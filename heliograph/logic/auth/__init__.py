@@ -12,8 +12,8 @@ import typing as t
 from sqlalchemy import select
 
 from heliograph import model
+from heliograph.config import config
 from heliograph.logic import AuthFunction, Context, DataDict, ObjectNotFound
-from heliograph.logic.settings import config
 
 ROLES = ("admin", "editor", "member")
 PERMISSIONS: dict[str, frozenset[str]] = {

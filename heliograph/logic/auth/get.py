@@ -5,6 +5,7 @@ from __future__ import annotations
 import typing as t
 
 from heliograph import model
+from heliograph.config import config
 from heliograph.logic import Context, DataDict, ObjectNotFound, auth_allow_anonymous_access
 from heliograph.logic.auth import (
     can_read_package,
@@ -17,7 +18,6 @@ from heliograph.logic.auth import (
     resource_object,
     who,
 )
-from heliograph.logic.settings import config
 
 __all__ = [
     "api_token_list",

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 import heliograph.plugins.toolkit as tk
 from heliograph import logic
+from heliograph.config import config
 from heliograph.ext.datastore import backend
-from heliograph.logic import settings
 
 Call = c.Callable[..., t.Any]
 
@@ -44,16 +44,14 @@ def datastore(
     datastore_url: str, tmp_path: Path, with_plugins: t.Any
 ) -> c.Iterator[backend.Backend]:
     """The datastore plugin loaded, configured on this test's database."""
-    saved_tk, saved_settings = dict(tk.config), dict(settings.config)
+    saved = dict(config)
     tk.config.update(
         {"heliograph.datastore.url": datastore_url, "heliograph.instance_path": str(tmp_path)}
     )
     logic.registry.reset()
     with_plugins("datastore")
     yield backend.get_backend()
-    tk.config.clear()
-    tk.config.update(saved_tk)
-    settings.config.replace(saved_settings)
+    config.replace(saved)
     logic.registry.reset()
 
 
