@@ -8,6 +8,7 @@ this module import each other, so each imports the other inside a function.
 from __future__ import annotations
 
 import typing as t
+from pathlib import Path
 
 import click
 from sqlalchemy import make_url, select
@@ -55,10 +56,69 @@ def _plugin_commands() -> dict[str, click.Command]:
     return found
 
 
+CREATING_COMMANDS = frozenset({"serve", "db"})
+"""Commands that may create the instance folder (and its database) when none exists."""
+
+
 @click.group(cls=_WithPluginCommands)
 @click.version_option(__version__, prog_name="heliograph")
-def main() -> None:
-    """heliograph: CKAN's signal system, its plugins and a small data portal."""
+@click.option(
+    "--instance",
+    "instance",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="The portal's instance folder (database, secret, files); by default ./instance, "
+    "else the instance beside this heliograph's pyproject.toml (where scripts/run.sh keeps it).",
+)
+@click.pass_context
+def main(ctx: click.Context, instance: str | None) -> None:
+    """heliograph: CKAN's signal system, its plugins and a small data portal.
+
+    Commands that use the database say on standard error which instance and
+    database they use; only `serve` and `db` create an instance that does not exist.
+    """
+    from heliograph import config
+
+    config.COMMAND_LINE.chosen = Path(instance).resolve() if instance else None
+    config.COMMAND_LINE.instance = None if instance else find_instance()
+    config.COMMAND_LINE.create = ctx.invoked_subcommand in CREATING_COMMANDS
+    config.COMMAND_LINE.announce = _announce
+    ctx.call_on_close(_forget_command_line)
+
+
+def _forget_command_line() -> None:
+    from heliograph import config
+
+    config.COMMAND_LINE = config.CommandLine()
+
+
+def find_instance(checkout: Path | None = None) -> Path | None:
+    """``./instance`` when it exists, else the ``instance`` folder of the checkout
+    this heliograph runs from (beside its pyproject.toml) when that exists."""
+    here = Path.cwd() / "instance"
+    if here.is_dir():
+        return here
+    if checkout is None:
+        import heliograph
+
+        checkout = Path(heliograph.__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "instance").is_dir():
+        return checkout / "instance"
+    return None
+
+
+def _announce(config: t.Any) -> None:
+    from sqlalchemy import make_url
+
+    url = config.get("sqlalchemy.url") or ""
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        shown = "<unparsable URL>"
+    click.echo(
+        f"heliograph: instance {config.get('heliograph.instance_path')}, database {shown}",
+        err=True,
+    )
 
 
 @main.command("signals")
@@ -128,13 +188,24 @@ def _load_config(config_file: str | None) -> t.Any:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256))
+@click.option(
+    "--request-log/--no-request-log",
+    default=True,
+    show_default=True,
+    help="Log each request (method, path, status, time) on standard error.",
+)
 @config_option
-def serve_command(host: str, port: int, threads: int, config_file: str | None) -> None:
-    """Run the portal with waitress and print its URL."""
+def serve_command(
+    host: str, port: int, threads: int, request_log: bool, config_file: str | None
+) -> None:
+    """Run the portal with waitress and print its URL; log each request and
+    where mail goes."""
     import waitress
 
     from heliograph.web import make_app
+    from heliograph.web.request_log import RequestLog
 
+    _log_to_stderr()
     config = _load_config(config_file)
     # Bind first, so that with --port 0 the real port is known before the app
     # is built; the app is handed to the server once it exists.
@@ -144,12 +215,14 @@ def serve_command(host: str, port: int, threads: int, config_file: str | None) -
     if config.get("heliograph.site_url") == _default_site_url():
         config["heliograph.site_url"] = url  # links and API help URLs name this server
     try:
-        server.application = make_app(config)
+        app = make_app(config)
     except ConfigError as exc:
         server.close()
         raise click.ClickException(str(exc)) from None
+    server.application = RequestLog(app) if request_log else app
     click.echo(f"heliograph is serving on {url}/  (Ctrl+C stops)")
-    runtime = _start_delivery(server.application)
+    click.echo(_where_mail_goes(config), err=True)
+    runtime = _start_delivery(app)
     try:
         server.run()
     except KeyboardInterrupt:
@@ -158,6 +231,30 @@ def serve_command(host: str, port: int, threads: int, config_file: str | None) -
         server.close()
         if runtime is not None:
             runtime.stop()
+
+
+def _log_to_stderr() -> None:
+    """Show heliograph's INFO messages (requests, mail written) on standard error."""
+    import logging
+
+    logger = logging.getLogger("heliograph")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+    if logger.level == logging.NOTSET or logger.level > logging.INFO:
+        logger.setLevel(logging.INFO)
+
+
+def _where_mail_goes(config: t.Any) -> str:
+    server = str(config.get("smtp.server") or "").strip()
+    if server:
+        return f"mail: sent through the SMTP server {server}"
+    folder = config.get("heliograph.mail_folder")
+    return (
+        f"mail: smtp.server is empty, so each message (password reset links...) is written "
+        f"as a .eml file into {folder}"
+    )
 
 
 def _start_delivery(app: t.Any) -> t.Any:

@@ -30,6 +30,27 @@ class ConfigError(ValueError):
     """A configuration key is missing or malformed."""
 
 
+@dataclass
+class CommandLine:
+    """What the ``heliograph`` command asks of :func:`load` (see :data:`COMMAND_LINE`).
+
+    ``chosen`` is the instance folder named on the command line (it wins over
+    the configuration); ``instance`` is the one to use when neither names one
+    (instead of ``./instance``); ``create`` False makes a missing default
+    instance an error instead of a new, empty one; ``announce`` is called with
+    every loaded configuration (to say which database a command uses).
+    """
+
+    chosen: Path | None = None
+    instance: Path | None = None
+    create: bool = True
+    announce: c.Callable[[Config], None] | None = None
+
+
+COMMAND_LINE = CommandLine()
+"""Set by :mod:`heliograph.cli` only; a library or test caller gets the defaults."""
+
+
 def _as_bool(value: str) -> bool:
     lowered = value.strip().lower()
     if lowered in ("true", "yes", "on", "1"):
@@ -200,6 +221,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("heliograph.auth.create_unowned_dataset", _as_bool, "false", "CKAN auth rule"),
     Option("heliograph.auth.user_create_organizations", _as_bool, "true", "CKAN auth rule"),
     Option("heliograph.auth.user_create_groups", _as_bool, "true", "CKAN auth rule"),
+    Option("heliograph.auth.user_delete_organizations", _as_bool, "true", "CKAN auth rule"),
+    Option("heliograph.auth.user_delete_groups", _as_bool, "true", "CKAN auth rule"),
+    Option("heliograph.auth.anon_create_dataset", _as_bool, "false", "CKAN auth rule"),
+    Option(
+        "heliograph.auth.create_dataset_if_not_in_organization",
+        _as_bool,
+        "true",
+        "CKAN auth rule",
+    ),
     Option("heliograph.auth.create_user_via_api", _as_bool, "false", "CKAN auth rule"),
     Option("heliograph.auth.create_user_via_web", _as_bool, "true", "CKAN auth rule"),
     Option("heliograph.auth.public_user_details", _as_bool, "true", "CKAN auth rule"),
@@ -244,14 +274,19 @@ OPTIONS: tuple[Option, ...] = (
     Option("heliograph.events.batch", _as_positive_int, "100", "deliveries claimed at once"),
     Option("heliograph.events.worker", _as_switch, "auto", "serve runs a worker: auto|true|false"),
     Option("heliograph.events.relay", _as_switch, "auto", "serve runs the relay: auto|true|false"),
+    Option(
+        "heliograph.metrics.token",
+        _as_str,
+        "",
+        "a secret that also lets its bearer read /metrics (Authorization: Bearer TOKEN); "
+        "empty: sysadmins only",
+    ),
 )
 _BY_KEY = {option.key: option for option in OPTIONS}
 
 
 # CKAN auth settings heliograph does not declare, with CKAN 2.11's defaults.
 _UNDECLARED_DEFAULTS: dict[str, t.Any] = {
-    "heliograph.auth.anon_create_dataset": False,
-    "heliograph.auth.create_dataset_if_not_in_organization": True,
     "heliograph.locale_default": "en",
     "heliograph.error_emails_to": None,
     "heliograph.group_and_organization_list_max": 1000,
@@ -433,11 +468,51 @@ def load(
         if option.required and parsed.get(option.key) in (None, ""):
             raise ConfigError(f"configuration key {option.key!r} is required: {option.help}")
     _fill_instance_defaults(parsed)
+    if COMMAND_LINE.announce is not None:
+        COMMAND_LINE.announce(parsed)
     return parsed
 
 
+def peek(
+    key: str,
+    file: str | os.PathLike[str] | None = None,
+    environ: c.Mapping[str, str] | None = None,
+) -> t.Any:
+    """One declared key as :func:`load` would read it (default < file <
+    environment), without creating the instance folder or anything else."""
+    option = _BY_KEY.get(key)
+    if option is None:
+        raise ConfigError(f"configuration key {key!r} is not declared")
+    env = os.environ if environ is None else environ
+    value, source = option.default, "the default"
+    file = file or env.get("HELIOGRAPH_CONFIG") or None
+    if file:
+        found = read_file(file)
+        if key in found:
+            value, source = found[key], f"file {str(file)!r}"
+    if option.env in env:
+        value, source = env[option.env], f"environment variable {option.env}"
+    if value is None:
+        return None
+    try:
+        return option.parse(value)
+    except ValueError as exc:
+        raise ConfigError(
+            f"configuration key {key!r} from {source} is malformed: {exc} (got {value!r})"
+        ) from None
+
+
 def _fill_instance_defaults(parsed: Config) -> None:
-    instance = Path(parsed.get("heliograph.instance_path") or Path.cwd() / "instance")
+    configured = COMMAND_LINE.chosen or parsed.get("heliograph.instance_path")
+    instance = Path(configured or COMMAND_LINE.instance or Path.cwd() / "instance")
+    if not configured and not COMMAND_LINE.create and not instance.is_dir():
+        raise ConfigError(
+            f"configuration key 'heliograph.instance_path': there is no portal instance at "
+            f"{str(instance)!r} (none in the current folder nor beside this heliograph's "
+            "pyproject.toml). Start the portal once (bash scripts/run.sh), run this command "
+            "in the folder that holds its 'instance', or name it: heliograph --instance PATH, "
+            "HELIOGRAPH_INSTANCE_PATH or a HELIOGRAPH_CONFIG file."
+        )
     try:
         instance.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -7,6 +7,6 @@ echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 echo "== mypy --strict"
-.venv/bin/mypy --strict heliograph/signals heliograph/lib heliograph/plugins heliograph/testing heliograph/ext heliograph/events heliograph/config.py
+.venv/bin/mypy --strict heliograph/signals heliograph/lib heliograph/plugins heliograph/testing heliograph/ext heliograph/events heliograph/metrics heliograph/config.py
 echo "== pytest"
 .venv/bin/python -m pytest "$@"

@@ -1,6 +1,7 @@
 """Sending mail: through the SMTP server named by ``smtp.server``, or, when that
 is empty (the development default), by writing each message as a ``.eml`` file
-into ``heliograph.mail_folder``.
+into ``heliograph.mail_folder`` (its text as written, so a link in it can be
+opened from the file as is).
 
 :func:`send_mail` raises :class:`MailerError` when the message could not be
 handed over, so a caller can tell the user and skip what depends on the mail.
@@ -28,14 +29,31 @@ class MailerError(Exception):
     """The message could not be sent."""
 
 
-def _message(config: c.Mapping[str, t.Any], to: str, subject: str, body: str) -> EmailMessage:
+def _transfer_encoding(body: str, *, eight_bit: bool) -> str | None:
+    """``7bit`` for ASCII text (so a link stays one line, as written, never
+    quoted-printable with ``=`` breaks); for other text ``8bit`` when
+    ``eight_bit`` (a file), else None: the library's choice, safe for any
+    mail server."""
+    short = all(len(line) <= 998 for line in body.splitlines())
+    if body.isascii() and short:
+        return "7bit"
+    return "8bit" if eight_bit and short else None
+
+
+def _message(
+    config: c.Mapping[str, t.Any], to: str, subject: str, body: str, *, eight_bit: bool = False
+) -> EmailMessage:
     message = EmailMessage()
     message["From"] = str(config.get("smtp.mail_from") or "heliograph@localhost")
     message["To"] = to
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain="heliograph")
-    message.set_content(body)
+    cte = _transfer_encoding(body, eight_bit=eight_bit)
+    if cte is None:
+        message.set_content(body)
+    else:
+        message.set_content(body, cte=cte)
     return message
 
 
@@ -48,8 +66,8 @@ def _host_port(server: str) -> tuple[str, int]:
 
 def send_mail(config: c.Mapping[str, t.Any], to: str, subject: str, body: str) -> None:
     """Send a plain-text message to ``to`` as configured (``smtp.*``)."""
-    message = _message(config, to, subject, body)
     server = str(config.get("smtp.server") or "").strip()
+    message = _message(config, to, subject, body, eight_bit=not server)
     if not server:
         _write_to_folder(config, message)
         return

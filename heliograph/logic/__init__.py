@@ -27,6 +27,8 @@ from __future__ import annotations
 import collections.abc as c
 import contextvars
 import functools
+import logging
+import time
 import typing as t
 
 from heliograph import model
@@ -54,8 +56,11 @@ __all__ = [
     "get_action",
     "is_side_effect_free",
     "registry",
+    "set_action_observer",
     "side_effect_free",
 ]
+
+log = logging.getLogger(__name__)
 
 Context = dict[str, t.Any]
 DataDict = dict[str, t.Any]
@@ -229,6 +234,35 @@ def get_action(name: str) -> Action:
     return registry.wrapped(name)
 
 
+ActionObserver = c.Callable[[str, float, BaseException | None], None]
+
+_action_observer: ActionObserver | None = None
+
+
+def set_action_observer(observer: ActionObserver | None) -> ActionObserver | None:
+    """Have ``observer(name, seconds, exception)`` called after every action
+    call, nested ones too (None: nobody); returns the previous observer.
+
+    ``seconds`` covers the call with its commit or rollback; ``exception`` is
+    what the call raised, or None. An observer that raises never breaks the
+    action: the failure is logged.
+    """
+    global _action_observer
+    if observer is not None and not callable(observer):
+        raise TypeError(f"an action observer must be callable or None, not {observer!r}")
+    previous, _action_observer = _action_observer, observer
+    return previous
+
+
+def _observe(
+    observer: ActionObserver, name: str, started: float, error: BaseException | None
+) -> None:
+    try:
+        observer(name, time.perf_counter() - started, error)
+    except Exception:
+        log.exception("action observer failed on action %s; the action went on", name)
+
+
 _Sent = tuple[str, "Context", "DataDict", t.Any]
 
 _committed: contextvars.ContextVar[list[_Sent] | None] = contextvars.ContextVar(
@@ -252,6 +286,9 @@ def _wrap(name: str, action: Action) -> Action:
             committed_token = _committed.set(sent)
             scope = outbox.begin(session)
         committed = False
+        observer = _action_observer
+        started = time.perf_counter() if observer is not None else 0.0
+        error: BaseException | None = None
         try:
             signals.before_action.send(name, context=context, data_dict=data_dict)
             result = action(context, data_dict)
@@ -262,7 +299,8 @@ def _wrap(name: str, action: Action) -> Action:
                     raise scope.error
                 session.commit()
                 committed = True
-        except BaseException:
+        except BaseException as exc:
+            error = exc
             if outermost:
                 session.rollback()
             raise
@@ -271,6 +309,8 @@ def _wrap(name: str, action: Action) -> Action:
             if outermost:
                 _committed.reset(committed_token)
                 scope.close(committed)
+            if observer is not None:
+                _observe(observer, name, started, error)
         if outermost:
             for entry in sent:
                 signals.action_committed.send(

@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 import typing as t
+import urllib.parse
 from pathlib import Path
 
 from sqlalchemy import event
@@ -255,6 +256,73 @@ def place(staged: Staged, resource_id: str) -> None:
 def remove_after_commit(session: t.Any, resource_id: str) -> None:
     """Delete the file of ``resource_id`` once the transaction commits."""
     _pending(session).append(resource_id)
+
+
+FORMATS_BY_EXTENSION = {
+    "csv": "CSV",
+    "tsv": "TSV",
+    "tab": "TSV",
+    "json": "JSON",
+    "jsonl": "JSONL",
+    "ndjson": "JSONL",
+    "geojson": "GeoJSON",
+    "xml": "XML",
+    "rdf": "RDF",
+    "ttl": "TTL",
+    "xls": "XLS",
+    "xlsx": "XLSX",
+    "ods": "ODS",
+    "pdf": "PDF",
+    "doc": "DOC",
+    "docx": "DOCX",
+    "odt": "ODT",
+    "txt": "TXT",
+    "html": "HTML",
+    "htm": "HTML",
+    "zip": "ZIP",
+    "gz": "GZ",
+    "parquet": "Parquet",
+    "shp": "SHP",
+    "kml": "KML",
+    "kmz": "KMZ",
+    "gpkg": "GPKG",
+    "png": "PNG",
+    "jpg": "JPEG",
+    "jpeg": "JPEG",
+    "gif": "GIF",
+    "svg": "SVG",
+}
+FORMATS_BY_MIMETYPE = {
+    "text/csv": "CSV",
+    "text/tab-separated-values": "TSV",
+    "application/json": "JSON",
+    "application/geo+json": "GeoJSON",
+    "application/xml": "XML",
+    "text/xml": "XML",
+    "application/vnd.ms-excel": "XLS",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "XLSX",
+    "application/vnd.oasis.opendocument.spreadsheet": "ODS",
+    "application/pdf": "PDF",
+    "text/plain": "TXT",
+    "text/html": "HTML",
+    "application/zip": "ZIP",
+    "image/png": "PNG",
+    "image/jpeg": "JPEG",
+}
+
+
+def guess_format(filename: str, mimetype: str | None = None) -> str | None:
+    """The format name (``CSV``, ``JSON``, ...) of a file called ``filename``,
+    from its extension, else from ``mimetype``; None when neither tells."""
+    path = urllib.parse.urlsplit(filename).path if "://" in filename else filename
+    name = path.rsplit("/", 1)[-1].lower()
+    if "." in name:
+        extension = name.rsplit(".", 1)[1]
+        if extension in FORMATS_BY_EXTENSION:
+            return FORMATS_BY_EXTENSION[extension]
+    if mimetype:
+        return FORMATS_BY_MIMETYPE.get(mimetype.split(";", 1)[0].strip().lower())
+    return None
 
 
 def _mimetype(upload: t.Any, filename: str) -> str:

@@ -1,101 +1,135 @@
-"""Send loops specialised for one shape of keyword arguments.
+"""Send loops generated for one shape of keyword arguments, from one template.
 
 ``receiver(sender, **kwargs)`` makes CPython unpack the dict into keywords
 and pack a fresh dict again for every receiver. A call that names its
-keywords (``receiver(sender, user=v0, data=v1)``) skips the unpacking and
-costs about half as much. For each tuple of keyword names a signal is sent
-with, a loop that names them is generated once (as :mod:`dataclasses`
+keywords (``receiver(sender, user=value0, data=value1)``) skips the unpacking
+and costs about half as much. For each tuple of keyword names a signal is
+sent with, the code that names them is generated once (as :mod:`dataclasses`
 generates ``__init__``) and cached. Receivers see exactly what
 ``receiver(sender, **kwargs)`` would give them, in the same order.
 
-Only names that are identifiers and not Python keywords are specialised; the
-cache is bounded, and any other send takes the generic loop.
+Every generated function is made from :func:`_call_lines`, the one place
+that says how a receiver is called: get it from its getter, skip it when its
+weak reference died, call it, hand a failure to the signal's error policy
+(``signal._failed``), and, when a receiver observer is bound in, time the
+call and report it. The generated source is registered with :mod:`linecache`,
+so tracebacks and pdb show its lines like those of any Python file.
 
-:func:`make_send` goes one step further for a signal in its common state
-(receivers for any sender, nothing careful): it builds the signal's ``send``
-itself, with its receivers, its counter and the keyword shape it was last
-sent with bound in, so a send is one plain call and one loop; for up to
-:data:`UNROLL_MAX` receivers not even a loop: each receiver is called in a
-straight line and the results are built as one list. A send with another
-shape is handed to ``other``, which learns the new shape.
+Two kinds of function are generated:
+
+- a *loop* ``loop(signal, targets, sender, kwargs)`` for a tuple of
+  getters: :func:`loop_for` (named keywords, or ``**kwargs`` for any shape);
+- a *send* (:func:`make_send`) for a signal in its common state (receivers
+  for any sender, nothing to check per call): the signal's receivers, its send
+  counter, the keyword shape it was last sent with and the observer are bound
+  in, so a send is one plain call; for up to :data:`UNROLL_MAX` receivers not
+  even a loop: each receiver is called in a straight line and the results are
+  built as one list. A send with another shape is handed to ``other``, which
+  learns the new shape.
+
+Only names that are identifiers and not Python keywords are specialised; the
+caches are bounded, and any other send takes the generic loop.
 """
 
 from __future__ import annotations
 
 import collections.abc as c
+import itertools
 import keyword
-import textwrap
+import linecache
 import threading
+import time
 import typing as t
 
 Loop = c.Callable[[t.Any, tuple[t.Any, ...], t.Any, dict[str, t.Any]], list[tuple[t.Any, t.Any]]]
+Send = c.Callable[..., list[tuple[t.Any, t.Any]]]
+Other = c.Callable[[t.Any, dict[str, t.Any]], list[tuple[t.Any, t.Any]]]
+Observer = c.Callable[[t.Any, t.Any, float, "BaseException | None"], None]
+Factory = c.Callable[..., Send]
 
 MAX_SHAPES = 256
-"""How many keyword shapes get a loop of their own."""
-
-# The loop both generated functions share; {unpack} binds the values of
-# _hg_kwargs to _hg_v0, _hg_v1, ... and {call} passes them by name.
-_BODY = """\
-{unpack}
-_hg_results = []
-_hg_append = _hg_results.append
-for _hg_getter in _hg_targets:
-    _hg_receiver = _hg_getter()
-    if _hg_receiver is None:
-        continue
-    try:
-        _hg_result = _hg_receiver(_hg_sender{call})
-    except Exception as _hg_exc:
-        _hg_signal._failed(_hg_receiver, _hg_sender, _hg_exc)
-        _hg_result = _hg_exc
-    _hg_append((_hg_receiver, _hg_result))
-return _hg_results
-"""
-
-# One receiver's call, for sends unrolled over a few receivers ({index}: its
-# getter _hg_g{index}, bound when the send is built); a collected weak
-# receiver leaves _hg_r{index} None and is left out of the results.
-_CALL_ONE = """\
-_hg_r{index} = _hg_g{index}()
-if _hg_r{index} is not None:
-    try:
-        _hg_x{index} = _hg_r{index}(_hg_sender{call})
-    except Exception as _hg_exc:
-        _hg_signal._failed(_hg_r{index}, _hg_sender, _hg_exc)
-        _hg_x{index} = _hg_exc
-else:
-    _hg_x{index} = None
-"""
+"""How many keyword shapes get generated code of their own."""
 
 UNROLL_MAX = 8
 """Sends to at most this many receivers call each one in a straight line, with
 no loop (about a tenth faster for five); more receivers take the loop."""
 
-_LOOP_HEADER = "def loop(_hg_signal, _hg_targets, _hg_sender, _hg_kwargs, /):\n"
+ANY_SHAPE = None
+"""The ``names`` of the loop that passes ``**kwargs``, whatever their names."""
 
-_SEND_HEADER = """\
-def factory(_hg_signal, _hg_targets, _hg_tick, _hg_names, _hg_other):
-    def send(_hg_sender=None, /, *, _async_wrapper=None, **_hg_kwargs):
-        _hg_tick()
-        if (*_hg_kwargs,) != _hg_names:
-            return _hg_other(_hg_sender, _hg_kwargs)
-"""
-
-Send = c.Callable[..., list[tuple[t.Any, t.Any]]]
-Other = c.Callable[[t.Any, dict[str, t.Any]], list[tuple[t.Any, t.Any]]]
-Factory = c.Callable[
-    [t.Any, tuple[t.Any, ...], c.Callable[[], t.Any], tuple[str, ...], Other], Send
-]
-
-_loops: dict[tuple[str, ...], Loop | None] = {}
-_factories: dict[tuple[tuple[str, ...], int], Factory | None] = {}
-"""Send factories by (keyword names, receivers unrolled; 0 for the loop)."""
+_loops: dict[tuple[str, ...] | None, Loop | None] = {}
+_factories: dict[tuple[tuple[str, ...], int, bool], Factory | None] = {}
+"""Send factories by (keyword names, receivers unrolled or 0 for a loop, observed)."""
 _lock = threading.Lock()
+_serial = itertools.count(1)
+"""Numbers the generated sources, so each has a file name of its own."""
+_MISSING: t.Any = object()
 
 
-def loop_for(names: tuple[str, ...]) -> Loop | None:
-    """The loop for sends whose keyword arguments are ``names``, in that order,
-    or None when the shape is not specialised."""
+def _call_lines(n: str, call: str, observed: bool) -> list[str]:
+    """The lines that call one receiver, taken from ``getter{n}``.
+
+    They leave the receiver in ``receiver{n}`` (None when its weak reference
+    died: then nothing is called) and what it returned, or the exception it
+    raised under the 'isolate' policy, in ``result{n}``. ``call`` is the
+    argument list after the sender. With ``observed`` the call is timed and
+    reported to ``observer`` before the error policy applies; an observer that
+    raises is reported to ``observer_failed`` and the send goes on.
+    """
+    receiver, result = f"receiver{n}", f"result{n}"
+    body = ["started = clock()"] if observed else []
+    body += ["try:", f"    {result} = {receiver}(sender{call})", "except Exception as error:"]
+    if observed:
+        body += [f"    report({receiver}, clock() - started, error)"]
+    body += [f"    signal._failed({receiver}, sender, error)", f"    {result} = error"]
+    if observed:
+        body += [
+            "except BaseException as error:",
+            f"    report({receiver}, clock() - started, error)",
+            "    raise",
+            "else:",
+            "    elapsed = clock() - started",
+            "    try:",
+            f"        observer(signal, {receiver}, elapsed, None)",
+            "    except Exception:",
+            "        observer_failed(observer)",
+        ]
+    return [f"{receiver} = getter{n}()", f"if {receiver} is not None:", *_indent(body)]
+
+
+def _loop_lines(call: str, observed: bool) -> list[str]:
+    """Call every getter of ``targets``; return ``[(receiver, result), ...]``."""
+    first, _, *body = _call_lines("", call, observed)
+    each = [first, "if receiver is None:", "    continue", *_dedent(body)]
+    return [
+        "results = []",
+        "append = results.append",
+        "for getter in targets:",
+        *_indent([*each, "append((receiver, result))"]),
+        "return results",
+    ]
+
+
+def _unrolled_lines(count: int, call: str, observed: bool) -> list[str]:
+    """Call ``getter0`` to ``getter{count-1}`` in a straight line; leave out the dead."""
+    lines: list[str] = []
+    for i in range(count):
+        lines += _call_lines(str(i), call, observed)
+        lines += ["else:", f"    result{i} = None"]
+    pairs = ", ".join(f"(receiver{i}, result{i})" for i in range(count))
+    alive = " and ".join(f"receiver{i} is not None" for i in range(count))
+    return [
+        *lines,
+        f"if {alive}:",
+        f"    return [{pairs}]",
+        f"return [pair for pair in ({pairs},) if pair[0] is not None]",
+    ]
+
+
+def loop_for(names: tuple[str, ...] | None) -> Loop | None:
+    """The loop for sends whose keyword arguments are ``names``, in that order
+    (:data:`ANY_SHAPE`: the loop that passes ``**kwargs``), or None when the
+    shape is not specialised."""
     try:
         return _loops[names]
     except KeyError:
@@ -105,98 +139,149 @@ def loop_for(names: tuple[str, ...]) -> Loop | None:
             return _loops[names]
         if len(_loops) >= MAX_SHAPES:
             return None
-        _loops[names] = found = _generate(names)
+        _loops[names] = found = _generate_loop(names)
         return found
+
+
+def _generate_loop(names: tuple[str, ...] | None) -> Loop | None:
+    if names is ANY_SHAPE:
+        call, unpack = ", **kwargs", []
+    elif not names or not _specialisable(names):
+        return None
+    else:
+        call, unpack = _call(names), _unpack(names)
+    source = "\n".join(
+        [
+            "def loop(signal, targets, sender, kwargs, /):",
+            *_indent([*unpack, *_loop_lines(call, False)]),
+            "",
+        ]
+    )
+    return t.cast(Loop, _compile(source, f"loop {names!r}", "loop"))
 
 
 def make_send(
     signal: t.Any,
     targets: tuple[t.Any, ...],
-    tick: c.Callable[[], t.Any],
+    count_send: c.Callable[[], t.Any],
     names: tuple[str, ...],
     other: Other,
     doc: str | None,
+    observer: Observer | None = None,
+    observer_failed: c.Callable[[Observer], None] | None = None,
 ) -> Send | None:
     """A ``send`` for ``signal`` bound to ``targets`` and keyword ``names``
-    (None when the shape is not specialised)."""
+    (None when the shape is not specialised). With ``observer`` every
+    receiver call is timed and reported to it."""
     if not targets:
 
         def send_to_nobody(
             _sender: t.Any = None, /, *, _async_wrapper: t.Any = None, **_kwargs: t.Any
         ) -> list[tuple[t.Any, t.Any]]:
-            tick()
+            count_send()
             return []
 
         send: Send = send_to_nobody
     else:
-        key = (names, len(targets) if len(targets) <= UNROLL_MAX else 0)
+        key = (names, len(targets) if len(targets) <= UNROLL_MAX else 0, observer is not None)
         factory = _factories.get(key, _MISSING)
         if factory is _MISSING:
             with _lock:
-                if len(_factories) >= MAX_SHAPES:
-                    return None
-                factory = _factories[key] = _generate_factory(*key)
+                factory = _factories.get(key, _MISSING)
+                if factory is _MISSING:
+                    if len(_factories) >= MAX_SHAPES:
+                        return None
+                    factory = _factories[key] = _generate_factory(*key)
         if factory is None:
             return None
-        send = t.cast(Factory, factory)(signal, targets, tick, names, other)
+        report = None
+        if observer is not None:
+
+            def report(receiver: t.Any, elapsed: float, error: BaseException) -> None:
+                try:
+                    observer(signal, receiver, elapsed, error)
+                except Exception:
+                    t.cast(c.Callable[[Observer], None], observer_failed)(observer)
+
+        send = factory(
+            signal,
+            targets,
+            count_send,
+            names,
+            other,
+            observer,
+            report,
+            observer_failed,
+            time.perf_counter,
+        )
     send.__doc__ = doc
     send.__qualname__ = send.__name__ = "send"
     return send
 
 
-_MISSING: t.Any = object()
+def _generate_factory(names: tuple[str, ...], unrolled: int, observed: bool) -> Factory | None:
+    """The factory of sends with keyword ``names``: a loop over the targets, or
+    (``unrolled`` > 0) straight-line calls of exactly that many targets."""
+    if not _specialisable(names):
+        return None
+    if unrolled:
+        prologue = [", ".join(f"getter{i}" for i in range(unrolled)) + ", = targets"]
+        body = _unrolled_lines(unrolled, _call(names), observed)
+    else:
+        prologue, body = [], _loop_lines(_call(names), observed)
+    send = [
+        "def send(sender=None, /, *, _async_wrapper=None, **kwargs):",
+        "    count_send()",
+        "    if (*kwargs,) != names:",
+        "        return other(sender, kwargs)",
+        *_indent([*_unpack(names), *body]),
+    ]
+    source = "\n".join(
+        [
+            "def factory(signal, targets, count_send, names, other,"
+            " observer, report, observer_failed, clock):",
+            *_indent([*prologue, *send, "return send"]),
+            "",
+        ]
+    )
+    what = f"send {names!r}, {f'{unrolled} receivers' if unrolled else 'looped'}"
+    return t.cast(Factory, _compile(source, what + (", observed" if observed else ""), "factory"))
 
 
 def _specialisable(names: tuple[str, ...]) -> bool:
     return all(n.isidentifier() and not keyword.iskeyword(n) for n in names)
 
 
-def _generate_factory(names: tuple[str, ...], unrolled: int) -> Factory | None:
-    """The factory of sends with keyword ``names``: a loop over the targets, or
-    (``unrolled`` > 0) straight-line calls of exactly that many targets."""
-    if not _specialisable(names):
-        return None
-    if unrolled:
-        getters = "".join(f"_hg_g{i}, " for i in range(unrolled))
-        header = _SEND_HEADER.replace(
-            "    def send(", f"    {getters}= _hg_targets\n    def send(", 1
-        )
-        pairs = ", ".join(f"(_hg_r{i}, _hg_x{i})" for i in range(unrolled))
-        alive = " and ".join(f"_hg_r{i} is not None" for i in range(unrolled))
-        body = _unpack(names)
-        body += "".join(_CALL_ONE.format(index=i, call=_call(names)) for i in range(unrolled))
-        body += f"if {alive}:\n    return [{pairs}]\n"
-        body += f"return [_hg_pair for _hg_pair in ({pairs},) if _hg_pair[0] is not None]\n"
-    else:
-        header, body = _SEND_HEADER, _body(names)
-    source = header + textwrap.indent(body, " " * 8) + "    return send\n"
-    return t.cast(Factory, _compile(source, names, "factory"))
+def _unpack(names: tuple[str, ...]) -> list[str]:
+    """Bind the keyword values to ``value0``, ``value1``, ... (a line, or none).
 
-
-def _generate(names: tuple[str, ...]) -> Loop | None:
-    if not names or not _specialisable(names):
-        return None
-    source = _LOOP_HEADER + textwrap.indent(_body(names), " " * 4)
-    return t.cast(Loop, _compile(source, names, "loop"))
-
-
-def _body(names: tuple[str, ...]) -> str:
-    return _BODY.format(unpack=_unpack(names).rstrip("\n"), call=_call(names))
-
-
-def _unpack(names: tuple[str, ...]) -> str:
-    """Bind the keyword values to ``_hg_v0``, ``_hg_v1``, ... (a line, or nothing)."""
+    Keyword names never clash with these locals: in a call, ``user=value0``
+    names a parameter of the receiver, not a variable here.
+    """
     if not names:
-        return ""
-    return "".join(f"_hg_v{i}, " for i in range(len(names))) + "= _hg_kwargs.values()\n"
+        return []
+    return ["".join(f"value{i}, " for i in range(len(names))) + "= kwargs.values()"]
 
 
 def _call(names: tuple[str, ...]) -> str:
-    """The keyword arguments of a receiver call: ``, user=_hg_v0, ...``."""
-    return "".join(f", {name}=_hg_v{i}" for i, name in enumerate(names))
+    """The keyword arguments of a receiver call: ``, user=value0, ...``."""
+    return "".join(f", {name}=value{i}" for i, name in enumerate(names))
 
 
-def _compile(source: str, names: tuple[str, ...], entry: str) -> t.Any:
+def _indent(lines: list[str]) -> list[str]:
+    return [f"    {line}" if line else line for line in lines]
+
+
+def _dedent(lines: list[str]) -> list[str]:
+    return [line[4:] if line.startswith("    ") else line for line in lines]
+
+
+def _compile(source: str, what: str, entry: str) -> t.Any:
+    """Run ``source`` and return its ``entry``; its lines go to linecache."""
+    filename = f"<heliograph {what} #{next(_serial)}>"
+    lines = source.splitlines(keepends=True)
+    # An entry without a modification time is never dropped by checkcache().
+    linecache.cache[filename] = (len(source), None, lines, filename)
     namespace: dict[str, t.Any] = {}
-    exec(compile(source, f"<heliograph send {names!r}>", "exec"), namespace)
+    exec(compile(source, filename, "exec"), namespace)
     return namespace[entry]

@@ -7,15 +7,21 @@ subscriber fails the test instead of hiding in a log.
 ``guard_arguments`` (off by default): every receiver call is checked for
 modifications of the arguments it received. It costs a snapshot per receiver
 call, paid only while it is on.
+
+``receiver_observer`` (None by default): a callable told about every receiver
+call, with its duration. Timing costs two clock reads and the observer's call
+per receiver call, paid only while one is set.
 """
 
 from __future__ import annotations
 
 import collections.abc as c
 import threading
+import typing as t
 
 isolate_failures: bool = True
 guard_arguments: bool = False
+receiver_observer: c.Callable[[t.Any, t.Any, float, BaseException | None], None] | None = None
 
 _listeners: list[c.Callable[[], None]] = []
 _lock = threading.Lock()
@@ -35,6 +41,22 @@ def update(*, isolate: bool | None = None, guard: bool | None = None) -> tuple[b
             isolate_failures = bool(isolate)
         if guard is not None:
             guard_arguments = bool(guard)
+    _changed()
+    return previous
+
+
+def set_observer(
+    observer: c.Callable[[t.Any, t.Any, float, BaseException | None], None] | None,
+) -> None:
+    """Set the receiver observer (None: no timing)."""
+    global receiver_observer
+    if observer is not None and not callable(observer):
+        raise TypeError(f"a receiver observer must be callable or None, not {observer!r}")
+    with _lock:
+        receiver_observer = observer
+    _changed()
+
+
+def _changed() -> None:
     for listener in _listeners:
         listener()
-    return previous

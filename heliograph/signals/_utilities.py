@@ -12,7 +12,6 @@ import functools
 import inspect
 import sys
 import typing as t
-import weakref
 from types import MethodType
 
 
@@ -70,15 +69,6 @@ def sender_key(sender: object) -> tuple[bool, c.Hashable]:
     if type(sender) is MethodType:
         return False, (id(sender.__func__), id(sender.__self__))
     return False, id(sender)
-
-
-def make_ref(
-    obj: t.Any, callback: c.Callable[[weakref.ref[t.Any]], None] | None = None
-) -> weakref.ref[t.Any]:
-    """A weak reference that also works for bound methods."""
-    if type(obj) is MethodType:
-        return weakref.WeakMethod(obj, callback)
-    return weakref.ref(obj, callback)
 
 
 def qualified_name(obj: object) -> str:

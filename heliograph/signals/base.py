@@ -1,10 +1,17 @@
-"""Signals: blinker's public API, with the work moved from send time to connect time.
+"""Signals: blinker's public API, with the work moved from send time to table time.
 
-Every connect and disconnect rebuilds, under a lock, an immutable dispatch table:
-a tuple of receiver getters for :data:`ANY` and, for each sender that has
-receivers of its own, the merged tuple for that sender. ``send`` reads that
-table in one attribute load and walks one tuple, so a send never takes a lock,
-never sorts, never builds a set and never sees a half-made change.
+A send reads an immutable dispatch table (:class:`_Table`: the receivers for
+:data:`ANY` and, for each sender that has receivers of its own, the merged
+tuple for that sender) in one attribute load and walks one tuple, so a send
+never takes a lock, never sorts, never builds a set and never sees a half-made
+change.
+
+Connecting and disconnecting only change the bookkeeping (one
+:class:`_Record` per receiver) and mark the table stale; the next send (or
+lookup) makes the table again, once, whatever the number of changes in
+between. A change that only adds new receivers extends the table instead of
+making it again, and disconnecting the receiver that the last change added
+(what ``connected_to`` does) puts the previous table back.
 
 Receivers are called in the order in which they were first connected.
 """
@@ -16,19 +23,20 @@ import itertools
 import logging
 import sys
 import threading
+import time
 import typing as t
 import weakref
 from collections import deque
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import cached_property
+from types import MethodType
 
 from heliograph.signals import _loops, _settings
 from heliograph.signals._utilities import (
     ANY,
     is_any,
     is_coroutine_receiver,
-    make_ref,
     qualified_name,
     receiver_id,
     sender_key,
@@ -46,6 +54,9 @@ F = t.TypeVar("F", bound=c.Callable[..., t.Any])
 Receiver = c.Callable[..., t.Any]
 Results = list[tuple[Receiver, t.Any]]
 Getter = c.Callable[[], t.Any]
+"""What the tables hold per receiver: a call that returns the receiver, or
+None once a weakly held receiver was collected."""
+Observer = c.Callable[["Signal", Receiver, float, "BaseException | None"], None]
 
 _KEYWORD_LOOP_FROM = 2
 """Sends to more receivers than this use a loop specialised for their keywords;
@@ -59,6 +70,11 @@ _ANY_KEY: tuple[str] = ("*",)
 """Bookkeeping key of the ANY sender; specific senders use ``(by_value, key)``."""
 
 _NO_OWNER_FILTER = object()
+
+Owners = tuple[tuple[t.Any, bool], ...]
+"""``((owner, weak), ...)``: who made one connection, and whether weakly."""
+_OWNED_BY_NOBODY = {True: ((None, True),), False: ((None, False),)}
+"""The owners of a plain ``connect``, shared by every record that has them."""
 
 
 @dataclass(frozen=True)
@@ -83,28 +99,75 @@ class SignalStats:
     failed: int
 
 
+class _Table(t.NamedTuple):
+    """What a send reads: one immutable picture of who to call.
+
+    Every tuple holds getters in the order of first connection.
+    """
+
+    any: tuple[Getter, ...]
+    """The receivers connected for ANY: what a sender without receivers of its own gets."""
+    by_value: dict[t.Any, tuple[Getter, ...]]
+    """str and int senders (by value) -> their receivers merged with the ANY ones."""
+    by_identity: dict[t.Any, tuple[Getter, ...]]
+    """Other senders (by identity key) -> their receivers merged with the ANY ones."""
+    coroutines: frozenset[int]
+    """``id()`` of the getters whose receiver is a coroutine function."""
+
+
+class _WeakReceiver(weakref.ref):  # type: ignore[type-arg]
+    """A weak reference to a receiver that knows the receiver's key, so that
+    one callback per signal serves every receiver (no closure per connect)."""
+
+    __slots__ = ("rid",)
+    rid: c.Hashable
+
+
+class _WeakMethod(_WeakReceiver):
+    """A weak reference to a bound method: its instance is held weakly, its
+    function (which the instance's class holds anyway) strongly. Calling it
+    returns a new bound method, or None once the instance was collected."""
+
+    __slots__ = ("func",)
+    func: c.Callable[..., t.Any]
+
+    def __call__(self) -> t.Any:
+        obj = _dereference(self)
+        return None if obj is None else MethodType(self.func, obj)
+
+
+_dereference = weakref.ref.__call__
+
+
+class _WeakSender(weakref.ref):  # type: ignore[type-arg]
+    """A weak reference to a sender object that knows its bookkeeping key."""
+
+    __slots__ = ("skey",)
+    skey: t.Any
+
+
 class _Record:
     """Everything known about one connected receiver."""
 
-    __slots__ = ("coroutine", "failures", "getter", "name", "ref", "senders", "strong")
+    __slots__ = ("coroutine", "failures", "getter", "label", "ref", "senders", "strong")
 
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.ref: weakref.ref[t.Any] | None = None
+    def __init__(self, senders: dict[t.Any, Owners], coroutine: bool) -> None:
+        self.senders = senders
+        """sender key -> the owners of that connection."""
+        self.coroutine = coroutine
+        self.ref: _WeakReceiver | None = None
         self.strong: Receiver | None = None
         self.getter: Getter = _dead
-        # sender key -> {owner: weak flag asked by that owner}
-        self.senders: dict[t.Any, dict[t.Any, bool]] = {}
         self.failures = 0
-        self.coroutine = False
+        self.label: str | None = None
 
     def wants_strong(self) -> bool:
-        return any(not weak for owners in self.senders.values() for weak in owners.values())
+        return any(not weak for owners in self.senders.values() for _, weak in owners)
 
     def owners(self) -> tuple[t.Any, ...]:
         seen: dict[t.Any, None] = {}
         for owners in self.senders.values():
-            seen.update(dict.fromkeys(owners))
+            seen.update(dict.fromkeys(owner for owner, _ in owners))
         return tuple(seen)
 
     def receiver(self) -> Receiver | None:
@@ -112,9 +175,29 @@ class _Record:
             return self.strong
         return self.ref() if self.ref is not None else None
 
+    def name(self, receiver: Receiver) -> str:
+        """The receiver's dotted name, worked out the first time it is needed."""
+        if self.label is None:
+            self.label = qualified_name(receiver)
+        return self.label
+
 
 def _dead() -> None:
     return None
+
+
+def _with_owner(owners: Owners | None, owner: t.Any, weak: bool) -> Owners:
+    """``owners`` with ``owner``'s connection set to ``weak`` (a new tuple)."""
+    if owners is None:
+        if owner is None:
+            return _OWNED_BY_NOBODY[bool(weak)]
+        return ((owner, bool(weak)),)
+    kept = tuple(pair for pair in owners if pair[0] is not owner and pair[0] != owner)
+    return (*kept, (owner, bool(weak)))
+
+
+def _without_owner(owners: Owners, owner: t.Any) -> Owners:
+    return tuple(pair for pair in owners if pair[0] is not owner and pair[0] != owner)
 
 
 _registry: weakref.WeakSet[Signal] = weakref.WeakSet()
@@ -122,15 +205,43 @@ _registry_lock = threading.Lock()
 
 
 def _refresh_all() -> None:
-    """Re-derive every signal's dispatch mode after a global setting changed."""
+    """Choose every signal's send path again after a global switch changed."""
     with _registry_lock:
         signals = list(_registry)
     for sig in signals:
-        with sig._critical():
+        with sig._lock:
             sig._publish()
 
 
 _settings.on_change(_refresh_all)
+
+_observer_failures_logged: set[int] = set()
+"""``id()`` of the observers whose failure was logged (each is logged once)."""
+
+
+def _observer_failed(observer: Observer) -> None:
+    """An observer raised (called from inside the ``except`` block): log it
+    the first time, and let the send go on."""
+    if id(observer) in _observer_failures_logged:
+        return
+    _observer_failures_logged.add(id(observer))
+    logger.exception(
+        "receiver observer %s failed; the send went on (logged once per observer)",
+        qualified_name(observer),
+    )
+
+
+def _observe(
+    observer: Observer,
+    signal: Signal,
+    receiver: Receiver,
+    started: float,
+    error: BaseException | None,
+) -> None:
+    try:
+        observer(signal, receiver, time.perf_counter() - started, error)
+    except Exception:
+        _observer_failed(observer)
 
 
 class Signal:
@@ -154,34 +265,57 @@ class Signal:
         if doc:
             self.__doc__ = doc
         self._policy = _check_policy(policy)
+        # Guards the bookkeeping and the making of tables; a send only takes
+        # it to make a stale table again. Reentrant: a finalizer run by an
+        # allocation inside may connect or disconnect.
         self._lock = threading.RLock()
-        # True while a thread holding the lock works on the bookkeeping. Weak
-        # references die at any allocation, also inside that work: their
-        # callbacks then only queue the death in _pending, applied before
-        # the lock is released (see _critical and _flush).
-        self._busy = False
-        self._pending: deque[tuple[bool, c.Hashable, weakref.ref[t.Any]]] = deque()
         self._records: dict[c.Hashable, _Record] = {}
         self._sender_labels: dict[t.Any, t.Any] = {}
-        self._weak_senders: dict[t.Any, weakref.ref[t.Any]] = {}
+        self._weak_senders: dict[t.Any, _WeakSender] = {}
+        # Weak references of collected receivers and senders, queued by their
+        # callbacks (which never take the lock: an object can die at any
+        # allocation, also while this thread holds it) and applied under the
+        # lock before the bookkeeping is read or changed.
+        self._pending: deque[_WeakReceiver | _WeakSender] = deque()
+        self._on_receiver_death = self._receiver_died
+        self._on_sender_death = self._sender_died
+        # The table and how stale it is.
+        # Its sender dicts belong to this signal: _extended_table changes them.
+        self._table = _Table((), {}, {}, frozenset())
+        self._dirty = False
+        """The table misses changes: the next send or lookup makes it again."""
+        self._appended: list[_Record] = []
+        """New receivers not yet in the table, when that is all that changed."""
+        self._rebuild_all = False
+        """Some change other than new receivers: the table is made from scratch."""
+        self._changes = 0
+        """Counts connects and disconnects; a table made while it moved is stale."""
+        self._undo: tuple[_Record, _Table] | None = None
+        """The receiver the last change added, and the table from before it:
+        disconnecting that receiver next puts the table back (``connected_to``)."""
+        self._receivers_view: dict[c.Hashable, t.Any] | None = None
+        # Sends are counted by drawing from an itertools.count: its __next__
+        # is one C call, atomic under the GIL, so sends from many threads
+        # count exactly without a lock. See stats() for reading it.
         self._sends = itertools.count()
-        self._tick = self._sends.__next__
-        self._last_loop: tuple[tuple[str, ...], _loops.Loop | None] = ((), None)
-        self._shape: tuple[str, ...] = ()
-        self._sends_read = 0
+        self._count_send = self._sends.__next__
+        self._stats_draws = 0
         self._failures = 0
         self._muted = False
-        self.receivers: dict[c.Hashable, t.Any] = {}
-        """Receiver key -> receiver or weak reference. Its truth says whether
-        anything is connected; its structure is not part of the API."""
-        # The ANY receivers when a send needs nothing else (no receiver
-        # filtered by sender, not careful); None sends through _send_routed.
-        self._fast: tuple[Getter, ...] | None = ()
-        self._careful = False
-        self._tables: tuple[
-            tuple[Getter, ...], dict[t.Any, tuple[Getter, ...]], dict[t.Any, tuple[Getter, ...]]
-        ] = ((), {}, {})
-        self._has_coroutines = False
+        self._last_loop: tuple[tuple[str, ...], _loops.Loop | None] = ((), None)
+        self._kwarg_names: tuple[str, ...] = ()
+        """The keyword names the installed send is specialised for: the names
+        of the last send that came with others (see _send_other_shape)."""
+        self._plain: tuple[Getter, ...] | None = ()
+        """The ANY receivers when a send needs nothing else: every receiver is
+        for any sender, nothing is checked per call and the table is fresh.
+        None sends through _send_routed."""
+        self._needs_checks = False
+        """Muted, a coroutine receiver, or the argument guard on: the send
+        takes _send_checked, which handles them per receiver call."""
+        self._specialise = type(self).send is Signal.send
+        """Only a class that keeps the base send gets the generated one
+        installed on the instance: a subclass's own send is always called."""
         with _registry_lock:
             _registry.add(self)
         self._publish()
@@ -219,7 +353,7 @@ class Signal:
 
     @is_muted.setter
     def is_muted(self, value: bool) -> None:
-        with self._critical():
+        with self._lock:
             self._muted = bool(value)
             self._publish()
 
@@ -227,16 +361,34 @@ class Signal:
     def name_for_logs(self) -> str:
         return getattr(self, "name", None) or f"<anonymous signal {id(self):#x}>"
 
+    @property
+    def receivers(self) -> dict[c.Hashable, t.Any]:
+        """Receiver key -> receiver or weak reference. Its truth says whether
+        anything is connected; its structure is not part of the API."""
+        view = self._receivers_view
+        if view is None or self._pending:
+            with self._lock:
+                self._reap_pending()
+                view = self._receivers_view = {
+                    rid: (r.strong if r.strong is not None else r.ref)
+                    for rid, r in self._records.items()
+                }
+        return view
+
     def stats(self) -> SignalStats:
         """How many times this signal was sent and how many receiver calls failed."""
-        with self._critical():
-            sent = next(self._sends) - self._sends_read
-            self._sends_read += 1
+        with self._lock:
+            # The count can only be read by drawing from it, so what it gives
+            # is the sends plus the draws earlier stats() calls made.
+            drawn = next(self._sends)
+            sent = drawn - self._stats_draws
+            self._stats_draws += 1
             return SignalStats(sent=sent, failed=self._failures)
 
     def receiver_info(self) -> list[ReceiverInfo]:
         """The live receivers, in call order, with their senders and owners."""
-        with self._critical():
+        with self._lock:
+            self._reap_pending()
             out = []
             for record in self._records.values():
                 receiver = record.receiver()
@@ -249,7 +401,7 @@ class Signal:
                 out.append(
                     ReceiverInfo(
                         receiver=receiver,
-                        name=record.name,
+                        name=record.name(receiver),
                         senders=senders,
                         owners=record.owners(),
                         weak=record.strong is None,
@@ -260,7 +412,8 @@ class Signal:
 
     def owners_of(self, receiver: Receiver) -> tuple[t.Any, ...]:
         """Who connected ``receiver`` (plugin names; ``None`` for direct connects)."""
-        with self._critical():
+        with self._lock:
+            self._reap_pending()
             record = self._records.get(receiver_id(receiver))
             return record.owners() if record is not None else ()
 
@@ -286,21 +439,32 @@ class Signal:
                 f"cannot connect {receiver!r} to {self.name_for_logs}: it is not callable"
             )
         rid = receiver_id(receiver)
-        skey = _ANY_KEY if is_any(sender) else sender_key(sender)
-        with self._critical():
-            self._reap_pending()
+        skey = _ANY_KEY if sender is ANY or is_any(sender) else sender_key(sender)
+        with self._lock:
+            if self._pending:
+                self._reap_pending()
             record = self._records.get(rid)
             if record is None:
-                record = _Record(qualified_name(receiver))
-                record.coroutine = is_coroutine_receiver(receiver)
+                owners = _with_owner(None, owner, weak)
+                record = _Record({skey: owners}, is_coroutine_receiver(receiver))
+                self._hold(rid, record, receiver, weak)
                 self._records[rid] = record
-                record.strong = receiver
-            record.senders.setdefault(skey, {})[owner] = weak
+                undo = None if self._dirty else (record, self._table)
+                self._stale(rebuild_all=False)
+                if not self._rebuild_all:
+                    self._appended.append(record)
+                self._undo = undo
+            else:
+                before = record.senders.get(skey)
+                record.senders[skey] = after = _with_owner(before, owner, weak)
+                if after != before:
+                    was_strong = record.strong is not None
+                    if before is None or was_strong != record.wants_strong():
+                        self._settle_strength(rid, record, receiver)
+                        self._stale(rebuild_all=True)
             if skey is not _ANY_KEY:
                 self._remember_sender(skey, sender)
-            self._settle_strength(rid, record, receiver)
-            self._rebuild()
-        if "receiver_connected" in self.__dict__ and self.receiver_connected.receivers:
+        if "receiver_connected" in self.__dict__ and self.receiver_connected._records:
             try:
                 self.receiver_connected.send(self, receiver=receiver, sender=sender, weak=weak)
             except TypeError:
@@ -351,33 +515,52 @@ class Signal:
         ``sender`` is removed, and the receiver stays connected for others.
         """
         rid = receiver_id(receiver)
-        skey = _ANY_KEY if is_any(sender) else sender_key(sender)
-        with self._critical():
-            self._reap_pending()
+        skey = _ANY_KEY if sender is ANY or is_any(sender) else sender_key(sender)
+        with self._lock:
+            if self._pending:
+                self._reap_pending()
             record = self._records.get(rid)
-            if record is not None:
-                if owner is not _NO_OWNER_FILTER:
-                    owners = record.senders.get(skey)
-                    if owners is not None:
-                        owners.pop(owner, None)
-                        if not owners:
-                            del record.senders[skey]
-                elif skey is _ANY_KEY:
-                    record.senders.clear()
+            if record is not None and self._drop_connection(record, skey, owner):
+                if record.senders:
+                    self._settle_strength(rid, record, record.receiver())
+                    self._stale(rebuild_all=True)
                 else:
-                    record.senders.pop(skey, None)
-                self._drop_if_empty(rid, record)
-                self._rebuild()
-        if "receiver_disconnected" in self.__dict__ and self.receiver_disconnected.receivers:
+                    del self._records[rid]
+                    undo = self._undo
+                    if undo is not None and undo[0] is record and not self._pending:
+                        self._put_back(undo[1])
+                    else:
+                        self._stale(rebuild_all=True)
+        if "receiver_disconnected" in self.__dict__ and self.receiver_disconnected._records:
             self.receiver_disconnected.send(self, receiver=receiver, sender=sender)
+
+    def _drop_connection(self, record: _Record, skey: t.Any, owner: t.Any) -> bool:
+        """Remove what :meth:`disconnect` asked for; whether anything was."""
+        senders = record.senders
+        if owner is not _NO_OWNER_FILTER:
+            owners = senders.get(skey)
+            if owners is None:
+                return False
+            kept = _without_owner(owners, owner)
+            if len(kept) == len(owners):
+                return False
+            if kept:
+                senders[skey] = kept
+            else:
+                del senders[skey]
+            return True
+        if skey is _ANY_KEY:
+            senders.clear()
+            return True
+        return senders.pop(skey, None) is not None
 
     def _clear_state(self) -> None:
         """Disconnect every receiver and forget every sender. Useful for tests."""
-        with self._critical():
+        with self._lock:
             self._records.clear()
             self._sender_labels.clear()
             self._weak_senders.clear()
-            self._rebuild()
+            self._stale(rebuild_all=True)
 
     # -- sending ------------------------------------------------------------
 
@@ -397,28 +580,15 @@ class Signal:
         return value; under 'raise' the exception propagates. A coroutine
         receiver needs ``_async_wrapper`` (blinker's rule), else RuntimeError.
         """
-        # In the common state (nothing filtered by sender, nothing careful)
-        # _publish installs a specialised send on the instance (see _loops),
-        # which shadows this method; this generic path serves the other states
-        # and shapes of keyword arguments that are not specialised.
-        targets = self._fast
+        # In the common state (nothing filtered by sender, nothing checked per
+        # call) _publish installs a send generated for the signal's receivers
+        # on the instance (see _loops), which shadows this method; this one
+        # serves the other states, subclasses, and calls through the class.
+        targets = self._plain
         if targets is None:
             return self._send_routed(sender, _async_wrapper, kwargs)
-        self._tick()
-        if not targets:
-            return []
-        results: Results = []
-        append = results.append
-        try:
-            for getter in targets:
-                receiver = getter()
-                if receiver is not None:
-                    append((receiver, receiver(sender, **kwargs)))
-        except Exception as exc:
-            self._failed(receiver, sender, exc)  # re-raises under 'raise'
-            append((receiver, exc))
-            return self._call_each(_after(targets, getter), sender, kwargs, results)
-        return results
+        self._count_send()
+        return self._call_each(targets, sender, kwargs)
 
     def _send_routed(
         self,
@@ -426,32 +596,37 @@ class Signal:
         async_wrapper: c.Callable[[Receiver], Receiver] | None,
         kwargs: dict[str, t.Any],
     ) -> Results:
-        self._tick()
-        if self._careful:
-            return self._send_careful(sender, async_wrapper, kwargs)
-        targets, by_value, by_identity = self._tables
+        self._count_send()
+        if self._dirty:
+            self._refresh()
+        table = self._table
+        if self._needs_checks or _settings.receiver_observer is not None:
+            targets = _targets_in(table, sender)
+            return self._send_checked(table, targets, sender, async_wrapper, kwargs)
         kind = type(sender)
         if kind is str or kind is int:
-            targets = by_value.get(sender, targets)
+            targets = table.by_value.get(sender, table.any)
         else:
-            by_val, key = sender_key(sender)
-            targets = (by_value if by_val else by_identity).get(key, targets)
+            by_value, key = sender_key(sender)
+            targets = (table.by_value if by_value else table.by_identity).get(key, table.any)
         if kwargs and len(targets) > _KEYWORD_LOOP_FROM:
             loop = self._keyword_loop(kwargs)
             if loop is not None:
                 return loop(self, targets, sender, kwargs)
-        return self._call_each(targets, sender, kwargs, [])
+        return self._call_each(targets, sender, kwargs)
 
     def _send_other_shape(self, sender: t.Any, kwargs: dict[str, t.Any]) -> Results:
         """The installed send met keywords of another shape: learn it (the next
         send with it is specialised) and send generically this time."""
         names = (*kwargs,)
         with self._lock:
-            if self._shape != names:
-                self._shape = names
+            if self._kwarg_names != names:
+                self._kwarg_names = names
                 self._publish()
-            targets = self._tables[0]
-        return self._call_each(targets, sender, kwargs, [])
+            table = self._table
+        if _settings.receiver_observer is not None:
+            return self._send_checked(table, table.any, sender, None, kwargs)
+        return self._call_each(table.any, sender, kwargs)
 
     def _keyword_loop(self, kwargs: dict[str, t.Any]) -> _loops.Loop | None:
         """The send loop specialised for these keyword names (None: the generic one).
@@ -466,20 +641,10 @@ class Signal:
         return cached[1]
 
     def _call_each(
-        self, targets: c.Iterable[Getter], sender: t.Any, kwargs: dict[str, t.Any], results: Results
+        self, targets: tuple[Getter, ...], sender: t.Any, kwargs: dict[str, t.Any]
     ) -> Results:
-        append = results.append
-        for getter in targets:
-            receiver = getter()
-            if receiver is None:
-                continue
-            try:
-                result = receiver(sender, **kwargs)
-            except Exception as exc:
-                self._failed(receiver, sender, exc)
-                result = exc
-            append((receiver, result))
-        return results
+        """Call ``targets`` with ``**kwargs``, whatever their names."""
+        return _call_any_shape(self, targets, sender, kwargs)
 
     async def send_async(
         self,
@@ -493,54 +658,85 @@ class Signal:
 
         Coroutine receivers are awaited; a plain receiver needs
         ``_sync_wrapper`` (blinker's rule), else RuntimeError. The error
-        policy and the argument guard apply as in :meth:`send`.
+        policy, the argument guard and the receiver observer apply as in
+        :meth:`send`.
         """
-        self._tick()
+        self._count_send()
         if self._muted:
             return []
-        results: Results = []
+        table = self._fresh_table()
+        coroutines = table.coroutines
         guard = _settings.guard_arguments
-        for receiver in self.receivers_for(sender):
-            before = snapshot_arguments(sender, kwargs) if guard else None
-            if is_coroutine_receiver(receiver):
+        observer = _settings.receiver_observer
+        results: Results = []
+        for getter in _targets_in(table, sender):
+            receiver = getter()
+            if receiver is None:
+                continue
+            if id(getter) in coroutines:
                 call = receiver
             elif _sync_wrapper is None:
                 raise RuntimeError("Cannot send to a non-coroutine function.")
             else:
                 call = _sync_wrapper(receiver)
+            before = snapshot_arguments(sender, kwargs) if guard else None
+            started = time.perf_counter() if observer is not None else 0.0
             try:
                 result = await call(sender, **kwargs)
-            except Exception as exc:
+            except BaseException as exc:
+                if observer is not None:
+                    _observe(observer, self, receiver, started, exc)
+                if not isinstance(exc, Exception):
+                    raise
                 self._failed(receiver, sender, exc)
                 result = exc
+            else:
+                if observer is not None:
+                    _observe(observer, self, receiver, started, None)
             if before is not None:
                 self._check_guard(receiver, sender, kwargs, before)
             results.append((receiver, result))
         return results
 
-    def _send_careful(
+    def _send_checked(
         self,
+        table: _Table,
+        targets: tuple[Getter, ...],
         sender: t.Any,
         async_wrapper: c.Callable[[Receiver], Receiver] | None,
         kwargs: dict[str, t.Any],
     ) -> Results:
-        """The send path for muted signals, coroutine receivers and the guard."""
+        """The send for muted signals, coroutine receivers, the argument guard
+        and the receiver observer: the checks each receiver call needs."""
         if self._muted:
             return []
+        coroutines = table.coroutines
         guard = _settings.guard_arguments
+        observer = _settings.receiver_observer
         results: Results = []
-        for receiver in self.receivers_for(sender):
-            before = snapshot_arguments(sender, kwargs) if guard else None
+        for getter in targets:
+            receiver = getter()
+            if receiver is None:
+                continue
             call = receiver
-            if is_coroutine_receiver(receiver):
+            if id(getter) in coroutines:
                 if async_wrapper is None:
                     raise RuntimeError("Cannot send to a coroutine function.")
                 call = async_wrapper(receiver)
+            before = snapshot_arguments(sender, kwargs) if guard else None
+            started = time.perf_counter() if observer is not None else 0.0
             try:
                 result = call(sender, **kwargs)
-            except Exception as exc:
+            except BaseException as exc:
+                if observer is not None:
+                    _observe(observer, self, receiver, started, exc)
+                if not isinstance(exc, Exception):
+                    raise
                 self._failed(receiver, sender, exc)
                 result = exc
+            else:
+                if observer is not None:
+                    _observe(observer, self, receiver, started, None)
             if before is not None:
                 self._check_guard(receiver, sender, kwargs, before)
             results.append((receiver, result))
@@ -553,7 +749,7 @@ class Signal:
         if not changed:
             return
         record = self._records.get(receiver_id(receiver))
-        name = record.name if record is not None else qualified_name(receiver)
+        name = record.name(receiver) if record is not None else qualified_name(receiver)
         try:
             raise SignalArgumentMutated(name, self.name_for_logs, changed)
         except SignalArgumentMutated as exc:
@@ -566,13 +762,13 @@ class Signal:
         """
         if self._policy == RAISE or not _settings.isolate_failures:
             raise exc
-        with self._critical():
+        with self._lock:
             self._failures += 1
             record = self._records.get(receiver_id(receiver))
             if record is not None:
                 record.failures += 1
             owned_by = record.owners() if record is not None else ()
-        name = record.name if record is not None else qualified_name(receiver)
+        name = record.name(receiver) if record is not None else qualified_name(receiver)
         owners = [o for o in owned_by if isinstance(o, str)]
         owned = f" (plugin {', '.join(owners)})" if owners else ""
         logger.error(
@@ -585,19 +781,21 @@ class Signal:
             exc,
             exc_info=exc,
         )
-        if self is not receiver_failed and receiver_failed.receivers:
+        if self is not receiver_failed and receiver_failed._records:
             receiver_failed.send(
                 self, receiver=receiver, sender_=sender, exception=exc, owners=tuple(owners)
             )
 
     # -- lookups ------------------------------------------------------------
 
+    def _fresh_table(self) -> _Table:
+        """The table, made again first if a change made it stale."""
+        if self._dirty:
+            self._refresh()
+        return self._table
+
     def _targets_for(self, sender: t.Any) -> tuple[Getter, ...]:
-        targets, by_value, by_identity = self._tables
-        if is_any(sender):
-            return targets
-        by_val, key = sender_key(sender)
-        return (by_value if by_val else by_identity).get(key, targets)
+        return _targets_in(self._fresh_table(), sender)
 
     def has_receivers_for(self, sender: t.Any) -> bool:
         """Whether a send by ``sender`` would call anyone (weak receivers
@@ -611,169 +809,256 @@ class Signal:
             if receiver is not None:
                 yield receiver
 
-    # -- bookkeeping (call inside _critical) ---------------------------------
+    # -- bookkeeping (lock held) ----------------------------------------------
+
+    def _hold(self, rid: c.Hashable, record: _Record, receiver: Receiver, weak: bool) -> None:
+        """Hold a new record's receiver weakly or strongly, as asked."""
+        if weak:
+            try:
+                ref: _WeakReceiver
+                if type(receiver) is MethodType:
+                    method = _WeakMethod(receiver.__self__, self._on_receiver_death)
+                    method.func = receiver.__func__
+                    ref = method
+                else:
+                    ref = _WeakReceiver(receiver, self._on_receiver_death)
+            except TypeError:  # cannot be weakly referenced: held strongly, as in blinker
+                pass
+            else:
+                ref.rid = rid
+                record.ref = record.getter = ref
+                return
+        # The record holds the receiver; the tables only reach it through a
+        # plain weak reference (a C call, as fast as the weak getters), so a
+        # table made before a disconnect never keeps a receiver alive.
+        record.strong = receiver
+        try:
+            record.getter = weakref.ref(receiver)
+        except TypeError:
+            record.getter = itertools.repeat(receiver).__next__
+
+    def _settle_strength(self, rid: c.Hashable, record: _Record, receiver: Receiver | None) -> None:
+        """Hold the receiver strongly iff some connection asked for it."""
+        if receiver is None:  # collected meanwhile: its death is queued
+            return
+        wants_strong = record.wants_strong()
+        if wants_strong == (record.strong is not None):
+            return
+        record.strong, record.ref = None, None
+        self._hold(rid, record, receiver, weak=not wants_strong)
 
     def _remember_sender(self, skey: t.Any, sender: t.Any) -> None:
         by_value = skey[0]
-        self._sender_labels[skey] = sender if by_value else _short_repr(sender)
-        if by_value or skey in self._weak_senders:
+        if by_value:
+            self._sender_labels[skey] = sender
             return
+        if skey in self._weak_senders:
+            return
+        self._sender_labels[skey] = _short_repr(sender)
         # A sender that cannot be weakly referenced is kept until disconnected,
         # as blinker does.
         with suppress(TypeError):
-            self._weak_senders[skey] = make_ref(sender, self._sender_cleanup(skey))
+            target = sender.__self__ if type(sender) is MethodType else sender
+            ref = _WeakSender(target, self._on_sender_death)
+            ref.skey = skey
+            self._weak_senders[skey] = ref
 
-    def _sender_cleanup(self, skey: t.Any) -> c.Callable[[weakref.ref[t.Any]], None]:
-        def cleanup(ref: weakref.ref[t.Any]) -> None:
-            if not sys.is_finalizing():
-                self._pending.append((False, skey, ref))
-                self._flush()
+    def _receiver_died(self, ref: _WeakReceiver) -> None:
+        """Weak reference callback: queue the death; the table is stale."""
+        if not sys.is_finalizing():
+            self._pending.append(ref)
+            self._stale_unlocked()
 
-        return cleanup
+    def _sender_died(self, ref: _WeakSender) -> None:
+        """Weak reference callback: queue the death; the table is stale.
 
-    def _receiver_cleanup(self, rid: c.Hashable) -> c.Callable[[weakref.ref[t.Any]], None]:
-        def cleanup(ref: weakref.ref[t.Any]) -> None:
-            if not sys.is_finalizing():
-                self._pending.append((True, rid, ref))
-                self._flush()
-
-        return cleanup
-
-    @contextmanager
-    def _critical(self) -> c.Iterator[None]:
-        """Hold the lock for work on the bookkeeping; deaths reported meanwhile
-        are queued and applied (with a rebuild) once the lock is released."""
-        try:
-            with self._lock:
-                if self._busy:  # re-entered on this thread: the outer block flushes
-                    yield None
-                    return
-                self._busy = True
-                try:
-                    yield None
-                finally:
-                    self._busy = False
-        finally:
-            self._flush()
-
-    def _flush(self) -> None:
-        """Apply queued deaths now, unless the lock's holder will.
-
-        Every holder calls this after releasing the lock, so a death queued
-        while another thread held it is never left behind.
+        The death is also applied at once when the lock is free: dropping a
+        sender's connections may leave a receiver held weakly only, and it
+        should be collectable from now on, as when it is disconnected.
         """
-        while self._pending:
-            if not self._lock.acquire(blocking=False):
-                return
-            try:
-                if self._busy:
-                    return
-                self._busy = True
-                try:
-                    self._rebuild()
-                finally:
-                    self._busy = False
-            finally:
-                self._lock.release()
+        if sys.is_finalizing():
+            return
+        self._pending.append(ref)
+        self._stale_unlocked()
+        lock = self._lock
+        if lock._is_owned() or not lock.acquire(blocking=False):  # type: ignore[attr-defined]
+            return  # this thread is inside the bookkeeping, or another one: queued
+        try:
+            self._reap_pending()
+        finally:
+            lock.release()
 
     def _reap_pending(self) -> None:
-        """Forget receivers and senders whose weak references died (lock held, busy)."""
+        """Forget receivers and senders whose weak references died."""
         pending = self._pending
         while pending:
-            is_receiver, key, ref = pending.popleft()
-            if is_receiver:
-                record = self._records.get(key)
-                if record is not None and record.ref is ref and record.strong is None:
-                    del self._records[key]
-                continue
-            if self._weak_senders.get(key) is not ref:
-                continue
-            del self._weak_senders[key]
-            self._sender_labels.pop(key, None)
-            for rid, record in list(self._records.items()):
-                if record.senders.pop(key, None) is not None:
-                    self._drop_if_empty(rid, record)
-
-    def _settle_strength(self, rid: c.Hashable, record: _Record, receiver: Receiver) -> None:
-        """Hold the receiver strongly iff some connection asked for it."""
-        if record.wants_strong():
-            record.strong, record.ref = receiver, None
-            record.getter = itertools.repeat(receiver).__next__
-            return
-        if record.ref is None:
-            try:
-                record.ref = make_ref(receiver, self._receiver_cleanup(rid))
-            except TypeError:
-                record.strong = receiver
-                record.getter = itertools.repeat(receiver).__next__
-                return
-        record.strong = None
-        record.getter = record.ref
-
-    def _drop_if_empty(self, rid: c.Hashable, record: _Record) -> None:
-        if not record.senders:
-            del self._records[rid]
-            return
-        receiver = record.receiver()
-        if receiver is not None:
-            self._settle_strength(rid, record, receiver)
-
-    def _rebuild(self) -> None:
-        """Recompute the dispatch tables from the records (lock held, busy)."""
-        self._reap_pending()
-        keys = {k for r in self._records.values() for k in r.senders if k is not _ANY_KEY}
-        any_targets: list[Getter] = []
-        per_sender: dict[t.Any, list[Getter]] = {k: [] for k in keys}
-        for record in self._records.values():
-            if _ANY_KEY in record.senders:
-                any_targets.append(record.getter)
-                for lst in per_sender.values():
-                    lst.append(record.getter)
+            ref = pending.popleft()
+            if isinstance(ref, _WeakSender):
+                skey = ref.skey
+                if self._weak_senders.get(skey) is not ref:
+                    continue
+                del self._weak_senders[skey]
+                self._sender_labels.pop(skey, None)
+                for rid, record in list(self._records.items()):
+                    if record.senders.pop(skey, None) is None:
+                        continue
+                    if record.senders:
+                        self._settle_strength(rid, record, record.receiver())
+                    else:
+                        del self._records[rid]
             else:
-                for k in record.senders:
-                    per_sender[k].append(record.getter)
+                dead = self._records.get(ref.rid)
+                if dead is None or dead.ref is not ref:
+                    continue
+                del self._records[ref.rid]
+            self._stale(rebuild_all=True)
+
+    def _stale_unlocked(self) -> None:
+        """Route sends to _send_routed, which makes the table again first.
+
+        Safe without the lock: each step only makes sends take the slower,
+        locked path, and _refresh checks for queued deaths after publishing.
+        """
+        self._dirty = True
+        self._plain = None
+        self.__dict__.pop("send", None)
+        self._receivers_view = None
+        self._undo = None
+
+    def _stale(self, *, rebuild_all: bool) -> None:
+        """Mark the table stale after a change (lock held)."""
+        self._stale_unlocked()
+        self._changes += 1
+        if rebuild_all:
+            self._rebuild_all = True
+            self._appended = []  # a table from scratch has them all
+
+    def _refresh(self) -> None:
+        """Make the table again from the bookkeeping and publish it, once for
+        all the changes since the last time."""
+        with self._lock:
+            while self._dirty:
+                changes = self._changes
+                self._reap_pending()
+                appended, self._appended = self._appended, []
+                if self._rebuild_all:
+                    self._rebuild_all = False
+                    table = self._build_table()
+                elif appended:
+                    table = self._extended_table(appended)
+                else:
+                    table = self._table
+                self._table = table
+                self._dirty = False
+                self._publish()
+                if self._changes != changes:  # changed by a finalizer meanwhile
+                    self._stale(rebuild_all=True)
+
+    def _build_table(self) -> _Table:
+        """The table for the records, from scratch."""
+        every: list[Getter] = []
+        per_sender: dict[t.Any, list[Getter]] = {}
+        coroutines = []
+        for record in list(self._records.values()):
+            getter = record.getter
+            if record.coroutine:
+                coroutines.append(id(getter))
+            if _ANY_KEY in record.senders:
+                every.append(getter)
+                for getters in per_sender.values():
+                    getters.append(getter)
+                continue
+            for skey in record.senders:
+                own = per_sender.get(skey)
+                if own is None:
+                    # a sender's own list starts with the ANY receivers before it
+                    per_sender[skey] = own = list(every)
+                own.append(getter)
         by_value: dict[t.Any, tuple[Getter, ...]] = {}
         by_identity: dict[t.Any, tuple[Getter, ...]] = {}
-        for (is_value, key), lst in per_sender.items():
-            (by_value if is_value else by_identity)[key] = tuple(lst)
-        self._tables = (tuple(any_targets), by_value, by_identity)
-        self._has_coroutines = any(r.coroutine for r in self._records.values())
-        self.receivers = {
-            rid: (r.strong if r.strong is not None else r.ref) for rid, r in self._records.items()
-        }
+        for (is_value, key), getters in per_sender.items():
+            (by_value if is_value else by_identity)[key] = tuple(getters)
+        return _Table(tuple(every), by_value, by_identity, frozenset(coroutines))
+
+    def _extended_table(self, appended: list[_Record]) -> _Table:
+        """The table with receivers connected after everything in it.
+
+        They come last in every tuple they belong to, so the order holds.
+        The sender dicts are changed in place (a send reads one entry, which
+        is replaced whole) unless the previous table is kept for undoing.
+        """
+        every, by_value, by_identity, coroutines = self._table
+        if self._undo is not None:
+            by_value, by_identity = dict(by_value), dict(by_identity)
+        added_coroutines = []
+        for record in appended:
+            getter = record.getter
+            if record.coroutine:
+                added_coroutines.append(id(getter))
+            if _ANY_KEY in record.senders:
+                every = (*every, getter)
+                for table in (by_value, by_identity):
+                    for key, getters in table.items():
+                        table[key] = (*getters, getter)
+                continue
+            for is_value, key in record.senders:
+                table = by_value if is_value else by_identity
+                table[key] = (*table.get(key, every), getter)
+        if added_coroutines:
+            coroutines = coroutines.union(added_coroutines)
+        return _Table(every, by_value, by_identity, coroutines)
+
+    def _put_back(self, table: _Table) -> None:
+        """Disconnecting the receiver the last change added: publish the table
+        from before that change."""
+        self._changes += 1
+        self._undo = None
+        self._appended = []
+        self._receivers_view = None
+        self._table = table
+        self._dirty = False
         self._publish()
 
     def _publish(self) -> None:
-        """Choose the send path from the tables and switches (lock held)."""
-        targets, by_value, by_identity = self._tables
-        self._careful = self._muted or self._has_coroutines or _settings.guard_arguments
-        self._fast = None if self._careful or by_value or by_identity else targets
+        """Choose the send path from the table and the switches (lock held)."""
+        table = self._table
+        observer = _settings.receiver_observer
+        self._needs_checks = self._muted or bool(table.coroutines) or _settings.guard_arguments
+        plain = None
+        if not (self._dirty or self._needs_checks or table.by_value or table.by_identity):
+            plain = table.any
         installed = None
-        if self._fast is not None:
+        if plain is not None and self._specialise:
             installed = _loops.make_send(
                 self,
-                self._fast,
-                self._tick,
-                self._shape,
+                plain,
+                self._count_send,
+                self._kwarg_names,
                 self._send_other_shape,
-                type(self).send.__doc__,
+                Signal.send.__doc__,
+                observer,
+                _observer_failed,
             )
+        if observer is not None:
+            plain = None  # the class send does not time; _send_routed does
+        self._plain = plain
         if installed is None:
             self.__dict__.pop("send", None)
         else:
             self.__dict__["send"] = installed
+        if self._pending:  # a death queued meanwhile: stay on the locked path
+            self._stale_unlocked()
 
 
-def _after(targets: tuple[Getter, ...], getter: Getter) -> tuple[Getter, ...]:
-    """The targets that come after ``getter``.
+def _targets_in(table: _Table, sender: t.Any) -> tuple[Getter, ...]:
+    """Whom a send by ``sender`` calls, in ``table``."""
+    if is_any(sender):
+        return table.any
+    by_value, key = sender_key(sender)
+    return (table.by_value if by_value else table.by_identity).get(key, table.any)
 
-    Getters are compared, not the receivers they return: a weak bound
-    method's getter returns a new method object on every call.
-    """
-    for index, candidate in enumerate(targets):
-        if candidate is getter:
-            return targets[index + 1 :]
-    return ()
+
+_call_any_shape = t.cast(_loops.Loop, _loops.loop_for(_loops.ANY_SHAPE))
 
 
 class _BlockOwner:

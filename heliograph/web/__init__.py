@@ -38,7 +38,7 @@ from heliograph.config import Config, ConfigError, configured_plugins, install, 
 from heliograph.lib import signals
 from heliograph.logic import uploads
 from heliograph.model import migrate
-from heliograph.web import accounts, blueprints, templating
+from heliograph.web import accounts, blueprints, metrics, templating
 from heliograph.web.views import api, render_error
 
 __all__ = ["make_app"]
@@ -81,6 +81,7 @@ def make_app(config: Config | c.Mapping[str, t.Any] | None = None) -> Flask:
     app.teardown_appcontext(_remove_session)
     _rebroadcast_request_signals(app)
     _register_error_handlers(app)
+    metrics.init_app(app)
     accounts.init_app(app)
     templating.init_app(app)
     with app.app_context():

@@ -17,7 +17,17 @@ from heliograph.config import ConfigError
 from heliograph.lib import signals
 from heliograph.plugins import PluginImplementations, interfaces
 from heliograph.web import accounts
-from heliograph.web.views import admin, api, dataset, group, home, organization, resource, user
+from heliograph.web.views import (
+    admin,
+    api,
+    dashboard,
+    dataset,
+    group,
+    home,
+    organization,
+    resource,
+    user,
+)
 
 __all__ = ["ANNOUNCED_TYPES", "register", "register_all"]
 
@@ -45,6 +55,7 @@ def register_all(app: Flask) -> None:
     register(app, group.blueprint, "group")
     register(app, organization.blueprint, "organization")
     register(app, user.blueprint)
+    register(app, dashboard.blueprint)
     _dataset_type_blueprints(app)
     _group_type_blueprints(app)
     _plugin_blueprints(app)

@@ -248,10 +248,18 @@ def test_isolate_failures_false_also_raises_for_per_sender_receivers(
 def test_strict_raises_failures_inside_the_block_only(isolating: NamedSignal) -> None:
     isolating.connect(failing)
     with signals.strict():
-        assert signals.settings() == {"isolate_failures": False, "guard_arguments": True}
+        assert signals.settings() == {
+            "isolate_failures": False,
+            "guard_arguments": True,
+            "receiver_observer": None,
+        }
         with pytest.raises(Boom):
             isolating.send("x")
-    assert signals.settings() == {"isolate_failures": True, "guard_arguments": False}
+    assert signals.settings() == {
+        "isolate_failures": True,
+        "guard_arguments": False,
+        "receiver_observer": None,
+    }
     assert isinstance(isolating.send("x")[0][1], Boom)
 
 

@@ -269,3 +269,23 @@ def test_without_smtp_server_the_mail_is_written_to_the_mail_folder(
     text = mail.read_text(encoding="utf-8")
     assert "alice@example.org" in text and "/user/reset/" in text
     assert len(calls["request_password_reset"]) == 1
+
+
+@pytest.mark.parametrize("fullname", ["Alice", "Ålice Ünicode"])
+def test_the_mail_file_holds_the_link_as_is(
+    make_web_app: t.Any, tmp_path: Path, fullname: str
+) -> None:
+    """The .eml file is the text as written: the whole absolute link on one
+    line, no quoted-printable soft breaks or =3D, so it can be clicked."""
+    folder = tmp_path / "mail"
+    client = make_web_app(**{"heliograph.mail_folder": str(folder)}).test_client()
+    make_user("alice", fullname=fullname)
+    assert ask_reset(client, "alice").status_code == 200
+    [mail] = list(folder.glob("*.eml"))
+    text = mail.read_bytes().decode("utf-8")
+    assert "quoted-printable" not in text and "base64" not in text
+    [link] = re.findall(r"^http://portal\.test/user/reset/\S+$", text, re.MULTILINE)
+    assert "?key=" in link and "=3D" not in link
+    assert f"Hello {fullname}," in text
+    page = client.get(link.removeprefix("http://portal.test"))
+    assert page.status_code == 200 and "password1" in page.get_data(as_text=True)

@@ -5,7 +5,9 @@
   newest first, 31 a page, with newer/older links (``?before=``/``?after=``);
 - ``/dashboard``: the signed-in user's stream (others are sent to log in);
 - ``/dataset/changes/<activity_id>``: what that activity changed in the
-  dataset, against the activity before it.
+  dataset, against the activity before it: a summary in words ("Changed the
+  title to ..."), each changed field before and after, then the line diff of
+  the two snapshots; long values wrap, so the page fits a phone's width.
 
 The dataset, organization, group and user pages show the latest activities
 too: the plugin's templates extend the portal's and fill their ``activity``
@@ -23,6 +25,7 @@ import flask
 from flask import Blueprint
 
 import heliograph.plugins.toolkit as tk
+from heliograph.ext.activity.changes import summarize
 
 activity = Blueprint("activity", __name__)
 
@@ -143,12 +146,14 @@ def dashboard() -> t.Any:
 
 @activity.route("/dataset/changes/<id>")
 def changes(id: str) -> str:
-    shown = _call("activity_diff", {"id": id, "object_type": "package", "diff_type": "html"})
+    shown = _call("activity_diff", {"id": id, "object_type": "package", "diff_type": "unified"})
     previous, this = shown["activities"]
     package = this["data"]["package"]
+    before = previous["data"].get("package") or {}
     return flask.render_template(
         "activity/changes.html",
-        diff=shown["diff"],
+        summary=summarize(before, package),
+        diff_lines=shown["diff"].splitlines()[2:],  # without the ---/+++ header
         previous=previous,
         this=this,
         package=package,

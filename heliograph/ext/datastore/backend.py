@@ -725,10 +725,15 @@ class Backend:
         limit: int = 100,
         offset: int = 0,
         include_total: bool = True,
+        total_estimation_threshold: int | None = None,
         distinct: bool = False,
         records_format: str = "objects",
     ) -> dict[str, t.Any]:
-        """Rows of the table as CKAN's ``datastore_search`` answers them."""
+        """Rows of the table as CKAN's ``datastore_search`` answers them.
+
+        With ``total_estimation_threshold``, on PostgreSQL, the total is the
+        planner's estimate of the matching rows when that estimate reaches the
+        threshold (``total_was_estimated`` true): no count over a large table."""
         quote = ty.quote
         words = re.findall(r"\w+", q) if isinstance(q, str) else []
         indexing = bool(words) and self.fts  # indexes stale rows first: a write
@@ -802,7 +807,18 @@ class Backend:
                 "fields": [_field_out(table, col, available) for col in chosen],
                 "records": records,
             }
-            if include_total:
+            estimate = None
+            if include_total and len(records) < limit and (records or offset == 0):
+                # the last page: the rows before it and on it are all there are
+                result["total"] = offset + len(records)
+                result["total_was_estimated"] = False
+                return result
+            if include_total and total_estimation_threshold is not None and not distinct:
+                estimate = self._estimated_rows(conn, f"SELECT 1 FROM {source} {where}", params)
+            if estimate is not None and estimate >= (total_estimation_threshold or 0):
+                result["total"] = estimate
+                result["total_was_estimated"] = True
+            elif include_total:
                 if distinct:
                     count_sql = (
                         f"SELECT COUNT(*) FROM (SELECT DISTINCT {', '.join(selected) or '1'} "
@@ -813,6 +829,20 @@ class Backend:
                 result["total"] = conn.execute(sa.text(count_sql), params).scalar_one()
                 result["total_was_estimated"] = False
             return result
+
+    def _estimated_rows(
+        self, conn: sa.Connection, sql: str, params: dict[str, t.Any]
+    ) -> int | None:
+        """The planner's estimate of the rows ``sql`` gives (PostgreSQL), else None."""
+        if self.sqlite:
+            return None
+        plan = conn.execute(sa.text(f"EXPLAIN (FORMAT JSON) {sql}"), params).scalar_one()
+        if isinstance(plan, str):
+            plan = json.loads(plan)
+        try:
+            return int(plan[0]["Plan"]["Plan Rows"])
+        except (LookupError, TypeError, ValueError):
+            return None
 
     # -- info and dump ---------------------------------------------------------
 

@@ -387,7 +387,9 @@ def datastore_search(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     """Rows of the table: ``filters`` (``{field: value or [values]}``), ``q``
     (full text, or ``{field: text}`` for a plain per-field match), ``fields``,
     ``sort`` (``"a, b desc"``), ``limit`` (default 100, at most 32000), ``offset``,
-    ``include_total``, ``distinct``, ``records_format`` (``objects`` or ``lists``)."""
+    ``include_total``, ``total_estimation_threshold`` (on PostgreSQL, a total
+    estimated at or over it is given as the estimate, ``total_was_estimated``
+    true), ``distinct``, ``records_format`` (``objects`` or ``lists``)."""
     extras = sorted(str(k) for k in data_dict if k not in SEARCH_KEYS)
     if extras:
         raise tk.ValidationError({"__extras": [f'invalid value "{k}"' for k in extras]})
@@ -416,6 +418,11 @@ def datastore_search(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     limit = min(_natural(data_dict, "limit", ROWS_DEFAULT), int(rows_max))
     offset = _natural(data_dict, "offset", 0)
     include_total = _bool(data_dict, "include_total", True)
+    threshold = (
+        None
+        if data_dict.get("total_estimation_threshold") in (None, "")
+        else _natural(data_dict, "total_estimation_threshold", 0)
+    )
     distinct = _bool(data_dict, "distinct", False)
     records_format = data_dict.get("records_format") or "objects"
     if records_format not in ("objects", "lists"):
@@ -433,6 +440,7 @@ def datastore_search(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
         limit=limit,
         offset=offset,
         include_total=include_total,
+        total_estimation_threshold=threshold,
         distinct=distinct,
         records_format=records_format,
     )

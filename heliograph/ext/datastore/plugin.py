@@ -1,4 +1,4 @@
-"""The ``datastore`` plugin: its actions, auth functions and commands."""
+"""The ``datastore`` plugin: its actions, auth functions, commands and pages."""
 
 from __future__ import annotations
 
@@ -15,6 +15,12 @@ class DatastorePlugin(p.SingletonPlugin):
     p.implements(p.IAuthFunctions)
     p.implements(p.IClick)
     p.implements(p.ISignal)
+    p.implements(p.IBlueprint)
+
+    def get_blueprint(self) -> t.Any:
+        from heliograph.ext.datastore.views import datastore
+
+        return datastore
 
     def get_signal_subscriptions(self) -> p.SignalMapping:
         return {

@@ -112,7 +112,8 @@ def stage_upload(
 ) -> uploads.Staged | None:
     """Stage the file in ``data_dict['upload']``, if any, and make ``resource``
     describe it (``url`` = its clean name, ``url_type`` = ``upload``, ``size``,
-    ``mimetype`` unless given)."""
+    ``mimetype`` and ``format`` unless given: the format is guessed from the
+    file's name, else its type)."""
     upload = data_dict.get("upload")
     if not uploads.given(upload):
         return None
@@ -122,4 +123,8 @@ def stage_upload(
     resource["size"] = staged.size
     if not resource.get("mimetype"):
         resource["mimetype"] = staged.mimetype
+    if not resource.get("format"):
+        guessed = uploads.guess_format(staged.filename, resource.get("mimetype"))
+        if guessed:
+            resource["format"] = guessed
     return staged

@@ -47,8 +47,10 @@ from heliograph.logic.validation import (
 __all__ = [
     "api_token_create",
     "group_create",
+    "group_member_create",
     "member_create",
     "organization_create",
+    "organization_member_create",
     "package_create",
     "resource_create",
     "user_create",
@@ -107,6 +109,10 @@ def resource_create(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     resource = {key: value for key, value in data_dict.items() if key not in NOT_RESOURCE_KEYS}
     resource.pop("id", None)
     staged = stage_upload(context, data_dict, resource)
+    if staged is None and not resource.get("format") and isinstance(resource.get("url"), str):
+        guessed = uploads.guess_format(resource["url"])
+        if guessed:
+            resource["format"] = guessed
     package_dict["resources"] = [*package_dict.get("resources", []), resource]
     index = len(package_dict["resources"]) - 1
     try:
@@ -234,6 +240,40 @@ def member_create(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
         member.state = model.tables.ACTIVE
     session.flush()
     return member_dictize(member)
+
+
+def _group_member_create(
+    context: Context, data_dict: DataDict, organization: bool
+) -> dict[str, t.Any]:
+    from heliograph.logic.action.update import group_of_kind
+
+    data_dict = require_mapping(data_dict)
+    kind = "organization" if organization else "group"
+    group_ref, username, role = require(data_dict, "id", "username", "role")
+    group = group_of_kind(context, group_ref, organization)
+    check_access(f"{kind}_member_create", context, {**data_dict, "id": group.id})
+    user = authz.user_by_id_or_name(context, username)
+    if user is None or user.state == model.tables.DELETED:
+        raise ObjectNotFound(f"User {username} was not found.")
+    return t.cast(
+        dict[str, t.Any],
+        get_action("member_create")(
+            dict(context),
+            {"id": group.id, "object": user.id, "object_type": "user", "capacity": role},
+        ),
+    )
+
+
+def group_member_create(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
+    """Make user ``username`` (name or id) a member of group ``id`` with ``role``
+    (admin, editor or member), or change their role; through ``member_create``."""
+    return _group_member_create(context, data_dict, organization=False)
+
+
+def organization_member_create(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
+    """Make user ``username`` a member of organization ``id`` with ``role``, or
+    change their role; through ``member_create``."""
+    return _group_member_create(context, data_dict, organization=True)
 
 
 # -- users and tokens ----------------------------------------------------------------------

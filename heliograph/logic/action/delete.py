@@ -26,7 +26,10 @@ from heliograph.logic.validation import require_mapping
 __all__ = [
     "api_token_revoke",
     "group_delete",
+    "group_member_delete",
+    "member_delete",
     "organization_delete",
+    "organization_member_delete",
     "package_delete",
     "resource_delete",
     "user_delete",
@@ -128,6 +131,71 @@ def organization_delete(context: Context, data_dict: DataDict) -> None:
     has datasets this is refused, unless ``create_unowned_dataset`` is on:
     then its datasets are detached from it. Returns None."""
     return _group_delete(context, data_dict, organization=True)
+
+
+def member_delete(context: Context, data_dict: DataDict) -> None:
+    """Take user or dataset ``object`` (``object_type``) out of group or
+    organization ``id``. Returns None; removing what is not a member is a
+    no-op."""
+    data_dict = require_mapping(data_dict)
+    group_ref, object_ref, object_type = require(data_dict, "id", "object", "object_type")
+    group = authz.group_by_id_or_name(context, group_ref)
+    if group is None or group.state == model.tables.DELETED:
+        raise ObjectNotFound("Group was not found.")
+    check_access("member_delete", context, {**data_dict, "id": group.id})
+    obj: model.User | model.Package | None
+    if object_type == "user":
+        obj = authz.user_by_id_or_name(context, object_ref)
+    elif object_type == "package":
+        obj = authz.package_by_id_or_name(context, object_ref)
+    else:
+        raise logic.ValidationError({"object_type": ["Must be one of: user, package"]})
+    if obj is None:
+        raise ObjectNotFound(f"{object_type.title()} was not found.")
+    session = context.get("session", model.Session)
+    session.execute(
+        update(model.Member)
+        .where(
+            model.Member.group_id == group.id,
+            model.Member.table_name == object_type,
+            model.Member.table_id == obj.id,
+        )
+        .values(state=model.tables.DELETED)
+    )
+    session.flush()
+    return None
+
+
+def _group_member_delete(context: Context, data_dict: DataDict, organization: bool) -> None:
+    from heliograph.logic.action.update import group_of_kind
+
+    data_dict = require_mapping(data_dict)
+    kind = "organization" if organization else "group"
+    (group_ref,) = require(data_dict, "id")
+    user_ref = data_dict.get("user_id") or data_dict.get("username")
+    if not user_ref or not isinstance(user_ref, str):
+        raise logic.ValidationError({"user_id": ["Missing value"]})
+    group = group_of_kind(context, group_ref, organization)
+    check_access(f"{kind}_member_delete", context, {**data_dict, "id": group.id})
+    user = authz.user_by_id_or_name(context, user_ref)
+    if user is None:
+        raise ObjectNotFound(f"User {user_ref} was not found.")
+    get_action("member_delete")(
+        dict(context), {"id": group.id, "object": user.id, "object_type": "user"}
+    )
+    return None
+
+
+def group_member_delete(context: Context, data_dict: DataDict) -> None:
+    """Take user ``user_id`` (id or name; ``username`` also accepted) out of
+    group ``id``, through ``member_delete``. Returns None."""
+    return _group_member_delete(context, data_dict, organization=False)
+
+
+def organization_member_delete(context: Context, data_dict: DataDict) -> None:
+    """Take user ``user_id`` out of organization ``id``, through
+    ``member_delete``. Returns None."""
+    return _group_member_delete(context, data_dict, organization=True)
 
 
 def user_delete(context: Context, data_dict: DataDict) -> None:

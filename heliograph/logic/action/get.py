@@ -22,7 +22,12 @@ from heliograph.logic import (
 )
 from heliograph.logic import auth as authz
 from heliograph.logic.action import session_of
-from heliograph.logic.dictization import group_dictize, package_dictize, user_dictize
+from heliograph.logic.dictization import (
+    LICENSES,
+    group_dictize,
+    package_dictize,
+    user_dictize,
+)
 from heliograph.logic.validation import (
     NUL_MESSAGE,
     boolean_validator,
@@ -42,7 +47,11 @@ __all__ = [
     "group_list",
     "help_show",
     "group_show",
+    "license_list",
+    "member_list",
+    "member_roles_list",
     "organization_list",
+    "organization_list_for_user",
     "organization_show",
     "package_list",
     "package_search",
@@ -76,6 +85,43 @@ def help_show(context: Context, data_dict: DataDict) -> str | None:
     except KeyError:
         raise ObjectNotFound(str(UnknownAction(name))) from None
     return inspect.getdoc(action)
+
+
+GENERIC_LICENSES = frozenset(
+    {"notspecified", "other-open", "other-pd", "other-at", "other-nc", "other-closed"}
+)
+SOFTWARE_LICENSES = frozenset({"gfdl"})
+DATA_LICENSES = frozenset({"odc-pddl", "odc-odbl", "odc-by"})
+
+
+def license_list(context: Context, data_dict: DataDict) -> list[dict[str, t.Any]]:
+    """The licences a dataset's ``license_id`` may name (CKAN's default list),
+    each as CKAN's ``license_dictize`` gives it: ``id``, ``title``, ``url``,
+    ``status``, ``od_conformance``, ``osd_conformance``, ``is_okd_compliant``,
+    ``is_osi_compliant``, ``is_generic``, ``family``, ``maintainer`` and the
+    ``domain_content``/``domain_data``/``domain_software`` flags."""
+    check_access("license_list", context, data_dict)
+    found = []
+    for license_id, (title, url, is_open) in LICENSES.items():
+        found.append(
+            {
+                "id": license_id,
+                "title": title,
+                "url": url,
+                "status": "active",
+                "od_conformance": "approved" if is_open else "not reviewed",
+                "osd_conformance": "not reviewed",
+                "is_okd_compliant": is_open,
+                "is_osi_compliant": False,
+                "is_generic": license_id in GENERIC_LICENSES,
+                "family": "",
+                "maintainer": "",
+                "domain_content": license_id not in DATA_LICENSES,
+                "domain_data": license_id in DATA_LICENSES,
+                "domain_software": license_id in SOFTWARE_LICENSES,
+            }
+        )
+    return found
 
 
 def status_show(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
@@ -574,3 +620,107 @@ def user_list(context: Context, data_dict: DataDict) -> list[t.Any]:
         user_dictize(user, context, include_email=_may_see_private_details(context, user))
         for user in users
     ]
+
+
+# -- memberships -------------------------------------------------------------------
+
+
+def member_list(context: Context, data_dict: DataDict) -> list[tuple[str, str, str]]:
+    """The members of group or organization ``id``: ``(id, type, capacity)``
+    triples, optionally only of ``object_type`` (``user``/``package``) and
+    ``capacity``."""
+    data_dict = require_mapping(data_dict)
+    ref = _id_param(data_dict, "id")
+    group = authz.group_by_id_or_name(context, ref)
+    if group is None or group.state == model.tables.DELETED:
+        raise ObjectNotFound("Group was not found.")
+    check_access("member_list", context, {**data_dict, "id": group.id})
+    params = validate_or_raise(
+        data_dict,
+        {
+            "object_type": [ignore_missing, string_type()],
+            "capacity": [ignore_missing, string_type()],
+        },
+        context,
+    )
+    query = select(model.Member.table_id, model.Member.table_name, model.Member.capacity).where(
+        model.Member.group_id == group.id, model.Member.state == model.tables.ACTIVE
+    )
+    if params.get("object_type"):
+        query = query.where(model.Member.table_name == params["object_type"])
+    if params.get("capacity"):
+        query = query.where(model.Member.capacity == params["capacity"])
+    query = query.order_by(model.Member.table_name, model.Member.table_id)
+    rows = session_of(context).execute(query)
+    return [(str(i), str(kind), str(capacity)) for i, kind, capacity in rows]
+
+
+ROLE_TITLES = {"admin": "Admin", "editor": "Editor", "member": "Member"}
+
+
+def member_roles_list(context: Context, data_dict: DataDict) -> list[dict[str, str]]:
+    """The roles a user may hold in a group or organization (``group_type``,
+    default ``organization``): ``[{value, text}]``. Groups have no editors."""
+    data_dict = require_mapping(data_dict)
+    check_access("member_roles_list", context, data_dict)
+    group_type = data_dict.get("group_type") or "organization"
+    roles = authz.ROLES if group_type == "organization" else ("admin", "member")
+    return [{"value": role, "text": ROLE_TITLES[role]} for role in roles]
+
+
+def organization_list_for_user(context: Context, data_dict: DataDict) -> list[dict[str, t.Any]]:
+    """The organizations where user ``id`` (default: the caller) holds
+    ``permission`` (default ``manage_group``: any role), each with the user's
+    ``capacity``; a sysadmin gets every organization (capacity ``admin``)."""
+    data_dict = require_mapping(data_dict)
+    check_access("organization_list_for_user", context, data_dict)
+    params = validate_or_raise(
+        data_dict,
+        {
+            "id": [ignore_missing, string_type()],
+            "permission": [default("manage_group"), string_type()],
+            "include_dataset_count": [default(False), boolean_validator],
+        },
+        context,
+    )
+    if params.get("id"):
+        user = authz.user_by_id_or_name(context, params["id"])
+        if user is None:
+            raise ObjectNotFound("User not found")
+    else:
+        user = authz.current_user(context)
+    if user is None:
+        return []
+    session = session_of(context)
+    organizations = select(model.Group).where(
+        model.Group.is_organization.is_(True), model.Group.state == model.tables.ACTIVE
+    )
+    found: list[tuple[model.Group, str]] = []
+    if user.sysadmin:
+        found = [(group, "admin") for group in session.scalars(organizations)]
+    else:
+        rows = session.execute(
+            select(model.Group, model.Member.capacity)
+            .join(model.Member, model.Member.group_id == model.Group.id)
+            .where(
+                model.Group.is_organization.is_(True),
+                model.Group.state == model.tables.ACTIVE,
+                model.Member.table_name == "user",
+                model.Member.table_id == user.id,
+                model.Member.state == model.tables.ACTIVE,
+            )
+        ).all()
+        permission = params["permission"]
+        found = [
+            (group, capacity)
+            for group, capacity in rows
+            if permission in authz.PERMISSIONS.get(capacity, frozenset())
+        ]
+    found.sort(key=lambda item: (item[0].title or item[0].name).lower())
+    options = {"include_dataset_count": params["include_dataset_count"]}
+    result = []
+    for group, capacity in found:
+        group_dict = group_to_dict(context, group, options)
+        group_dict["capacity"] = capacity
+        result.append(group_dict)
+    return result

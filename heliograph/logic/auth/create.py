@@ -23,8 +23,10 @@ from heliograph.logic.auth import (
 __all__ = [
     "api_token_create",
     "group_create",
+    "group_member_create",
     "member_create",
     "organization_create",
+    "organization_member_create",
     "package_create",
     "resource_create",
     "user_create",
@@ -104,6 +106,19 @@ def member_create(context: Context, data_dict: DataDict) -> Result:
     if has_permission(context, group.id, permission):
         return ok()
     return refuse(f"User {who(context)} not authorized to edit group {group.id}")
+
+
+def group_member_create(context: Context, data_dict: DataDict) -> Result:
+    """Admins of the group or organization (``membership``)."""
+    group = group_by_id_or_name(context, data_dict.get("id"))
+    if group is None:
+        raise ObjectNotFound("Group was not found.")
+    if has_permission(context, group.id, "membership"):
+        return ok()
+    return refuse(f"User {who(context)} not authorized to edit the members of group {group.id}")
+
+
+organization_member_create = group_member_create
 
 
 @auth_allow_anonymous_access

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing as t
 
+from heliograph.config import config
 from heliograph.logic import Context, DataDict
 from heliograph.logic.auth import (
     current_user,
@@ -15,11 +16,15 @@ from heliograph.logic.auth import (
     resource_object,
     who,
 )
+from heliograph.logic.auth.create import group_member_create, member_create
 
 __all__ = [
     "api_token_revoke",
     "group_delete",
+    "group_member_delete",
+    "member_delete",
     "organization_delete",
+    "organization_member_delete",
     "package_delete",
     "resource_delete",
     "user_delete",
@@ -54,11 +59,31 @@ def api_token_revoke(context: Context, data_dict: DataDict) -> Result:
 
 
 def group_delete(context: Context, data_dict: DataDict) -> Result:
-    """Admins of the group or organization."""
+    """Admins of the group, when ``user_delete_groups`` is on (sysadmins always)."""
+    if not config.auth("user_delete_groups"):
+        return refuse(f"User {who(context)} not authorized to delete groups")
     return group_admin(context, data_dict, "delete", "delete")
 
 
-organization_delete = group_delete
+def organization_delete(context: Context, data_dict: DataDict) -> Result:
+    """Admins of the organization, when ``user_delete_organizations`` is on
+    (sysadmins always)."""
+    if not config.auth("user_delete_organizations"):
+        return refuse(f"User {who(context)} not authorized to delete organizations")
+    return group_admin(context, data_dict, "delete", "delete")
+
+
+def member_delete(context: Context, data_dict: DataDict) -> Result:
+    """As ``member_create``."""
+    return member_create(context, data_dict)
+
+
+def group_member_delete(context: Context, data_dict: DataDict) -> Result:
+    """As ``group_member_create``: admins of the group or organization."""
+    return group_member_create(context, data_dict)
+
+
+organization_member_delete = group_member_delete
 
 
 def user_delete(context: Context, data_dict: DataDict) -> Result:

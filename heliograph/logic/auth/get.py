@@ -22,9 +22,13 @@ from heliograph.logic.auth import (
 __all__ = [
     "api_token_list",
     "group_list",
-    "help_show",
     "group_show",
+    "help_show",
+    "license_list",
+    "member_list",
+    "member_roles_list",
     "organization_list",
+    "organization_list_for_user",
     "organization_show",
     "package_list",
     "package_search",
@@ -46,6 +50,11 @@ def site_read(context: Context, data_dict: DataDict) -> Result:
 
 @auth_allow_anonymous_access
 def help_show(context: Context, data_dict: DataDict) -> Result:
+    return ok()
+
+
+@auth_allow_anonymous_access
+def license_list(context: Context, data_dict: DataDict) -> Result:
     return ok()
 
 
@@ -120,6 +129,22 @@ def group_list(context: Context, data_dict: DataDict) -> Result:
 
 @auth_allow_anonymous_access
 def organization_list(context: Context, data_dict: DataDict) -> Result:
+    return ok()
+
+
+@auth_allow_anonymous_access
+def member_list(context: Context, data_dict: DataDict) -> Result:
+    """As ``group_show``."""
+    return group_show(context, data_dict)
+
+
+@auth_allow_anonymous_access
+def member_roles_list(context: Context, data_dict: DataDict) -> Result:
+    return ok()
+
+
+@auth_allow_anonymous_access
+def organization_list_for_user(context: Context, data_dict: DataDict) -> Result:
     return ok()
 
 

@@ -14,9 +14,8 @@ import flask
 from flask import Blueprint
 from werkzeug.exceptions import NotFound
 
-from heliograph.web.views import call_action, forms, int_arg
-
-ROWS = 20
+from heliograph.web.views import call_action, dataset_manage, forms, markup
+from heliograph.web.views import search as search_module
 
 
 def make_blueprint(package_type: str = "dataset", plugin: t.Any = None) -> Blueprint:
@@ -26,36 +25,37 @@ def make_blueprint(package_type: str = "dataset", plugin: t.Any = None) -> Bluep
     read_template = _template(plugin, "read_template", "dataset/read.html")
 
     def search() -> str:
-        q = flask.request.args.get("q", "").strip()
-        page = int_arg("page", 1)
-        data_dict: dict[str, t.Any] = {
-            "q": q,
-            "rows": ROWS,
-            "start": (page - 1) * ROWS,
-            "include_private": True,  # those the caller may see; the action filters
-        }
-        if package_type != "dataset":
-            data_dict["fq"] = f"+dataset_type:{package_type}"
-        found = call_action("package_search", data_dict)
+        fq = [f"+dataset_type:{package_type}"] if package_type != "dataset" else []
+        found = search_module.search(fq)
         return flask.render_template(
             search_template,
             package_type=package_type,
-            q=q,
-            page=page,
-            rows=ROWS,
-            count=found.get("count", 0),
-            results=found.get("results", []),
+            s=found,
+            q=found["q"],
+            page=found["page"],
+            rows=found["rows"],
+            count=found["count"],
+            results=found["results"],
         )
 
     def read(id: str) -> str:
         package = call_action("package_show", {"id": id})
         if package.get("type", "dataset") != package_type:
             raise NotFound(f"Dataset {id} is not of type {package_type}.")
-        return flask.render_template(read_template, package_type=package_type, pkg=package)
+        group_form = dataset_manage.AddToGroupForm()
+        group_form.group_added.choices = [
+            (group["id"], group.get("display_name") or group.get("title") or group["name"])
+            for group in dataset_manage.addable_groups(package)
+        ]
+        return flask.render_template(
+            read_template, package_type=package_type, pkg=package, group_form=group_form
+        )
 
     blueprint.add_url_rule("/", "search", search, strict_slashes=False)
     blueprint.add_url_rule("/<id>", "read", read)
     forms.add_dataset_routes(blueprint, package_type)
+    dataset_manage.add_routes(blueprint, package_type)
+    blueprint.add_app_template_filter(markup.render_markdown, "markdown")
     return blueprint
 
 

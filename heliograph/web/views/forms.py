@@ -14,7 +14,9 @@ What a caller can rely on:
 
 from __future__ import annotations
 
+import re
 import typing as t
+import unicodedata
 
 import flask
 from flask import Blueprint
@@ -35,7 +37,10 @@ from heliograph.web.views import call_action, page_context
 
 class DatasetForm(FlaskForm):  # type: ignore[misc]
     title = StringField("Title")
-    name = StringField("URL name", description="Lower-case letters, digits, - and _.")
+    name = StringField(
+        "URL name",
+        description="Lower-case letters, digits, - and _. Left empty, it is made from the title.",
+    )
     notes = TextAreaField("Description")
     tag_string = StringField("Tags", description="Separated by commas.")
     owner_org = SelectField("Organization", validate_choice=False)
@@ -46,7 +51,7 @@ class DatasetForm(FlaskForm):  # type: ignore[misc]
     author_email = StringField("Author e-mail")
     maintainer = StringField("Maintainer")
     maintainer_email = StringField("Maintainer e-mail")
-    license_id = StringField("Licence")
+    license_id = SelectField("Licence", validate_choice=False)
 
 
 class ResourceForm(FlaskForm):  # type: ignore[misc]
@@ -95,13 +100,17 @@ def download_url(package_type: str, pkg: dict[str, t.Any], res: dict[str, t.Any]
     )
 
 
-def _require(action: str, data_dict: dict[str, t.Any]) -> None:
+def require(action: str, data_dict: dict[str, t.Any]) -> None:
+    """Refuse the request (403 page, or 404) unless the caller may run ``action``."""
     try:
         logic.check_access(action, page_context(), data_dict)
     except logic.NotAuthorized as exc:
         raise Forbidden(exc.message or None) from None
     except logic.ObjectNotFound as exc:
         raise NotFound(exc.message or None) from None
+
+
+_require = require
 
 
 def _run(action: str, data_dict: dict[str, t.Any]) -> tuple[t.Any, dict[str, list[str]]]:
@@ -146,6 +155,36 @@ def _collect_errors(form: FlaskForm, errors: dict[str, list[str]]) -> dict[str, 
 
 # -- datasets ---------------------------------------------------------------------
 
+NAME_MAX = 100
+
+
+def slug_from_title(title: str) -> str:
+    """A dataset name made from ``title`` as CKAN's ``munge_title_to_name``
+    does: accents dropped, lower case, runs of anything but letters, digits,
+    ``-`` and ``_`` made one ``-``, at most 100 characters."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9_-]+", "-", ascii_title.lower()).strip("-_")
+    slug = re.sub(r"-{2,}", "-", slug)
+    return slug[:NAME_MAX].rstrip("-_")
+
+
+def _license_choices(current: str | None) -> list[tuple[str, str]]:
+    """CKAN's licence list (``license_list``), and the current licence if it
+    is not in it."""
+    licenses = call_action("license_list", {})
+    choices = [("", "(choose a licence)")]
+    choices += [(item["id"], item["title"]) for item in licenses]
+    if current and current not in {item["id"] for item in licenses}:
+        choices.append((current, current))
+    return choices
+
+
+def _dataset_data(form: DatasetForm) -> dict[str, t.Any]:
+    data = {key: form[key].data or "" for key in DATASET_TEXT}
+    if not data["name"].strip() and data["title"].strip():
+        data["name"] = slug_from_title(data["title"])
+    return data
+
 
 def _organization_choices(current: str | None) -> list[tuple[str, str]]:
     """The organizations the caller may add datasets to (and the current owner)."""
@@ -164,12 +203,19 @@ def add_dataset_routes(blueprint: Blueprint, package_type: str) -> None:
     """``/new`` and ``/edit/<id>`` on the dataset blueprint of ``package_type``."""
 
     def new() -> t.Any:
-        _require("package_create", {"type": package_type})
+        from heliograph.web.views.group_forms import no_organization_page
+
+        refused = no_organization_page(package_type)
+        if refused is not None:
+            return refused
         form = DatasetForm()
         form.owner_org.choices = _organization_choices(None)
+        if flask.request.method == "GET" and flask.request.args.get("owner_org"):
+            form.owner_org.data = flask.request.args["owner_org"]
+        form.license_id.choices = _license_choices(form.license_id.data)
         errors: dict[str, list[str]] = {}
         if form.validate_on_submit():
-            data = {key: form[key].data or "" for key in DATASET_TEXT}
+            data = _dataset_data(form)
             data.update(
                 type=package_type,
                 owner_org=form.owner_org.data or None,
@@ -202,9 +248,10 @@ def add_dataset_routes(blueprint: Blueprint, package_type: str) -> None:
         else:
             form = DatasetForm()
         form.owner_org.choices = _organization_choices(pkg.get("owner_org"))
+        form.license_id.choices = _license_choices(pkg.get("license_id"))
         errors: dict[str, list[str]] = {}
         if form.validate_on_submit():
-            data = {key: form[key].data or "" for key in DATASET_TEXT}
+            data = _dataset_data(form)
             data.update(
                 id=pkg["id"],
                 owner_org=form.owner_org.data or None,

@@ -133,6 +133,74 @@ def sessions_revoke(id: str) -> Response:
     return flask.redirect(flask.url_for("user.read", id=user["name"]))
 
 
+# -- editing your profile -----------------------------------------------------------
+
+PROFILE_FIELDS = ("fullname", "email", "about")
+
+
+@blueprint.route("/edit/<id>", methods=["GET", "POST"])
+def edit(id: str) -> t.Any:
+    """Edit a profile (yours, or anyone's for a sysadmin) through ``user_patch``:
+    full name, e-mail, about and password. A new e-mail or password needs the
+    caller's current password."""
+    _name, caller = identity.identify()
+    if caller is None:
+        flask.flash("Please log in first.")
+        return flask.redirect(flask.url_for("user.login", next=flask.request.path))
+    user = call_action("user_show", {"id": id})
+    try:
+        logic.check_access("user_update", page_context(), {"id": user["id"]})
+    except logic.NotAuthorized as exc:
+        raise Forbidden(exc.message or None) from None
+    own = caller.id == user["id"]
+    if flask.request.method == "GET":
+        values = {key: user.get(key) or "" for key in PROFILE_FIELDS}
+        return flask.render_template(
+            "user/edit.html", user_dict=user, values=values, errors={}, own=own
+        )
+    values = {key: _form(key).strip() if key != "about" else _form(key) for key in PROFILE_FIELDS}
+    password1, password2, old = _form("password1"), _form("password2"), _form("old_password")
+    errors: dict[str, list[str]] = {}
+    if password1 != password2:
+        errors["password2"] = ["The passwords you entered do not match."]
+    changes: dict[str, t.Any] = {"id": user["id"]}
+    for key in PROFILE_FIELDS:
+        if values[key] != (user.get(key) or ""):
+            changes[key] = values[key]
+    if password1:
+        changes["password"] = password1
+    if ("email" in changes or "password" in changes) and not errors:
+        if not old:
+            errors["old_password"] = [
+                "Enter your current password to change the e-mail address or the password."
+            ]
+        elif not users.check_password(caller, old):
+            errors["old_password"] = ["Your current password is not right."]
+        elif own and "password" in changes:
+            changes["old_password"] = old
+    if not errors and len(changes) > 1:
+        try:
+            logic.get_action("user_patch")(page_context(), changes)
+        except logic.ValidationError as exc:
+            errors = {("password1" if k == "password" else k): v for k, v in exc.error_dict.items()}
+        except logic.NotAuthorized as exc:
+            raise Forbidden(exc.message or None) from None
+    if errors:
+        model.Session.rollback()
+        body = flask.render_template(
+            "user/edit.html", user_dict=user, values=values, errors=errors, own=own
+        )
+        return body, 400
+    flask.flash("Your profile has been saved." if own else "The profile has been saved.")
+    if own and "password" in changes:
+        # A new password ends every login session, this one too: open a new one here.
+        row = model.Session.get(model.User, caller.id)
+        if row is not None:
+            accounts.log_in(row)
+        flask.flash("Your password has been changed: your other login sessions have ended.")
+    return flask.redirect(flask.url_for("user.read", id=user["name"]))
+
+
 # -- login and logout ---------------------------------------------------------------
 
 
@@ -170,7 +238,7 @@ def login() -> t.Any:
     user.last_active = model.utcnow()
     session.commit()  # keeps a rehashed password
     accounts.log_in(user, remember=bool(_form("remember")))
-    target = _safe_next(flask.request.args.get("next")) or flask.url_for("user.read", id=user.name)
+    target = _safe_next(flask.request.args.get("next")) or flask.url_for("dashboard.datasets")
     return flask.redirect(target)
 
 
@@ -230,6 +298,8 @@ def register() -> t.Any:
         row = model.Session.get(model.User, user["id"])
         if row is not None:
             accounts.log_in(row)
+        flask.flash("Welcome! This is your dashboard: start here.")
+        return flask.redirect(flask.url_for("dashboard.datasets"))
     return flask.redirect(flask.url_for("user.read", id=user["name"]))
 
 
