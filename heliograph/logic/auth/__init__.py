@@ -7,6 +7,7 @@ they all ask: who is calling, and what role they hold in an organization.
 
 from __future__ import annotations
 
+import inspect
 import typing as t
 
 from sqlalchemy import select
@@ -294,11 +295,18 @@ def may_update_package(context: Context, data_dict: DataDict) -> dict[str, t.Any
 
 
 def collect() -> dict[str, AuthFunction]:
-    """The core auth functions by action name."""
+    """The core auth functions by action name: every public function defined in
+    a verb module (``get``, ``create``, ``update``, ``delete``, ``jobs``) is the
+    auth function of the action of its name; shared helpers live here."""
     from heliograph.logic.auth import create, delete, get, jobs, update
 
     found: dict[str, AuthFunction] = {}
     for module in (get, create, update, delete, jobs):
-        for name in getattr(module, "__all__", ()):
-            found[name] = getattr(module, name)
+        for name, value in vars(module).items():
+            if (
+                inspect.isfunction(value)
+                and value.__module__ == module.__name__
+                and not name.startswith("_")
+            ):
+                found[name] = value
     return found

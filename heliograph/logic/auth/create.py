@@ -20,18 +20,6 @@ from heliograph.logic.auth import (
     who,
 )
 
-__all__ = [
-    "api_token_create",
-    "group_create",
-    "group_member_create",
-    "member_create",
-    "organization_create",
-    "organization_member_create",
-    "package_create",
-    "resource_create",
-    "user_create",
-]
-
 Result = dict[str, t.Any]
 
 

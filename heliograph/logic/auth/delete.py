@@ -18,19 +18,6 @@ from heliograph.logic.auth import (
 )
 from heliograph.logic.auth.create import group_member_create, member_create
 
-__all__ = [
-    "api_token_revoke",
-    "group_delete",
-    "group_member_delete",
-    "member_delete",
-    "organization_delete",
-    "organization_member_delete",
-    "package_delete",
-    "resource_delete",
-    "user_delete",
-    "user_sessions_revoke",
-]
-
 Result = dict[str, t.Any]
 
 

@@ -19,27 +19,6 @@ from heliograph.logic.auth import (
     who,
 )
 
-__all__ = [
-    "api_token_list",
-    "group_list",
-    "group_show",
-    "help_show",
-    "license_list",
-    "member_list",
-    "member_roles_list",
-    "organization_list",
-    "organization_list_for_user",
-    "organization_show",
-    "package_list",
-    "package_search",
-    "package_show",
-    "resource_show",
-    "site_read",
-    "status_show",
-    "user_list",
-    "user_show",
-]
-
 Result = dict[str, t.Any]
 
 

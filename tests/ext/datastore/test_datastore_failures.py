@@ -6,9 +6,9 @@ from __future__ import annotations
 import typing as t
 
 import pytest
-from conftest import FIELDS
 
 from heliograph.logic import ObjectNotFound, ValidationError
+from tests.ext.datastore.datastore_helpers import FIELDS
 
 Call = t.Callable[..., t.Any]
 

@@ -10,7 +10,7 @@ import typing as t
 import weakref
 
 import pytest
-from plugin_samples import (
+from tests.plugins.plugin_samples import (
     numbers,
     other_receiver,
     owned_by,
