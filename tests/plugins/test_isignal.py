@@ -10,6 +10,10 @@ import typing as t
 import weakref
 
 import pytest
+
+import heliograph.lib.signals as lib_signals
+import heliograph.plugins as p
+import heliograph.plugins.toolkit as tk
 from tests.plugins.plugin_samples import (
     numbers,
     other_receiver,
@@ -18,10 +22,6 @@ from tests.plugins.plugin_samples import (
     subscription_plugin,
     words,
 )
-
-import heliograph.lib.signals as lib_signals
-import heliograph.plugins as p
-import heliograph.plugins.toolkit as tk
 
 pytestmark = pytest.mark.usefixtures("samples")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import typing as t
 
 import pytest
-from tests.plugins.plugin_samples import Observer, Plain, SharedA, SharedB, numbers, owned_by
 
 import heliograph.plugins as p
+from tests.plugins.plugin_samples import Observer, Plain, SharedA, SharedB, numbers, owned_by
 
 pytestmark = pytest.mark.usefixtures("samples")
 
