@@ -121,6 +121,16 @@ def _announce(config: t.Any) -> None:
     )
 
 
+config_option = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    envvar="HELIOGRAPH_CONFIG",
+    default=None,
+    help="Configuration file (INI or TOML); also $HELIOGRAPH_CONFIG.",
+)
+
+
 @main.command("signals")
 @click.option("--markdown", is_flag=True, help="Write the reference page (Markdown) instead.")
 @click.option(
@@ -135,22 +145,109 @@ def _announce(config: t.Any) -> None:
     "-p",
     "plugin_names",
     multiple=True,
-    help="Load this plugin first, so its subscriptions show with their owner (repeatable).",
+    help="Also load this plugin, beside those of the configuration (repeatable).",
 )
-def signals_command(markdown: bool, output: str | None, plugin_names: tuple[str, ...]) -> None:
-    """List the signal catalog: namespaces, signals, contracts and receivers."""
-    if plugin_names:
-        try:
-            plugins.load(*plugin_names)
-        except plugins.PluginError as exc:
-            raise click.ClickException(str(exc)) from None
-    text = signal_docs.render_markdown() if markdown else signal_docs.render_text()
+@click.option(
+    "--url",
+    default=None,
+    help="Show the live catalog of the portal running at this URL instead "
+    "(its sends, failures and receiver timings; action signal_catalog_show).",
+)
+@click.option(
+    "--token",
+    envvar="HELIOGRAPH_API_TOKEN",
+    default=None,
+    help="A sysadmin's API token for --url; also $HELIOGRAPH_API_TOKEN.",
+)
+@config_option
+def signals_command(
+    markdown: bool,
+    output: str | None,
+    plugin_names: tuple[str, ...],
+    url: str | None,
+    token: str | None,
+    config_file: str | None,
+) -> None:
+    """List the signal catalog: namespaces, signals, contracts and receivers.
+
+    Without --url: the plugins of the configuration (heliograph.plugins in
+    the --config file, or $HELIOGRAPH_PLUGINS) are loaded first, as `serve`
+    loads them, so their receivers show with their owner. With --url: the
+    catalog of the running portal, as it counts and times them.
+    """
+    if url:
+        if markdown or plugin_names:
+            raise click.UsageError("--url shows the running portal; drop --markdown and --plugin")
+        from heliograph.metrics.catalog import render_text
+
+        text = render_text(_remote_catalog(url, token))
+    else:
+        text = _local_catalog(markdown, plugin_names, config_file)
     if output:
         with open(output, "w", encoding="utf-8") as fh:
             fh.write(text)
         click.echo(f"wrote {output}")
     else:
         click.echo(text, nl=False)
+
+
+def _local_catalog(markdown: bool, plugin_names: tuple[str, ...], config_file: str | None) -> str:
+    if not markdown:
+        from heliograph.config import peek
+
+        try:
+            configured = list(peek("heliograph.plugins", config_file))
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+        names = list(dict.fromkeys([*configured, *plugin_names]))
+        missing = [n for n in names if not plugins.plugin_loaded(n)]
+        if missing:
+            try:
+                plugins.load(*missing)
+            except plugins.PluginError as exc:
+                raise click.ClickException(str(exc)) from None
+        return signal_docs.render_text()
+    return signal_docs.render_markdown()
+
+
+def _remote_catalog(url: str, token: str | None) -> dict[str, t.Any]:
+    """The result of ``signal_catalog_show`` on the portal at ``url``."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    if url.split("://", 1)[0].lower() not in ("http", "https") or "://" not in url:
+        raise click.UsageError(f"--url {url!r} is not an http(s) URL; expected http://host:port")
+    endpoint = url.rstrip("/") + "/api/3/action/signal_catalog_show"
+    request = urllib.request.Request(endpoint, headers={"Accept": "application/json"})
+    if token:
+        request.add_header("Authorization", token)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            body = response.read()
+    except urllib.error.HTTPError as exc:
+        body = exc.read()
+        if exc.code == 403:
+            raise click.ClickException(
+                f"{url} refused the catalog (403): signal_catalog_show is for sysadmins; "
+                "pass a sysadmin's API token with --token"
+            ) from None
+        if exc.code == 400 and b"Action name not known" in body:
+            raise click.ClickException(
+                f"{url} has no action signal_catalog_show (not a heliograph portal?)"
+            ) from None
+        raise click.ClickException(f"{url} answered {exc.code}: {body[:200]!r}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise click.ClickException(f"cannot reach {url}: {reason}") from None
+    try:
+        envelope = json.loads(body)
+        result = envelope["result"]
+        if not isinstance(result, dict) or "signals" not in result:
+            raise ValueError("no signals in the result")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise click.ClickException(f"{url} did not answer with a signal catalog: {exc}") from None
+    return t.cast("dict[str, t.Any]", result)
 
 
 @main.command("plugins")
@@ -166,15 +263,6 @@ def plugins_command() -> None:
 
 
 # -- the portal ------------------------------------------------------------------
-
-config_option = click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False),
-    envvar="HELIOGRAPH_CONFIG",
-    default=None,
-    help="Configuration file (INI or TOML); also $HELIOGRAPH_CONFIG.",
-)
 
 
 def _load_config(config_file: str | None) -> t.Any:

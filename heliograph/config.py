@@ -275,6 +275,20 @@ OPTIONS: tuple[Option, ...] = (
     Option("heliograph.events.worker", _as_switch, "auto", "serve runs a worker: auto|true|false"),
     Option("heliograph.events.relay", _as_switch, "auto", "serve runs the relay: auto|true|false"),
     Option(
+        "heliograph.metrics.receiver_timing",
+        _as_bool,
+        "false",
+        "time every receiver call (a histogram per receiver and plugin; see docs/metrics.md "
+        "for its measured cost)",
+    ),
+    Option(
+        "heliograph.tracing",
+        _as_bool,
+        "false",
+        "OpenTelemetry spans for requests and receiver calls "
+        "(needs the otel extra: pip install 'heliograph[otel]')",
+    ),
+    Option(
         "heliograph.metrics.token",
         _as_str,
         "",

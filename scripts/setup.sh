@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv (if needed) and install heliograph into it.
 #   bash scripts/setup.sh        what the portal needs to run, plus the test and lint tools
+#                                and the optional extras the tests cover (otel)
 #   bash scripts/setup.sh run    only what the portal needs to run
 # pip runs only when pyproject.toml changed since the last install of that kind (or of a
 # larger one): a stamp in .venv holds its hash. HELIOGRAPH_SETUP_FORCE=1 installs anyway.
@@ -9,7 +10,7 @@ cd "$(dirname "$0")/.."
 MODE=${1:-dev}
 case "$MODE" in
     run) SPEC='.' ; WHAT="what the portal needs to run" ;;
-    dev|test) MODE=dev ; SPEC='.[dev]' ; WHAT="the portal and its test and lint tools" ;;
+    dev|test) MODE=dev ; SPEC='.[dev,otel]' ; WHAT="the portal and its test and lint tools" ;;
     *) echo "setup.sh: unknown kind of install '$MODE' (use: run, or nothing for everything)" >&2; exit 2 ;;
 esac
 PYTHON=${PYTHON:-python3}
@@ -26,7 +27,8 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 echo "setup: installing $WHAT into .venv (the first time takes a minute or two)"
-.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet --upgrade pip \
+    || echo "setup: could not upgrade pip; going on with the one in .venv"
 # Show each package as pip reaches it, not pip's whole chatter (its errors go to stderr).
 set +e
 .venv/bin/python -m pip install --progress-bar off -e "$SPEC" \

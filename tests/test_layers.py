@@ -20,7 +20,7 @@ PACKAGE = Path(heliograph.__file__).parent
 
 _LIB = frozenset({"lib.wire", "lib.signals", "lib.mailer", "lib.signal_docs"})
 _BELOW_EVENTS = frozenset({"config", "signals", "lib.wire", "lib.signals", "plugins", "model"})
-_BELOW_WEB = _BELOW_EVENTS | _LIB | {"events", "logic", "metrics"}
+_BELOW_WEB = _BELOW_EVENTS | _LIB | {"events", "metrics", "logic"}
 
 LAYERS: dict[str, frozenset[str]] = {
     # part: the parts it may import besides itself, lowest part first
@@ -36,8 +36,8 @@ LAYERS: dict[str, frozenset[str]] = {
     "testing": frozenset({"config", "signals", "lib.signals", "plugins"}),
     "model": frozenset({"config", "signals", "lib.signals", "plugins"}),
     "events": _BELOW_EVENTS,
-    "logic": _BELOW_EVENTS | _LIB | {"events"},
-    "metrics": _BELOW_EVENTS | _LIB | {"events", "logic"},
+    "metrics": _BELOW_EVENTS | _LIB | {"events"},
+    "logic": _BELOW_EVENTS | _LIB | {"events", "metrics"},
     "web": _BELOW_WEB,
     "plugins.toolkit": _BELOW_WEB | {"web"},
     "cli": _BELOW_WEB | {"web"},

@@ -395,6 +395,10 @@ def _facet_counts(
     else:
         return []
     rows = [(name, display or name, int(n)) for name, display, n in session.execute(query)]
+    if field == "license_id":  # as CKAN: a known licence is shown by its title
+        from heliograph.logic.dictization import LICENSES
+
+        rows = [(name, LICENSES.get(name, (shown,))[0], n) for name, shown, n in rows]
     rows = [row for row in rows if row[2] >= params["facet.mincount"]]
     rows.sort(key=lambda row: (-row[2], row[0]))
     limit = params["facet.limit"]

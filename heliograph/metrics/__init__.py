@@ -13,7 +13,9 @@ The metrics (all in :data:`REGISTRY`):
   (``heliograph.metrics.receiver_timing``);
 - ``heliograph_action_duration_seconds{action,status}``: a histogram of
   action calls (its ``_count`` counts the calls), ``status`` one of
-  :data:`ACTION_STATUSES`;
+  ``ok``, ``validation_error``, ``not_authorized``, ``not_found``,
+  ``action_error``, ``exception`` (:mod:`heliograph.web.metrics` observes
+  the actions);
 - ``heliograph_http_requests_total{endpoint,method,status}`` and
   ``heliograph_http_request_duration_seconds{endpoint}``;
 - ``heliograph_delivery_*{receiver,plugin,kind}`` gauges of background
@@ -60,15 +62,12 @@ from heliograph.plugins import background
 from heliograph.signals import Signal, receiver_failed
 
 __all__ = [
-    "ACTION_STATUSES",
     "CONTENT_TYPE",
     "REGISTRY",
     "DeliveryCollector",
-    "action_status",
     "collect",
     "exposition",
     "multiprocess_dir",
-    "observe_action",
     "observe_request",
     "receiver_name",
     "signal_label",
@@ -150,37 +149,6 @@ HTTP_SECONDS = Histogram(
 )
 
 # -- actions and requests ----------------------------------------------------------
-
-ACTION_STATUSES = (
-    "ok",
-    "validation_error",
-    "not_authorized",
-    "not_found",
-    "action_error",
-    "exception",
-)
-
-
-def action_status(error: BaseException | None) -> str:
-    """The ``status`` label of an action call that raised ``error`` (None: ``ok``)."""
-    if error is None:
-        return "ok"
-    from heliograph import logic
-
-    if isinstance(error, logic.ValidationError):
-        return "validation_error"
-    if isinstance(error, logic.NotAuthorized):
-        return "not_authorized"
-    if isinstance(error, logic.ObjectNotFound):
-        return "not_found"
-    if isinstance(error, logic.ActionError):
-        return "action_error"
-    return "exception"
-
-
-def observe_action(name: str, seconds: float, error: BaseException | None) -> None:
-    """The action observer (``heliograph.logic.set_action_observer``)."""
-    ACTION_SECONDS.labels(name, action_status(error)).observe(seconds)
 
 
 def observe_request(endpoint: str, method: str, status: int, seconds: float) -> None:

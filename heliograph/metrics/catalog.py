@@ -4,7 +4,8 @@ failures and receiver timings, as this portal counts them.
 What the ``signal_catalog_show`` action returns, the ``/ckan-admin`` page
 shows and ``heliograph signals --url`` prints. Counts and timings come from
 the metrics, so with several processes (``PROMETHEUS_MULTIPROC_DIR``) they
-are those of all of them; the sends per minute are this process's.
+are those of all of them; a receiver's ``failures`` (since it was connected)
+and the sends per minute are the answering process's.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ class _Values:
     def __init__(self) -> None:
         self.sends: dict[str, float] = {}
         self.failures: dict[str, float] = {}
-        self.receiver_failures: dict[Key, float] = {}
         self.calls: dict[Key, float] = {}
         self.seconds: dict[Key, float] = {}
         self.buckets: dict[Key, list[tuple[float, float]]] = {}
@@ -61,9 +61,7 @@ class _Values:
             key = (labels["signal"], labels["receiver"], labels["plugin"])
         except KeyError:
             return
-        if name == "heliograph_receiver_failures_total":
-            self.receiver_failures[key] = value
-        elif name == "heliograph_receiver_duration_seconds_count":
+        if name == "heliograph_receiver_duration_seconds_count":
             self.calls[key] = value
         elif name == "heliograph_receiver_duration_seconds_sum":
             self.seconds[key] = value
@@ -115,7 +113,7 @@ def live_catalog() -> dict[str, t.Any]:
                     "senders": [_sender(s) for s in info.senders],
                     "owners": [o if isinstance(o, str) else "direct" for o in info.owners],
                     "background": False,
-                    "failures": int(values.receiver_failures.get(key, info.failures)),
+                    "failures": info.failures,
                     **_timings(values, key),
                 }
             )

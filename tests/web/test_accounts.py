@@ -68,7 +68,7 @@ def test_registration_page_creates_a_user_logs_in_and_sends_user_created_once(
     with recording(*ACCOUNT_SIGNALS) as calls:
         response = client.post("/user/register", data=form)
     assert response.status_code == 302
-    assert response.headers["Location"].endswith("/user/bob")
+    assert response.headers["Location"].endswith("/dashboard/datasets")  # logged in: start here
     [(sender, kwargs)] = calls["user_created"]
     assert sender == "bob" and kwargs["user"].name == "bob"
     [(sender, kwargs)] = calls["user_logged_in"]
@@ -276,7 +276,7 @@ def test_login_rehashes_a_password_hashed_with_outdated_parameters(
 
 def test_login_redirects_only_to_local_pages(client: FlaskClient) -> None:
     make_user("alice")
-    for target, expected in [("/dataset/", "/dataset/"), ("//evil.test/x", "/user/alice")]:
+    for target, expected in [("/dataset/", "/dataset/"), ("//evil.test/x", "/dashboard/datasets")]:
         token = csrf_token(client)
         response = client.post(
             f"/user/login?next={target}",

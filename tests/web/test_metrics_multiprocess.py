@@ -146,18 +146,22 @@ def test_gunicorn_workers_report_together(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "gunicorn did not start"
             assert server.poll() is None, "gunicorn exited"
             time.sleep(0.2)
+        requests = "heliograph_http_requests_total"
+        actions = "heliograph_action_duration_seconds_count"
+        labels = {"endpoint": "api.action", "method": "GET", "status": "200"}
+        status, body = _get(f"{base}/metrics", SECRET)
+        assert status == 200
+        before = parse(body.decode())  # the start-up polls, however many were answered
         calls = 40
         for _ in range(calls):
             assert _get(f"{base}/api/3/action/status_show")[0] == 200
         assert _get(f"{base}/metrics")[0] == 403
         status, body = _get(f"{base}/metrics", SECRET)
         assert status == 200
-        samples = parse(body.decode())
-        requests = "heliograph_http_requests_total"
-        answered = value(samples, requests, endpoint="api.action", method="GET", status="200")
-        assert answered == calls + 1  # and the one that saw the server up
-        actions = "heliograph_action_duration_seconds_count"
-        assert value(samples, actions, action="status_show", status="ok") == calls + 1
+        after = parse(body.decode())
+        assert value(after, requests, **labels) - value(before, requests, **labels) == calls
+        ok = {"action": "status_show", "status": "ok"}
+        assert value(after, actions, **ok) - value(before, actions, **ok) == calls
     finally:
         server.terminate()
         server.wait(timeout=30)

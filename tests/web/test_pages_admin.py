@@ -93,3 +93,25 @@ def test_admin_page_lists_the_core_signals_with_contracts(client: FlaskClient, a
         assert f'id="signal-ckan-{name}"' in html
     assert "ckan.action_succeeded(sender, " in html
     assert 'href="/ckan-admin"' in html  # the sysadmin's menu links the page
+
+
+@pytest.mark.heliograph_strict(False)
+def test_admin_page_plots_the_sends_per_minute_without_javascript(plugin_app: Flask) -> None:
+    client = plugin_app.test_client()
+    log_in(client, "boss")
+    client.get("/ckan-admin")  # the minute's sends so far are counted from here on
+    for _ in range(25):
+        pinged.send("good")
+    html = client.get("/ckan-admin").get_data(as_text=True)
+    chart = re.search(r'<figure class="chart" id="sends-per-minute">(.*?)</figure>', html, re.S)
+    assert chart, "no chart of the sends per minute"
+    bars = re.findall(r'<rect class="bar" [^>]*height="([\d.]+)"><title>([^<]*)</title>', chart[1])
+    assert len(bars) == 60
+    peak = int(re.search(r'class="peak">(\d+)<', chart[1])[1])  # type: ignore[index]
+    sends = [int(re.search(r": (\d+) sends", title)[1]) for _h, title in bars]  # type: ignore[index]
+    assert max(sends) == peak
+    assert sum(sends[-2:]) >= 25  # this minute (or the last one, if it just turned)
+    for (height, _title), sent in zip(bars, sends, strict=True):
+        assert float(height) == pytest.approx(120.0 * sent / peak, abs=0.01)
+    assert "<script" not in html
+    assert "Receiver timing is off" in html

@@ -213,7 +213,7 @@ def test_resource_validation_error_appears_beside_the_field(
 
 @pytest.mark.parametrize(
     "path",
-    ["/dataset/new", "/dataset/edit/sunspots", "/dataset/sunspots/resource/new", "RESOURCE_EDIT"],
+    ["/dataset/edit/sunspots", "/dataset/sunspots/resource/new", "RESOURCE_EDIT"],
 )
 def test_forms_are_a_403_page_for_those_not_allowed(
     client: FlaskClient, portal: dict[str, t.Any], path: str
@@ -228,6 +228,19 @@ def test_forms_are_a_403_page_for_those_not_allowed(
     response = client.get(path)
     assert response.status_code == 403
     assert "403 Forbidden" in response.get_data(as_text=True)
+
+
+def test_the_new_dataset_form_sends_anonymous_to_log_in_and_tells_others_why(
+    client: FlaskClient, portal: dict[str, t.Any]
+) -> None:
+    """(The pages for a user without an organization: test_pages_organizations.)"""
+    anonymous = client.get("/dataset/new")
+    assert anonymous.status_code == 302
+    assert anonymous.headers["Location"] == "/user/login?next=/dataset/new"
+    log_in(client, "outsider")
+    response = client.get("/dataset/new")
+    assert response.status_code == 403
+    assert "You do not belong to any organization yet" in response.get_data(as_text=True)
 
 
 def test_outsider_cannot_post_an_edit(client: FlaskClient, portal: dict[str, t.Any]) -> None:

@@ -65,7 +65,9 @@ def test_facets_show_counts_for_every_field(client: FlaskClient, portal: dict[st
     assert _facet(page, "tags")["roads"][0] == 2
     assert _facet(page, "groups")["Astronomy"][0] == 1
     assert _facet(page, "res_format")["CSV"][0] == 3  # sunspots too
-    assert _facet(page, "license_id")["cc-by"][0] == 2
+    licences = _facet(page, "license_id")
+    assert licences["Creative Commons Attribution"][0] == 2  # a known licence by its title
+    assert licences["Creative Commons Attribution"][1] == "/dataset/?license_id=cc-by"
 
 
 def test_filters_combine_and_are_removable(client: FlaskClient, portal: dict[str, t.Any]) -> None:

@@ -1,7 +1,8 @@
 """The README's walkthrough in a real browser (headless Chromium, Playwright):
 register, become a sysadmin on the command line, create an organization,
 publish a dataset with a file, load it into the datastore on the command
-line, and explore it - every step through the pages a newcomer uses."""
+line, and explore it (the search page's facets, the API, the resource's
+data explorer) - every step through the pages a newcomer uses."""
 
 from __future__ import annotations
 
@@ -103,5 +104,12 @@ def test_the_readme_walkthrough(
     page.click(".facets >> text=Tide Watchers")
     assert "organization=tide-watchers" in page.url
     assert page.locator(".results >> text=Tide tables").count() == 1
-    page.goto(f"{server_url}/dataset/tide-tables/resource/{resource_id}")
-    assert "Tides" in page.content()
+    # ... and the resource's data explorer: the rows with their types, a search, the Data API
+    page.goto(f"{server_url}/dataset/tide-tables")
+    page.click(f"main a[href$='/resource/{resource_id}']")
+    assert page.locator("table.records tbody tr").count() == 3
+    assert page.locator("table.records thead").inner_text().count("height") == 1
+    page.fill("#explorer-q", "3.4")
+    page.click("form.explorer-query button[type=submit]")
+    assert page.locator("table.records tbody tr").count() == 1
+    assert "datastore_search" in page.locator("details.data-api").inner_text()

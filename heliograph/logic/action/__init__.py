@@ -24,10 +24,10 @@ from heliograph.logic.validation import NUL_MESSAGE, require_mapping
 
 def collect() -> dict[str, Action]:
     """The core actions by name. Everything in ``get`` is side-effect free."""
-    from heliograph.logic.action import create, delete, get, jobs, update
+    from heliograph.logic.action import catalog, create, delete, get, jobs, update
 
     found: dict[str, Action] = {}
-    for module in (get, create, update, delete, jobs):
+    for module in (get, create, update, delete, jobs, catalog):
         for name in getattr(module, "__all__", ()):
             fn = getattr(module, name)
             found[name] = side_effect_free(fn) if module is get else fn

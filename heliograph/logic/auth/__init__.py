@@ -298,10 +298,10 @@ def collect() -> dict[str, AuthFunction]:
     """The core auth functions by action name: every public function defined in
     a verb module (``get``, ``create``, ``update``, ``delete``, ``jobs``) is the
     auth function of the action of its name; shared helpers live here."""
-    from heliograph.logic.auth import create, delete, get, jobs, update
+    from heliograph.logic.auth import catalog, create, delete, get, jobs, update
 
     found: dict[str, AuthFunction] = {}
-    for module in (get, create, update, delete, jobs):
+    for module in (get, create, update, delete, jobs, catalog):
         for name, value in vars(module).items():
             if (
                 inspect.isfunction(value)

@@ -1,6 +1,8 @@
 """The sysadmin page at ``/ckan-admin`` (also ``/admin``): the loaded plugins,
 the signal catalog with each signal's receivers (background ones marked),
-their owning plugins, and the send and failure counts, and background
+their owning plugins, the send and failure counts and the receiver timings
+(the ``signal_catalog_show`` action), a chart of the sends per minute and
+bars of the slowest receivers (server-drawn SVG and CSS), and background
 delivery: the backlog per receiver, the oldest pending age, and the dead
 deliveries, which can be retried or discarded there. Anyone but a sysadmin
 gets the 403 page."""
@@ -13,11 +15,9 @@ import flask
 from flask import Blueprint
 from werkzeug.exceptions import Forbidden
 
-from heliograph import events, model, plugins
+from heliograph import events, logic, model, plugins
 from heliograph.events import admin as delivery_admin
-from heliograph.lib import signals
-from heliograph.plugins import background
-from heliograph.signals import ANY
+from heliograph.metrics.catalog import slowest_receivers
 from heliograph.web import identity
 
 blueprint = Blueprint("admin", __name__)
@@ -39,44 +39,51 @@ def _plugin_rows() -> list[dict[str, t.Any]]:
     return rows
 
 
-def _signal_rows() -> list[dict[str, t.Any]]:
-    rows = []
-    for entry in signals.catalog():
-        contract = entry.contract
-        stats = entry.signal.stats()
-        receivers = [
+def _catalog() -> dict[str, t.Any]:
+    """The live catalog, through the action the API and the CLI use too."""
+    name, user = identity.identify()
+    context = {"user": name, "auth_user_obj": user, "session": model.Session}
+    return t.cast("dict[str, t.Any]", logic.get_action("signal_catalog_show")(context, {}))
+
+
+CHART_WIDTH = 600
+CHART_HEIGHT = 120
+
+
+def _sends_chart(points: list[dict[str, t.Any]]) -> dict[str, t.Any]:
+    """Bars of an SVG chart of the sends per minute (drawn by the template)."""
+    peak = max((p["sent"] for p in points), default=0)
+    width = CHART_WIDTH / max(len(points), 1)
+    bars = []
+    for index, point in enumerate(points):
+        height = CHART_HEIGHT * point["sent"] / peak if peak else 0.0
+        bars.append(
             {
-                "name": info.name,
-                "senders": ["any sender" if s is ANY else repr(s) for s in info.senders],
-                "owners": [o if isinstance(o, str) else "direct" for o in info.owners],
-                "failures": info.failures,
-            }
-            for info in entry.signal.receiver_info()
-            if background.OWNER not in info.owners
-        ]
-        receivers += [
-            {
-                "name": f"{sub.path} [background]",
-                "senders": ["any sender" if sub.sender is ANY else repr(sub.sender)],
-                "owners": [sub.owner],
-                "failures": 0,
-            }
-            for sub in background.subscriptions(entry.signal)
-        ]
-        rows.append(
-            {
-                "namespace": entry.namespace,
-                "name": entry.name,
-                "aliases": entry.aliases,
-                "signature": contract.signature() if contract else "(sender, **kwargs)",
-                "sent_when": contract.sent_when if contract else None,
-                "policy": entry.signal.policy,
-                "sent": stats.sent,
-                "failed": stats.failed,
-                "receivers": receivers,
+                "x": round(index * width, 2),
+                "y": round(CHART_HEIGHT - height, 2),
+                "width": round(max(width - 1, 1), 2),
+                "height": round(height, 2),
+                "minute": point["minute"],
+                "sent": point["sent"],
             }
         )
-    return rows
+    total = sum(p["sent"] for p in points)
+    return {
+        "bars": bars,
+        "peak": peak,
+        "total": total,
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "first": points[0]["minute"] if points else "",
+        "last": points[-1]["minute"] if points else "",
+    }
+
+
+def _slowest(catalog: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+    """The slowest receivers by mean call time, with their bar's share of the slowest."""
+    rows = slowest_receivers(catalog)
+    top = rows[0]["seconds_mean"] if rows else 0.0
+    return [{**row, "share": 100.0 * row["seconds_mean"] / top if top else 0.0} for row in rows]
 
 
 def _delivery() -> dict[str, t.Any]:
@@ -107,10 +114,14 @@ def _require_sysadmin() -> None:
 @blueprint.route("/ckan-admin", strict_slashes=False)  # registered first: url_for's choice
 def index() -> str:
     _require_sysadmin()
+    catalog = _catalog()
     return flask.render_template(
         "admin/index.html",
         plugin_rows=_plugin_rows(),
-        signal_rows=_signal_rows(),
+        catalog=catalog,
+        signal_rows=catalog["signals"],
+        sends_chart=_sends_chart(catalog["sends_per_minute"]),
+        slowest=_slowest(catalog),
         delivery=_delivery(),
     )
 

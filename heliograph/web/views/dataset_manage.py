@@ -21,7 +21,7 @@ from flask_wtf import FlaskForm
 from werkzeug.exceptions import BadRequest, NotFound
 from wtforms import SelectField  # type: ignore[import-untyped]
 
-from heliograph.web.views import call_action, forms
+from heliograph.web.views import call_action, forms, page_context
 
 
 class ConfirmForm(FlaskForm):  # type: ignore[misc]
@@ -42,6 +42,8 @@ def _package(id: str, package_type: str) -> dict[str, t.Any]:
 def addable_groups(pkg: dict[str, t.Any]) -> list[dict[str, t.Any]]:
     """The groups (not organizations) the caller may add ``pkg`` to and that
     do not hold it yet."""
+    if not page_context().get("user"):
+        return []  # anonymous callers may add to no group
     holding = {group["id"] for group in pkg.get("groups") or []}
     found = []
     for group in call_action("group_list", {"all_fields": True}):

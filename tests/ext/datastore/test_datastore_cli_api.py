@@ -75,7 +75,7 @@ def test_load_creates_the_table_in_batches_and_dump_writes_it_back(
 
     result = run(config_file, "datastore", "dump", rid)
     assert result.exit_code == 0, result.output
-    dumped = list(csv.reader(io.StringIO(result.output)))
+    dumped = list(csv.reader(io.StringIO(result.stdout)))
     assert dumped[0] == ["station", "name", "reading"]
     assert dumped[1] == ["1", "s1", "0.25"]
     assert len(dumped) == 26
