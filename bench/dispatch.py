@@ -16,8 +16,27 @@ in this process and this run, never an absolute time compared with a constant:
    of those senders, against a send to a single receiver connected for ANY:
    at most 2x.
 
-Each case runs twice: with a plain ``Signal()`` (policy 'raise') and with
-``Signal(policy='isolate')``.
+Each of those runs twice: with a plain ``Signal()`` (policy 'raise') and with
+``Signal(policy='isolate')``. Then work that changes subscriptions, against
+blinker 1.9 doing the same (policy 'raise', blinker's):
+
+5. connect 10,000 receivers, each for a sender of its own, disconnect every
+   second one, then send once: at most 2x blinker's time.
+6. the same with every receiver connected for ANY: at most 2x.
+7. ``with signal.connected_to(tmp): signal.send(...)`` with no other
+   receiver: at most 1x blinker's.
+8. the same beside 20 receivers: at most 1x.
+9. connect a weak bound method of a new object, send, drop the object (it
+   disconnects itself): at most 1x.
+10. ``send_async`` to 5 coroutine receivers (driven without an event loop, the
+    same way for both): blinker at least 1.5x slower.
+
+11. ``send`` to 5 receivers with a receiver observer that does nothing,
+    against the same send without one (both policies): at most 1.2x for
+    timing to be on by default.
+
+Memory per connected receiver (tracemalloc, 10,000 weak receivers, tables
+made by one send), for ANY and for a sender each: at most 1.5x blinker's.
 
 How it measures: every contender is a ``timeit`` statement string compiled
 against the same namespace, so each pays the same loop and lookup overhead.
@@ -40,13 +59,14 @@ import statistics
 import sys
 import time
 import timeit
+import tracemalloc
 import typing as t
 from dataclasses import dataclass
 
 if __package__ in (None, ""):  # run as a script from a checkout: find the package
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from heliograph.signals import ISOLATE, RAISE, Signal
+from heliograph.signals import ISOLATE, RAISE, Signal, set_receiver_observer
 
 try:
     import blinker
@@ -115,14 +135,107 @@ def _make_receiver(index: int) -> c.Callable[..., None]:
 HUNDRED = tuple(_make_receiver(i) for i in range(100))
 """Kept alive here: the signals hold them weakly."""
 
+BULK = 10_000
+"""Receivers connected by the bulk cases (5 and 6) and the memory measure."""
 
-def build_namespace() -> dict[str, t.Any]:
+_many: list[c.Callable[..., None]] = []
+_many_senders: list[str] = []
+
+
+def many(count: int) -> tuple[list[c.Callable[..., None]], list[str]]:
+    """``count`` distinct receivers (kept alive here) and as many string senders."""
+    while len(_many) < count:
+        _many.append(_make_receiver(len(_many)))
+        _many_senders.append(f"sender-{len(_many_senders)}")
+    return _many[:count], _many_senders[:count]
+
+
+def bulk(make: c.Callable[[], t.Any], count: int, by_sender: bool) -> t.Any:
+    """Cases 5 and 6: connect ``count`` receivers, disconnect every second one, send once."""
+    receivers, senders = many(count)
+    sig = make()
+    if by_sender:
+        for receiver, sender in zip(receivers, senders, strict=True):
+            sig.connect(receiver, sender)
+        for receiver, sender in zip(receivers[::2], senders[::2], strict=True):
+            sig.disconnect(receiver, sender)
+        sig.send(senders[1], user="alice", data=DATA)
+    else:
+        for receiver in receivers:
+            sig.connect(receiver)
+        for receiver in receivers[::2]:
+            sig.disconnect(receiver)
+        sig.send(SENDER, user="alice", data=DATA)
+    return sig
+
+
+class Owner:
+    """Case 9: an object whose bound method is connected weakly, then dropped."""
+
+    def on_signal(self, sender: t.Any, **kwargs: t.Any) -> None:
+        return None
+
+
+def weak_churn(sig: t.Any) -> None:
+    """Case 9: the owner dies when this returns, which disconnects its method."""
+    owner = Owner()
+    sig.connect(owner.on_signal)
+    sig.send(SENDER, user="alice", data=DATA)
+
+
+async def c0(sender: t.Any, **kwargs: t.Any) -> None:
+    return None
+
+
+async def c1(sender: t.Any, **kwargs: t.Any) -> None:
+    return None
+
+
+async def c2(sender: t.Any, **kwargs: t.Any) -> None:
+    return None
+
+
+async def c3(sender: t.Any, **kwargs: t.Any) -> None:
+    return None
+
+
+async def c4(sender: t.Any, **kwargs: t.Any) -> None:
+    return None
+
+
+COROUTINES = (c0, c1, c2, c3, c4)
+
+
+def drive(coroutine: c.Coroutine[t.Any, t.Any, t.Any]) -> t.Any:
+    """Run a coroutine that never suspends to its end, without an event loop."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    raise AssertionError("the coroutine suspended")
+
+
+def observe_nothing(signal: t.Any, receiver: t.Any, seconds: float, error: t.Any) -> None:
+    """Case 11: the cheapest observer there is."""
+
+
+def temporary(sender: t.Any, **kwargs: t.Any) -> None:
+    """Cases 7 and 8: the receiver connected for one block."""
+
+
+def build_namespace(bulk_size: int = BULK) -> dict[str, t.Any]:
     """The objects the statements refer to, connected as each case needs."""
     ns: dict[str, t.Any] = {
         "SENDER": SENDER,
         "DATA": DATA,
+        "BULK": bulk_size,
         "plain_loop": plain_loop,
         "empty": empty,
+        "bulk": bulk,
+        "weak_churn": weak_churn,
+        "drive": drive,
+        "temporary": temporary,
+        "Signal": Signal,
     }
     for policy in POLICIES:
         five = Signal(policy=policy)
@@ -137,11 +250,32 @@ def build_namespace() -> dict[str, t.Any]:
         ns[f"none_{policy}"] = Signal(policy=policy)
         ns[f"hundred_{policy}"] = hundred
         ns[f"single_{policy}"] = single
+    ns["lone"] = Signal()
+    crowd = Signal()
+    for receiver in HUNDRED[:20]:
+        crowd.connect(receiver)
+    ns["crowd"] = crowd
+    ns["churned"] = Signal()
+    coroutines = Signal()
+    for coroutine in COROUTINES:
+        coroutines.connect(coroutine)
+    ns["coroutines"] = coroutines
     if blinker is not None:
         bl = blinker.Signal()
         for receiver in FIVE:
             bl.connect(receiver)
         ns["blinker_five"] = bl
+        ns["blinker_Signal"] = blinker.Signal
+        ns["blinker_lone"] = blinker.Signal()
+        bl_crowd = blinker.Signal()
+        for receiver in HUNDRED[:20]:
+            bl_crowd.connect(receiver)
+        ns["blinker_crowd"] = bl_crowd
+        ns["blinker_churned"] = blinker.Signal()
+        bl_coroutines = blinker.Signal()
+        for coroutine in COROUTINES:
+            bl_coroutines.connect(coroutine)
+        ns["blinker_coroutines"] = bl_coroutines
     _check_namespace(ns)
     return ns
 
@@ -160,10 +294,33 @@ def _check_namespace(ns: dict[str, t.Any]) -> None:
             got = ns[name].send(SENDER, user="alice", data=DATA)
             if got != one:
                 raise AssertionError(f"{name} returned {got!r}, expected {one!r}")
+    expected_async = [(receiver, None) for receiver in COROUTINES]
+    got = drive(ns["coroutines"].send_async(SENDER, user="alice", data=DATA))
+    if got != expected_async:
+        raise AssertionError(f"send_async returned {got!r}, expected {expected_async!r}")
+    size = ns["BULK"]
+    for by_sender in (True, False):
+        sig = bulk(Signal, size, by_sender)
+        if len(sig.receiver_info()) != size - size // 2:
+            raise AssertionError("the bulk case left the wrong receivers connected")
+    with ns["lone"].connected_to(temporary):
+        if ns["lone"].send(SENDER) != [(temporary, None)]:
+            raise AssertionError("connected_to did not connect")
+    if ns["lone"].receivers or len(ns["crowd"].send(SENDER)) != 20:
+        raise AssertionError("connected_to left a receiver behind, or the crowd is wrong")
+    weak_churn(ns["churned"])
+    if ns["churned"].receivers:
+        raise AssertionError("a dropped owner's method stayed connected")
     if "blinker_five" in ns:
         got = ns["blinker_five"].send(SENDER, user="alice", data=DATA)
         if sorted(got, key=lambda pair: pair[0].__name__) != expected_five:
             raise AssertionError(f"blinker returned {got!r}, expected {expected_five!r}")
+        got = drive(ns["blinker_coroutines"].send_async(SENDER, user="alice", data=DATA))
+        if sorted(got, key=lambda pair: pair[0].__name__) != expected_async:
+            raise AssertionError(f"blinker's send_async returned {got!r}")
+        weak_churn(ns["blinker_churned"])
+        if ns["blinker_churned"].receivers:
+            raise AssertionError("blinker kept a dropped owner's method")
 
 
 @dataclass(frozen=True)
@@ -188,6 +345,15 @@ class Case:
         return f"{'<=' if self.at_most else '>='} {self.target:g}"
 
 
+OBSERVED = "[observed]"
+"""Contenders whose label ends so run with :func:`observe_nothing` set as the
+receiver observer (set before each of their timings; every other contender
+runs without one)."""
+
+SEND_5 = "send, 5 ANY receivers"
+ASYNC_ARGS = "SENDER, user='alice', data=DATA"
+
+
 def contenders() -> dict[str, str]:
     """Label -> statement, for every contender of every case."""
     out = {
@@ -198,10 +364,27 @@ def contenders() -> dict[str, str]:
     if blinker is not None:
         out["blinker 1.9 send, 5 receivers"] = f"blinker_five.send({CALL_ARGS})"
     for policy in POLICIES:
-        out[f"send, 5 ANY receivers [{policy}]"] = f"five_{policy}.send({CALL_ARGS})"
+        out[f"{SEND_5} [{policy}]"] = f"five_{policy}.send({CALL_ARGS})"
         out[f"send, no receiver [{policy}]"] = f"none_{policy}.send({CALL_ARGS})"
         out[f"send, 1 of 100 by sender [{policy}]"] = f"hundred_{policy}.send({CALL_ARGS})"
         out[f"send, 1 ANY receiver [{policy}]"] = f"single_{policy}.send({CALL_ARGS})"
+        out[f"{SEND_5} [{policy}] {OBSERVED}"] = f"five_{policy}.send({CALL_ARGS})"
+    for who, prefix, cls in (("heliograph", "", "Signal"), ("blinker 1.9", "blinker_", "")):
+        if prefix and blinker is None:
+            continue
+        cls = cls or "blinker_Signal"
+        out[f"{who}: bulk by sender"] = f"bulk({cls}, BULK, True)"
+        out[f"{who}: bulk for ANY"] = f"bulk({cls}, BULK, False)"
+        out[f"{who}: connected_to alone"] = (
+            f"with {prefix}lone.connected_to(temporary): {prefix}lone.send({CALL_ARGS})"
+        )
+        out[f"{who}: connected_to beside 20"] = (
+            f"with {prefix}crowd.connected_to(temporary): {prefix}crowd.send({CALL_ARGS})"
+        )
+        out[f"{who}: weak bound-method churn"] = f"weak_churn({prefix}churned)"
+        out[f"{who}: send_async, 5 coroutines"] = (
+            f"drive({prefix}coroutines.send_async({ASYNC_ARGS}))"
+        )
     return out
 
 
@@ -253,6 +436,47 @@ def cases() -> list[Case]:
                 at_most=True,
             )
         )
+        out.append(
+            Case(
+                11,
+                policy,
+                "send to 5 with a no-op observer / without (<= 1.2 to be on by default)",
+                f"{SEND_5} [{policy}] {OBSERVED}",
+                f"{SEND_5} [{policy}]",
+                1.2,
+                at_most=True,
+            )
+        )
+    if blinker is not None:
+        for number, what, target in (
+            (5, "bulk by sender", 2.0),
+            (6, "bulk for ANY", 2.0),
+            (7, "connected_to alone", 1.0),
+            (8, "connected_to beside 20", 1.0),
+            (9, "weak bound-method churn", 1.0),
+        ):
+            out.append(
+                Case(
+                    number,
+                    RAISE,
+                    f"{what}: heliograph / blinker 1.9",
+                    f"heliograph: {what}",
+                    f"blinker 1.9: {what}",
+                    target,
+                    at_most=True,
+                )
+            )
+        out.append(
+            Case(
+                10,
+                RAISE,
+                "send_async, 5 coroutines: blinker 1.9 / heliograph",
+                "blinker 1.9: send_async, 5 coroutines",
+                "heliograph: send_async, 5 coroutines",
+                1.5,
+                at_most=False,
+            )
+        )
     return sorted(out, key=lambda case: (case.number, POLICIES.index(case.policy)))
 
 
@@ -294,28 +518,46 @@ def measure(
     rounds: int = DEFAULT_ROUNDS,
     slice_seconds: float = DEFAULT_SLICE,
     number: int | None = None,
+    bulk_size: int = BULK,
 ) -> dict[str, Timing]:
     """Time every contender ``rounds`` times, interleaved round by round.
 
     ``number`` fixes the iteration count of every timing; without it each
     contender is calibrated so that one timing lasts about ``slice_seconds``.
+    ``bulk_size`` is the number of receivers of the bulk cases.
     """
-    ns = build_namespace()
+    ns = build_namespace(bulk_size)
+    ns["set_receiver_observer"] = set_receiver_observer
+    ns["observe_nothing"] = observe_nothing
     statements = contenders()
     labels = list(statements)
-    timers = {label: timeit.Timer(stmt, globals=ns) for label, stmt in statements.items()}
+    timers = {
+        label: timeit.Timer(
+            stmt,
+            setup=(
+                "set_receiver_observer(observe_nothing)"
+                if label.endswith(OBSERVED)
+                else "set_receiver_observer(None)"
+            ),
+            globals=ns,
+        )
+        for label, stmt in statements.items()
+    }
     numbers = {
         label: number if number is not None else _calibrate(timer, slice_seconds)
         for label, timer in timers.items()
     }
     raw: dict[str, list[float]] = {label: [] for label in labels}
-    for round_index in range(rounds):
-        shift = round_index % len(labels)
-        order = labels[shift:] + labels[:shift]
-        if round_index % 2:
-            order.reverse()
-        for label in order:
-            raw[label].append(timers[label].timeit(numbers[label]) / numbers[label])
+    try:
+        for round_index in range(rounds):
+            shift = round_index % len(labels)
+            order = labels[shift:] + labels[:shift]
+            if round_index % 2:
+                order.reverse()
+            for label in order:
+                raw[label].append(timers[label].timeit(numbers[label]) / numbers[label])
+    finally:
+        set_receiver_observer(None)
     loop_ns = min(raw[NULL]) * 1e9
 
     def net(seconds: float) -> float:
@@ -358,10 +600,60 @@ def run(
     rounds: int = DEFAULT_ROUNDS,
     slice_seconds: float = DEFAULT_SLICE,
     number: int | None = None,
+    bulk_size: int = BULK,
 ) -> tuple[dict[str, Timing], list[Result]]:
     """Measure and evaluate; garbage collection is off while timing, as in timeit."""
-    timings = measure(rounds, slice_seconds, number)
+    timings = measure(rounds, slice_seconds, number, bulk_size)
     return timings, evaluate(timings)
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Bytes per connected receiver, heliograph against blinker."""
+
+    what: str
+    heliograph: float
+    blinker: float
+    target: float = 1.5
+
+    @property
+    def ratio(self) -> float:
+        return self.heliograph / self.blinker
+
+    @property
+    def passed(self) -> bool:
+        return math.isfinite(self.ratio) and self.ratio <= self.target
+
+
+def bytes_per_receiver(make: c.Callable[[], t.Any], count: int, by_sender: bool) -> float:
+    """What ``count`` weak receivers connected to a new signal allocate, per
+    receiver, once a send has made the signal's tables."""
+    receivers, senders = many(count)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        sig = make()
+        for receiver, sender in zip(receivers, senders, strict=True):
+            sig.connect(receiver, sender if by_sender else Signal.ANY)
+        sig.send(senders[0])
+        used = tracemalloc.get_traced_memory()[0] - start
+    finally:
+        tracemalloc.stop()
+    del sig
+    return used / count
+
+
+def measure_memory(count: int = BULK) -> list[Memory]:
+    """Memory per receiver for ANY and for a sender each (needs blinker)."""
+    if blinker is None:
+        return []
+    out = []
+    for what, by_sender in (("for ANY", False), ("a sender each", True)):
+        ours = bytes_per_receiver(Signal, count, by_sender)
+        theirs = bytes_per_receiver(blinker.Signal, count, by_sender)
+        out.append(Memory(what, ours, theirs))
+    return out
 
 
 def format_report(timings: dict[str, Timing], results: list[Result]) -> str:
@@ -389,7 +681,20 @@ def format_report(timings: dict[str, Timing], results: list[Result]) -> str:
             f"  {r.case.rule:>7}  {'PASS' if r.passed else 'MISS'}"
         )
     if blinker is None:
-        lines.append("case 2 skipped: blinker is not installed (pip install blinker==1.9.0)")
+        lines.append("cases 2, 5-10 skipped: blinker is not installed (pip install blinker==1.9.0)")
+    return "\n".join(lines)
+
+
+def format_memory(memory: list[Memory]) -> str:
+    lines = [
+        f"{'memory per receiver':<28}  {'heliograph B':>12}  {'blinker B':>9}"
+        f"  {'ratio':>6}  {'target':>7}  result"
+    ]
+    for m in memory:
+        lines.append(
+            f"{m.what:<28}  {m.heliograph:>12.0f}  {m.blinker:>9.0f}  {m.ratio:>6.2f}"
+            f"  {'<= ' + format(m.target, 'g'):>7}  {'PASS' if m.passed else 'MISS'}"
+        )
     return "\n".join(lines)
 
 
@@ -402,13 +707,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slice", type=float, help=f"seconds per timing ({DEFAULT_SLICE})")
     parser.add_argument("--number", type=int, help="fixed iterations per timing (no calibration)")
     parser.add_argument("--check", action="store_true", help="exit 1 if any target is missed")
+    parser.add_argument(
+        "--bulk", type=int, default=BULK, help=f"receivers of the bulk cases and memory ({BULK})"
+    )
     args = parser.parse_args(argv)
     rounds = args.rounds or (7 if args.quick else DEFAULT_ROUNDS)
     slice_seconds = args.slice or (0.01 if args.quick else DEFAULT_SLICE)
 
     gc.collect()
     start = time.perf_counter()
-    timings, results = run(rounds, slice_seconds, args.number)
+    timings, results = run(rounds, slice_seconds, args.number, args.bulk)
+    memory = measure_memory(args.bulk)
     elapsed = time.perf_counter() - start
     print(
         f"heliograph dispatch benchmark: Python {sys.version.split()[0]}, "
@@ -418,7 +727,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"every call: send({CALL_ARGS.replace('SENDER', repr(SENDER))})")
     print()
     print(format_report(timings, results))
+    if memory:
+        print()
+        print(format_memory(memory))
     missed = [r.case.name for r in results if not r.passed]
+    missed += [f"memory {m.what}" for m in memory if not m.passed]
     print()
     print(f"missed: {', '.join(missed)}" if missed else "all targets met")
     return 1 if args.check and missed else 0

@@ -207,6 +207,12 @@ def requests(case: str, spec_file: str | None) -> t.Iterator[Request]:
     assert spec_file is not None
     with open(spec_file, encoding="utf-8") as handle:
         spec = json.load(handle)
+    if case in READ_KINDS:
+        paths = spec["paths"][case]
+        number = int(spec.get("offset", 0)) + os.getpid()  # clients start apart
+        while True:
+            yield "GET", paths[number % len(paths)], None, {}
+            number += 1
     headers = {"Authorization": spec["token"], "Content-Type": "application/json"}
     dataset = spec["dataset"]
     number = 0
@@ -248,7 +254,11 @@ def client(limit: int, case: str = "show", spec_file: str | None = None) -> None
                 if response.status != 200:
                     error = f"status {response.status}: {body[:200]!r}"
                     break
-                if count == 0 and json.loads(body).get("success") is not True:
+                if (
+                    count == 0
+                    and response.getheader("Content-Type", "").startswith("application/json")
+                    and json.loads(body).get("success") is not True
+                ):
                     error = f"unexpected answer: {body[:200]!r}"
                     break
                 count += 1
@@ -265,9 +275,15 @@ def client(limit: int, case: str = "show", spec_file: str | None = None) -> None
 class Clients:
     """Client processes (this script with ``--client``) that stay up between rounds."""
 
-    def __init__(self, count: int, case: str = "show", spec_file: str | None = None) -> None:
+    def __init__(
+        self,
+        count: int,
+        case: str = "show",
+        spec_file: str | None = None,
+        limit: int = MAX_REQUESTS_PER_ROUND,
+    ) -> None:
         command = [sys.executable, os.path.abspath(__file__), "--client"]
-        command += ["--limit", str(MAX_REQUESTS_PER_ROUND), "--case", case]
+        command += ["--limit", str(limit), "--case", case]
         if spec_file is not None:
             command += ["--spec", spec_file]
         self.processes = [
@@ -503,6 +519,335 @@ def report(bare: Setup, subscribed: Setup, target: float = TARGET) -> tuple[str,
     return "\n".join(lines), met
 
 
+# -- the read path against a bare Flask baseline --------------------------------
+
+READ_KINDS = ("package_show", "package_search", "dataset_page")
+READ_TARGETS = {"package_show": 0.50, "package_search": 0.25, "dataset_page": 0.30}
+"""Each kind's target: heliograph's rate at least this share of the bare baseline's."""
+CATALOG_SIZE = 1000
+SEARCH_FACETS = ("organization", "groups", "tags", "res_format", "license_id")
+MEMORY_REQUESTS = 10_000
+MEMORY_LIMIT_MB = 150.0
+POSTGRES_URL = os.environ.get(
+    "HELIOGRAPH_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+LICENSES = ("cc-by", "odc-odbl", "cc-zero", "other-open", "notspecified")
+
+
+def catalog_name(number: int) -> str:
+    return f"bench-catalog-{number:04d}"
+
+
+def read_paths(count: int) -> dict[str, list[str]]:
+    """The request paths of each read kind: ``package_show`` and the dataset
+    page of every dataset of the catalog, and one search of 20 results with
+    facets."""
+    import urllib.parse
+
+    facets = urllib.parse.quote(json.dumps(list(SEARCH_FACETS)))
+    return {
+        "package_show": [f"/api/3/action/package_show?id={catalog_name(i)}" for i in range(count)],
+        "package_search": [f"/api/3/action/package_search?rows=20&facet.field={facets}"],
+        "dataset_page": [f"/dataset/{catalog_name(i)}" for i in range(count)],
+    }
+
+
+def seed_catalog(url: str, instance: str, count: int = CATALOG_SIZE) -> None:
+    """Create the schema and ``count`` public datasets through the actions,
+    each as ``seed`` makes its one (3 resources, 5 tags, 5 extras), spread
+    over 5 organizations, 5 groups and 50 tags."""
+    from heliograph import logic, model
+    from heliograph.web import make_app
+
+    make_app(
+        {"sqlalchemy.url": url, "heliograph.instance_path": instance, "heliograph.plugins": ""}
+    )
+    session = model.Session()
+    session.add(model.User(name="bench-admin", email="bench@example.org", sysadmin=True))
+    session.commit()
+
+    def call(name: str, data: dict[str, t.Any]) -> t.Any:
+        return logic.get_action(name)({"user": "bench-admin", "session": model.Session}, data)
+
+    orgs = [
+        call("organization_create", {"name": f"bench-org-{i}", "title": f"Organization {i}"})
+        for i in range(5)
+    ]
+    groups = [
+        call("group_create", {"name": f"bench-group-{i}", "title": f"Group {i}"}) for i in range(5)
+    ]
+    for number in range(count):
+        call(
+            "package_create",
+            {
+                "name": catalog_name(number),
+                "title": f"Catalog dataset {number}",
+                "owner_org": orgs[number % len(orgs)]["id"],
+                "license_id": LICENSES[number % len(LICENSES)],
+                "notes": f"Dataset {number} of the read benchmark. " * 5,
+                "tags": [{"name": f"tag-{(number + i * 7) % 50}"} for i in range(5)],
+                "groups": [{"id": groups[number % len(groups)]["id"]}],
+                "extras": [{"key": f"key-{i}", "value": f"value {i}"} for i in range(5)],
+                "resources": [
+                    {
+                        "url": f"http://example.org/{number}/{i}.csv",
+                        "name": f"File {i}",
+                        "format": ("CSV", "JSON", "XLSX")[i],
+                    }
+                    for i in range(3)
+                ],
+            },
+        )
+    model.Session.remove()
+
+
+def serve_bare(docs_file: str, threads: int) -> None:
+    """A bare Flask app on waitress answering every path of ``docs_file`` with
+    its prepared document (the body heliograph gave, with its content type)."""
+    import logging
+
+    import flask
+    import waitress
+
+    logging.basicConfig(level=logging.WARNING)
+    with open(docs_file, encoding="utf-8") as handle:
+        docs = {
+            path: (body.encode("utf-8"), content_type)
+            for path, (content_type, body) in json.load(handle).items()
+        }
+    app = flask.Flask("bench_bare")
+
+    @app.route("/<path:_path>")
+    def prepared(_path: str) -> flask.Response:
+        request = flask.request
+        query = request.query_string.decode("latin-1")
+        body, content_type = docs[request.path + ("?" + query if query else "")]
+        return flask.Response(body, 200, content_type=content_type)
+
+    server = waitress.create_server(
+        app, host="127.0.0.1", port=0, threads=threads, connection_limit=256
+    )
+    print(f"READY {server.effective_port} 0", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+
+
+def fetch_documents(port: int, paths: dict[str, list[str]]) -> dict[str, tuple[str, str]]:
+    """``{path: (content type, body)}`` of every path, as the server at ``port`` answers."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    docs: dict[str, tuple[str, str]] = {}
+    try:
+        for kind_paths in paths.values():
+            for path in kind_paths:
+                connection.request("GET", path)
+                response = connection.getresponse()
+                body = response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"GET {path}: status {response.status}: {body[:200]!r}")
+                docs[path] = (response.getheader("Content-Type", ""), body.decode("utf-8"))
+    finally:
+        connection.close()
+    return docs
+
+
+def resident_mb(pid: int) -> float:
+    """The resident set size of process ``pid`` in MB (from /proc)."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+@dataclass
+class ReadSeries:
+    database: str
+    clients: int
+    kind: str
+    portal: list[float] = field(default_factory=list)
+    bare: list[float] = field(default_factory=list)
+    size: int = 0
+    """Bytes of the first document of the kind."""
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(p / b for p, b in zip(self.portal, self.bare, strict=True) if b)
+
+    @property
+    def target(self) -> float:
+        return READ_TARGETS[self.kind]
+
+
+@dataclass
+class Memory:
+    database: str
+    requests: int
+    datasets: int
+    before_mb: float
+    after_mb: float
+
+
+@contextlib.contextmanager
+def database_url(kind: str, workdir: str) -> t.Iterator[str]:
+    """A fresh database of ``kind`` (``sqlite``: a file in ``workdir``;
+    ``postgresql``: a schema of its own, dropped afterwards)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{os.path.join(workdir, 'catalog.db')}"
+        return
+    import uuid
+
+    import sqlalchemy as sa
+
+    from heliograph.model import engine_for
+
+    schema = f"heliograph_bench_{uuid.uuid4().hex[:12]}"
+    admin = engine_for(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        from heliograph import model
+
+        model.Session.remove()
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def start_bare(setup: Setup, docs_file: str, threads: int) -> None:
+    setup.process = subprocess.Popen(
+        [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--serve-bare",
+            docs_file,
+            "--threads",
+            str(threads),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert setup.process.stdout is not None
+    line = setup.process.stdout.readline()
+    if not line.startswith("READY "):
+        setup.process.kill()
+        raise RuntimeError(f"the bare server did not start: {line!r}")
+    setup.port = int(line.split()[1])
+
+
+def run_read(
+    databases: t.Sequence[str] = ("sqlite", "postgresql"),
+    client_counts: t.Sequence[int] = (1, 4),
+    rounds: int = 20,
+    duration: float = 0.5,
+    warmup: float = 1.0,
+    threads: int = 8,
+    count: int = CATALOG_SIZE,
+    memory_requests: int = MEMORY_REQUESTS,
+) -> tuple[list[ReadSeries], list[Memory]]:
+    """Seed a catalog of ``count`` datasets in each database, then measure
+    each read kind on heliograph and on the bare baseline round by round (the
+    order rotated every round), for each number of clients; then, on a freshly
+    started server, the resident size before and after ``memory_requests``
+    ``package_show`` requests spread over every dataset."""
+    series: list[ReadSeries] = []
+    memory: list[Memory] = []
+    for database in databases:
+        workdir = tempfile.mkdtemp(prefix="heliograph-bench-read-")
+        portal = Setup("heliograph", 0)
+        bare = Setup("bare", 0)
+        load: Clients | None = None
+        try:
+            with database_url(database, workdir) as url:
+                seed_catalog(url, workdir, count)
+                paths = read_paths(count)
+                spec_file = os.path.join(workdir, "spec.json")
+                with open(spec_file, "w", encoding="utf-8") as handle:
+                    json.dump({"paths": paths}, handle)
+                start_server(portal, url, workdir, threads)
+                docs = fetch_documents(portal.port, paths)
+                docs_file = os.path.join(workdir, "docs.json")
+                with open(docs_file, "w", encoding="utf-8") as handle:
+                    json.dump(docs, handle)
+                start_bare(bare, docs_file, threads)
+                for clients in client_counts:
+                    for kind in READ_KINDS:
+                        entry = ReadSeries(database, clients, kind)
+                        entry.size = len(docs[paths[kind][0]][1].encode("utf-8"))
+                        load = Clients(clients, kind, spec_file)
+                        for setup in (portal, bare):
+                            load.run([setup.port] * clients, warmup)
+                        for number in range(rounds):
+                            order = (portal, bare) if number % 2 == 0 else (bare, portal)
+                            for setup in order:
+                                rate = sum(load.run([setup.port] * clients, duration))
+                                (entry.portal if setup is portal else entry.bare).append(rate)
+                        load.close()
+                        load = None
+                        series.append(entry)
+                stop_server(portal)
+                stop_server(bare)
+                if memory_requests:
+                    fresh = Setup("memory", 0)
+                    start_server(fresh, url, workdir, threads)
+                    try:
+                        assert fresh.process is not None
+                        before = resident_mb(fresh.process.pid)
+                        per_client = memory_requests // 4
+                        load = Clients(4, "package_show", spec_file, limit=per_client)
+                        load.run([fresh.port] * 4, 3600.0)
+                        memory.append(
+                            Memory(
+                                database,
+                                per_client * 4,
+                                count,
+                                before,
+                                resident_mb(fresh.process.pid),
+                            )
+                        )
+                    finally:
+                        if load is not None:
+                            load.close()
+                            load = None
+                        stop_server(fresh)
+        finally:
+            if load is not None:
+                load.close()
+            stop_server(portal)
+            stop_server(bare)
+            shutil.rmtree(workdir, ignore_errors=True)
+    return series, memory
+
+
+def report_read(series: list[ReadSeries], memory: list[Memory]) -> tuple[str, bool]:
+    """The table of the read kinds (heliograph and bare rates, their paired
+    ratio against its target) and the resident sizes; the verdict."""
+    lines = [
+        f"{'database':<11}{'clients':>8}  {'kind':<15}{'bytes':>7}{'heliograph/s':>14}"
+        f"{'bare/s':>9}{'ratio':>8}{'target':>8}  verdict"
+    ]
+    met = True
+    for entry in series:
+        ok = entry.ratio >= entry.target
+        met = met and ok
+        lines.append(
+            f"{entry.database:<11}{entry.clients:>8}  {entry.kind:<15}{entry.size:>7}"
+            f"{statistics.median(entry.portal):>14.1f}{statistics.median(entry.bare):>9.1f}"
+            f"{entry.ratio:>8.3f}{entry.target:>8.2f}  {'met' if ok else 'MISSED'}"
+        )
+    for entry in memory:
+        ok = entry.after_mb < MEMORY_LIMIT_MB
+        met = met and ok
+        lines.append(
+            f"{entry.database}: server RSS {entry.before_mb:.1f} MB at start, "
+            f"{entry.after_mb:.1f} MB after {entry.requests} package_show of "
+            f"{entry.datasets} datasets; limit < {MEMORY_LIMIT_MB:.0f} MB: "
+            f"{'met' if ok else 'MISSED'}"
+        )
+    return "\n".join(lines), met
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="heliograph portal benchmark (one-run ratio)")
     parser.add_argument("--quick", action="store_true", help="few short rounds (rough)")
@@ -517,14 +862,28 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="load both servers at once (default: one after the other)",
     )
-    parser.add_argument("--threads", type=int, default=4, help="waitress threads")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="waitress threads (default 4; read case 8)"
+    )
     parser.add_argument("--subscribers", type=int, default=SUBSCRIBERS)
     parser.add_argument(
         "--case",
-        choices=("show", "update", "background", "all"),
+        choices=("show", "update", "background", "read", "all", *READ_KINDS),
         default="all",
-        help="which benchmark",
+        help="which benchmark (read: the read path against a bare Flask baseline)",
     )
+    parser.add_argument(
+        "--databases",
+        default="sqlite,postgresql",
+        help="read case: the databases, comma-separated (sqlite, postgresql)",
+    )
+    parser.add_argument(
+        "--read-clients", default="1,4", help="read case: the client counts, comma-separated"
+    )
+    parser.add_argument(
+        "--datasets", type=int, default=CATALOG_SIZE, help="read case: datasets in the catalog"
+    )
+    parser.add_argument("--serve-bare", metavar="DOCS", help=argparse.SUPPRESS)
     parser.add_argument("--serve", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--plugins", default="", help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)
@@ -537,17 +896,49 @@ def main(argv: list[str] | None = None) -> int:
         client(args.limit, "show" if args.case == "all" else args.case, args.spec)
         return 0
 
-    if args.serve:
-        serve(args.serve, args.instance, args.subscribers, args.threads, args.plugins)
+    if args.serve_bare:
+        serve_bare(args.serve_bare, args.threads or 8)
         return 0
+
+    if args.serve:
+        serve(args.serve, args.instance, args.subscribers, args.threads or 4, args.plugins)
+        return 0
+
+    read_threads = args.threads or 8
+    args.threads = args.threads or 4
 
     rounds = args.rounds or (3 if args.quick else 40)
     duration = args.duration or (0.3 if args.quick else 0.75)
-    cases = ("show", "update", "background") if args.case == "all" else (args.case,)
+    cases = ("show", "update", "background", "read") if args.case == "all" else (args.case,)
     all_met = True
     for number, case in enumerate(cases):
         if number:
             print()
+        if case == "read":
+            databases = [d.strip() for d in args.databases.split(",") if d.strip()]
+            client_counts = [int(n) for n in args.read_clients.split(",") if n.strip()]
+            read_rounds = args.rounds or (4 if args.quick else 20)
+            read_duration = args.duration or (0.3 if args.quick else 0.5)
+            threads = read_threads
+            print(
+                f"the read path over HTTP (waitress, {threads} threads per server): heliograph "
+                f"against a bare Flask view returning the same prepared document; "
+                f"{args.datasets} datasets; {read_rounds} rounds of {read_duration:g}s, alternating"
+            )
+            series, memory = run_read(
+                databases=databases,
+                client_counts=client_counts,
+                rounds=read_rounds,
+                duration=read_duration,
+                warmup=0.3 if args.quick else 1.0,
+                threads=threads,
+                count=args.datasets,
+            )
+            text, met = report_read(series, memory)
+            all_met = all_met and met
+            print()
+            print(text)
+            continue
         if case == "show":
             print(
                 f"package_show over HTTP (waitress, {args.threads} threads per server), "

@@ -233,6 +233,20 @@ OPTIONS: tuple[Option, ...] = (
     Option("heliograph.auth.create_user_via_api", _as_bool, "false", "CKAN auth rule"),
     Option("heliograph.auth.create_user_via_web", _as_bool, "true", "CKAN auth rule"),
     Option("heliograph.auth.public_user_details", _as_bool, "true", "CKAN auth rule"),
+    Option(
+        "heliograph.cache.datasets_mb",
+        _as_float,
+        "32",
+        "memory (MB) for built package_show documents, checked against the dataset "
+        "revision on every read; 0 turns the cache off",
+    ),
+    Option(
+        "heliograph.cache.searches_mb",
+        _as_float,
+        "16",
+        "memory (MB) for package_search answers (keyed by the caller's permission "
+        "labels); 0 turns the cache off",
+    ),
     Option("heliograph.search.rows_max", _as_int, "1000", "largest page of package_search"),
     Option(
         "heliograph.search.max_text_length",

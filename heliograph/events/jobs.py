@@ -41,6 +41,7 @@ def enqueue(
     *,
     key: str | None = None,
     retry: c.Sequence[float] | None = None,
+    delay: float = 0.0,
 ) -> dict[str, t.Any]:
     """Enqueue ``fn(*args, **kwargs)``; returns the job as ``job_show`` does.
 
@@ -48,6 +49,7 @@ def enqueue(
     time in enqueue order. ``retry`` is the job's own schedule of delays in
     seconds (e.g. ``[0, 5, 300]``), replacing ``heliograph.events.*`` backoff;
     a job raising ``toolkit.RetryLater(seconds)`` waits at least that long.
+    ``delay`` (seconds) holds its first run back that long.
     """
     path = receiver_path(fn)
     if path is None:
@@ -63,9 +65,18 @@ def enqueue(
         isinstance(delay, (int, float)) and delay >= 0 for delay in retry
     ):
         raise JobError(f"retry must be a list of delays in seconds (0 or more), got {retry!r}")
+    if not isinstance(delay, (int, float)) or isinstance(delay, bool) or not delay >= 0:
+        raise JobError(f"delay must be a number of seconds (0 or more), got {delay!r}")
     try:
         job_id = outbox.write_job(
-            path, list(args or ()), dict(kwargs or {}), title, queue, key=key, retry=retry
+            path,
+            list(args or ()),
+            dict(kwargs or {}),
+            title,
+            queue,
+            key=key,
+            retry=retry,
+            delay=float(delay),
         )
     except outbox.OutboxError as exc:
         raise JobError(str(exc)) from None

@@ -174,12 +174,13 @@ def write_job(
     queue: str,
     key: str | None = None,
     retry: c.Sequence[float] | None = None,
+    delay: float = 0.0,
 ) -> str:
     """Write a background job calling ``path(*args, **kwargs)``; returns its id.
 
     Jobs with the same ``key`` run one after the other in enqueue order;
     ``retry`` (seconds) replaces the default backoff: the job is retried after
-    each delay in turn, then dead.
+    each delay in turn, then dead; ``delay`` holds its first run back.
     """
     body: dict[str, t.Any] = {"args": list(args), "kwargs": dict(kwargs)}
     if retry is not None:
@@ -197,6 +198,7 @@ def write_job(
         kind="job",
         title=title,
         queue=queue,
+        delay=delay,
     )
 
 
@@ -210,6 +212,7 @@ def _insert(
     kind: str,
     title: str | None = None,
     queue: str = "default",
+    delay: float = 0.0,
 ) -> str:
     event_id = str(uuid.uuid4())
     now = time.time()
@@ -229,7 +232,7 @@ def _insert(
     scope = _scope.get()
     if scope is not None:
         connection = scope.session.connection()
-        _insert_rows(connection, row, receivers, embedded, kind, title, queue, now)
+        _insert_rows(connection, row, receivers, embedded, kind, title, queue, now, delay)
         if not scope.notified and connection.dialect.name == "postgresql":
             connection.execute(sa.text(f"NOTIFY {PG_CHANNEL}"))
             scope.notified = True
@@ -237,7 +240,7 @@ def _insert(
         return event_id
     engine = t.cast(sa.Engine, model.Session.get_bind())
     with engine.begin() as connection:
-        _insert_rows(connection, row, receivers, embedded, kind, title, queue, now)
+        _insert_rows(connection, row, receivers, embedded, kind, title, queue, now, delay)
         if connection.dialect.name == "postgresql":
             connection.execute(sa.text(f"NOTIFY {PG_CHANNEL}"))
     notify()
@@ -253,6 +256,7 @@ def _insert_rows(
     title: str | None,
     queue: str,
     now: float,
+    delay: float = 0.0,
 ) -> None:
     inserted = connection.execute(_OUTBOX_INSERT, row).inserted_primary_key
     assert inserted is not None
@@ -272,7 +276,7 @@ def _insert_rows(
                 "title": title,
                 "state": "pending",
                 "attempts": 0,
-                "next_attempt_at": now,
+                "next_attempt_at": now + delay,
                 "created": now,
                 "updated": now,
             }

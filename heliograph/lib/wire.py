@@ -203,6 +203,11 @@ def _action_key(sender: t.Any, kwargs: c.Mapping[str, t.Any]) -> str:
     result = kwargs.get("result")
     if isinstance(result, c.Mapping) and isinstance(result.get("id"), str):
         return str(result["id"])
+    context = kwargs.get("context")
+    package = context.get("package") if isinstance(context, c.Mapping) else None
+    if str(sender).startswith("package_") and isinstance(getattr(package, "id", None), str):
+        # package_delete by name: the dataset's id, as its other events are keyed.
+        return str(package.id)  # type: ignore[union-attr]
     data = kwargs.get("data_dict")
     if isinstance(data, c.Mapping):
         for name in ("id", "name"):
@@ -219,7 +224,9 @@ action_wire = WireForm(
         "(``{'user': name, 'user_id': id}``), ``data_dict`` and ``result`` as JSON, "
         "with secrets (``password``, ``old_password``, tokens, ...) redacted; ordered "
         "by the id of the object the action is about (the result's ``id``, else the "
-        "input's ``id`` or ``name``). In-process receivers still get the action's own "
+        "id of the context's ``package`` for a ``package_*`` action, else the input's "
+        "``id`` or ``name``). "
+        "In-process receivers still get the action's own "
         "context and dicts, unredacted, as in CKAN."
     ),
 )

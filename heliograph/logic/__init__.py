@@ -39,6 +39,7 @@ from heliograph.plugins import plugins_changed
 
 __all__ = [
     "Action",
+    "ActionContext",
     "ActionError",
     "AuthFunction",
     "Context",
@@ -292,12 +293,16 @@ def _wrap(name: str, action: Action) -> Action:
         try:
             signals.before_action.send(name, context=context, data_dict=data_dict)
             result = action(context, data_dict)
-            _add_ckan_context(name, context, data_dict, result)
+            if signals.action_succeeded.has_receivers_for(
+                name
+            ) or signals.action_committed.has_receivers_for(name):
+                _add_ckan_context(name, context, data_dict, result)
             _send_succeeded(name, context, data_dict, result)
             if outermost:
                 if scope.error is not None:
                     raise scope.error
-                session.commit()
+                if _has_transaction(session):
+                    session.commit()
                 committed = True
         except BaseException as exc:
             error = exc
@@ -322,6 +327,18 @@ def _wrap(name: str, action: Action) -> Action:
     return call
 
 
+def _has_transaction(session: t.Any) -> bool:
+    """Whether ``session`` began a transaction (a read served from a cache
+    began none, and has nothing to commit). A scoped session that made no
+    session for this thread has none."""
+    registry = getattr(session, "registry", None)
+    if registry is not None:
+        if not registry.has():
+            return False
+        session = session()
+    return bool(session.in_transaction())
+
+
 def _add_ckan_context(name: str, context: Context, data_dict: DataDict, result: t.Any) -> None:
     """Put into ``context`` what CKAN's receivers of ``action_succeeded`` read:
     ``model`` (:mod:`heliograph.model`), ``user_obj`` (the user a ``user_*``
@@ -333,14 +350,119 @@ def _add_ckan_context(name: str, context: Context, data_dict: DataDict, result: 
     about = result.get("id") if isinstance(result, dict) else None
     if about is None and result is None and isinstance(data_dict, dict):
         about = data_dict.get("id")
+    lazy = context if isinstance(context, ActionContext) else None
     if name.startswith("user_") and about is not None:
-        context["user_obj"] = authz.user_by_id_or_name(context, about)
+        if lazy is not None:
+            lazy.later("user_obj", lambda: authz.user_by_id_or_name(context, about))
+        else:
+            context["user_obj"] = authz.user_by_id_or_name(context, about)
     else:
         context["user_obj"] = authz.current_user(context)
     if name.startswith("package_") and about is not None:
-        package = authz.package_by_id_or_name(context, about)
-        if package is not None:
-            context["package"] = package
+        if lazy is not None:
+            lazy.later("package", lambda: authz.package_by_id_or_name(context, about))
+        else:
+            package = authz.package_by_id_or_name(context, about)
+            if package is not None:
+                context["package"] = package
+
+
+_ABSENT: t.Any = object()
+
+
+class ActionContext(dict[str, t.Any]):
+    """An action context (a dict) whose CKAN entries for receivers
+    (``package``, the ``user_obj`` of a ``user_*`` action) are looked up
+    when first read: a receiver that never reads them costs no query.
+
+    Reading a key, ``get``, ``in``, iterating, copying (``dict(context)``,
+    ``{**context}``) all see them as if they had been set; a loader's None
+    leaves ``package`` absent, as an eager lookup would. The web layer makes
+    its contexts so; any plain dict works too (looked up at once).
+    """
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._later: dict[str, c.Callable[[], t.Any]] = {}
+
+    def later(self, key: str, loader: c.Callable[[], t.Any]) -> None:
+        """Set ``key`` to ``loader()`` when it is first read."""
+        super().pop(key, None)
+        self._later[key] = loader
+
+    def _resolve(self, key: str) -> bool:
+        loader = self._later.pop(key, None)
+        if loader is None:
+            return False
+        value = loader()
+        if value is None and key == "package":
+            return False
+        super().__setitem__(key, value)
+        return True
+
+    def _resolve_all(self) -> None:
+        for key in list(self._later):
+            self._resolve(key)
+
+    def __missing__(self, key: str) -> t.Any:
+        if self._resolve(key):
+            return super().__getitem__(key)
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(key) or (
+            isinstance(key, str) and key in self._later and self._resolve(key)
+        )
+
+    def get(self, key: str, default: t.Any = None) -> t.Any:
+        if super().__contains__(key) or (key in self._later and self._resolve(key)):
+            return super().__getitem__(key)
+        return default
+
+    def __setitem__(self, key: str, value: t.Any) -> None:
+        self._later.pop(key, None)
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        had = self._later.pop(key, _ABSENT) is not _ABSENT
+        if super().__contains__(key) or not had:
+            super().__delitem__(key)
+
+    def pop(self, key: str, *default: t.Any) -> t.Any:
+        self._resolve(key)
+        return super().pop(key, *default)
+
+    def setdefault(self, key: str, default: t.Any = None) -> t.Any:
+        self._resolve(key)
+        return super().setdefault(key, default)
+
+    def __iter__(self) -> c.Iterator[str]:
+        self._resolve_all()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self._resolve_all()
+        return super().__len__()
+
+    def keys(self) -> t.Any:
+        self._resolve_all()
+        return super().keys()
+
+    def values(self) -> t.Any:
+        self._resolve_all()
+        return super().values()
+
+    def items(self) -> t.Any:
+        self._resolve_all()
+        return super().items()
+
+    def copy(self) -> dict[str, t.Any]:
+        self._resolve_all()
+        return dict(super().items())
+
+    def __repr__(self) -> str:
+        self._resolve_all()
+        return super().__repr__()
 
 
 def _send_succeeded(name: str, context: Context, data_dict: DataDict, result: t.Any) -> None:

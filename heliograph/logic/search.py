@@ -13,11 +13,12 @@ import typing as t
 
 import sqlalchemy as sa
 from sqlalchemy import exists, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from heliograph import model
 from heliograph.config import config
-from heliograph.logic import Context, DataDict, SearchQueryError, ValidationError
+from heliograph.logic import Context, DataDict, SearchQueryError, ValidationError, cache
+from heliograph.logic.dictization import package_groups
 from heliograph.logic.validation import (
     MAX_PAGE,
     MAX_TERMS_KEY,
@@ -277,11 +278,33 @@ def run(
     session: t.Any,
     params: dict[str, t.Any],
     labels: set[str] | None,
-    dictize: t.Callable[[model.Package], dict[str, t.Any]],
+    dictize: t.Callable[[model.Package, list[model.Group]], dict[str, t.Any]],
 ) -> dict[str, t.Any]:
     """``{count, results, facets, search_facets, sort}`` of the search
-    ``params`` (from :func:`parse`); each result is ``dictize(package)``."""
+    ``params`` (from :func:`parse`); each result is ``dictize(package, its groups)``.
+
+    Answers are kept in :data:`heliograph.logic.cache.searches` under the
+    caller's permission ``labels`` and the parameters."""
     rows = min(params["rows"], config.as_int("heliograph.search.rows_max", 1000))
+    token = cache.token(session) if cache.searches.max_bytes else None
+    key = (None if labels is None else tuple(sorted(labels)), rows, repr(sorted(params.items())))
+    if token is not None:
+        entry = cache.searches.get(token, key)
+        if entry is not None:
+            return t.cast(dict[str, t.Any], entry.document())
+    answer = _search(session, params, labels, rows, dictize)
+    if token is not None:
+        cache.searches.put(token, key, answer)
+    return answer
+
+
+def _search(
+    session: t.Any,
+    params: dict[str, t.Any],
+    labels: set[str] | None,
+    rows: int,
+    dictize: t.Callable[[model.Package, list[model.Group]], dict[str, t.Any]],
+) -> dict[str, t.Any]:
     where = conditions(params, labels)
     matching = select(model.Package.id).where(*where)
     count = session.scalar(select(func.count()).select_from(matching.subquery())) or 0
@@ -292,13 +315,15 @@ def run(
             selectinload(model.Package.resources),
             selectinload(model.Package.extras),
             selectinload(model.Package.package_tags).joinedload(model.PackageTag.tag),
+            joinedload(model.Package.organization),
         )
         .where(*where)
         .order_by(*order)
         .offset(params["start"])
         .limit(rows)
     ).all()
-    results = [dictize(package) for package in packages]
+    groups = package_groups(session, [package.id for package in packages])
+    results = [dictize(package, groups[package.id]) for package in packages]
     if params.get("fl"):
         fields = [f.strip() for f in params["fl"].split(",") if f.strip()]
         results = [{f: r.get(f) for f in fields} for r in results]

@@ -6,9 +6,11 @@ removes it at the end of every request.
 
 from __future__ import annotations
 
+from heliograph.model import revision
 from heliograph.model.meta import Base, Session, engine_for, init_engine, new_id, utcnow
 from heliograph.model.tables import (
     ApiToken,
+    DatasetRevision,
     EventDelivery,
     EventOutbox,
     Group,
@@ -25,6 +27,7 @@ from heliograph.model.tables import (
 __all__ = [
     "ApiToken",
     "Base",
+    "DatasetRevision",
     "EventDelivery",
     "EventOutbox",
     "Group",
@@ -40,5 +43,6 @@ __all__ = [
     "engine_for",
     "init_engine",
     "new_id",
+    "revision",
     "utcnow",
 ]

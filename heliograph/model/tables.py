@@ -302,3 +302,14 @@ class EventDelivery(Base):
         Index("ix_event_delivery_lane", "receiver", "lane", "id"),
         Index("ix_event_delivery_state_next", "state", "next_attempt_at"),
     )
+
+
+class DatasetRevision(Base):
+    """One row whose ``token`` changes in every transaction that writes what a
+    dataset's document shows (:mod:`heliograph.model.revision`); read caches
+    hold what they built under the token they read first."""
+
+    __tablename__ = "dataset_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    token: Mapped[str] = mapped_column(String(32))

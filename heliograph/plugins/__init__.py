@@ -65,6 +65,7 @@ from heliograph.plugins.interfaces import (
     IGroupForm,
     IPluginObserver,
     ISignal,
+    IUserPageLinks,
     SignalMapping,
     Subscription,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "IDatasetForm",
     "IGroupForm",
     "ISignal",
+    "IUserPageLinks",
     "Interface",
     "Plugin",
     "PluginAlreadyLoadedError",

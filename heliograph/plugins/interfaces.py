@@ -3,7 +3,9 @@
 ``ISignal`` and ``IPluginObserver`` for every plugin; ``IActions``,
 ``IAuthFunctions``, ``IBlueprint``, ``IDatasetForm`` and ``IGroupForm`` for
 plugins that extend the portal, named and shaped as CKAN's; ``IClick`` for
-plugins that add ``heliograph`` commands.
+plugins that add ``heliograph`` commands; ``IUserPageLinks`` for plugins that
+add a page to a user's profile (several plugins may, each with its link,
+whichever of them overrides the profile's template).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ __all__ = [
     "IGroupForm",
     "IPluginObserver",
     "ISignal",
+    "IUserPageLinks",
     "SignalMapping",
     "Subscription",
 ]
@@ -132,4 +135,14 @@ class IClick(Interface):
 
     def get_commands(self) -> c.Sequence[t.Any]:
         """Return a list of ``click.Command`` (or ``click.Group``) objects."""
+        return []
+
+
+class IUserPageLinks(Interface):
+    """Add links to a user's profile page (shown in its ``nav.user-pages``)."""
+
+    def user_page_links(self, user_dict: c.Mapping[str, t.Any]) -> c.Sequence[tuple[str, str]]:
+        """``(label, url)`` pairs for the profile of ``user_dict`` as the
+        current request's caller sees it (return none for callers who may not
+        use the page)."""
         return []

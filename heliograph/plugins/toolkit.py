@@ -43,21 +43,34 @@ Sections:
   ``field`` when a text (or a list of texts) is past the portal's search
   bounds (``heliograph.search.max_text_length``, ``max_terms``,
   ``max_list_items``), at a cost that does not grow with the input.
+- mail and the database (the webhooks mail a hook's owner and keep their
+  tables from a worker): ``send_mail(to, subject, body)`` sends a plain-text
+  message as the portal's ``smtp.*`` configuration says (raising
+  ``MailError`` when it could not be handed over); ``database()`` is the
+  portal's SQLAlchemy engine, for a plugin's own tables outside an action
+  (inside one, use ``context['session']``); ``resource_package_id(
+  resource_id)`` the id of the dataset a resource belongs to, deleted or not
+  (``resource_show`` answers for active ones only), or None.
 """
 
 from __future__ import annotations
 
+import typing as t
+
+from heliograph import model
 from heliograph.config import ConfigError, config
 from heliograph.config import load as load_config
 from heliograph.events import RetryLater, current_event
 from heliograph.events.jobs import JobError
 from heliograph.events.jobs import enqueue as enqueue_job
-from heliograph.lib import signals
+from heliograph.lib import mailer, signals
+from heliograph.lib.mailer import MailerError as MailError
 from heliograph.logic import (
     ActionError,
     NotAuthorized,
     ObjectNotFound,
     ValidationError,
+    auth,
     auth_allow_anonymous_access,
     auth_sysadmins_check,
     check_access,
@@ -74,6 +87,7 @@ __all__ = [
     "ActionError",
     "ConfigError",
     "JobError",
+    "MailError",
     "NotAuthorized",
     "ObjectNotFound",
     "RetryLater",
@@ -85,12 +99,35 @@ __all__ = [
     "check_search_text",
     "config",
     "current_event",
+    "database",
     "dataset_permission_labels",
     "enqueue_job",
     "get_action",
     "load_config",
     "make_app",
+    "resource_package_id",
+    "send_mail",
     "side_effect_free",
     "signals",
     "user_permission_labels",
 ]
+
+
+def send_mail(to: str, subject: str, body: str) -> None:
+    """Send a plain-text message to ``to`` through the portal's mailer
+    (``smtp.*``; a folder of ``.eml`` files when ``smtp.server`` is empty).
+    Raises ``MailError`` when it could not be handed over."""
+    mailer.send_mail(config, to, subject, body)
+
+
+def database() -> t.Any:
+    """The portal's SQLAlchemy engine (what ``model.Session`` is bound to)."""
+    bind = model.Session.session_factory.kw.get("bind")  # without opening a session
+    return bind if bind is not None else model.Session.get_bind()
+
+
+def resource_package_id(resource_id: str) -> str | None:
+    """The id of the dataset resource ``resource_id`` belongs to (active or
+    deleted), or None when there is no such resource."""
+    resource = auth.resource_by_id({"session": model.Session}, resource_id)
+    return None if resource is None else str(resource.package_id)

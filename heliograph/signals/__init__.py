@@ -20,6 +20,7 @@ from heliograph.signals.base import (
     ReceiverInfo,
     Signal,
     SignalStats,
+    _observer_failures_logged,
     default_namespace,
     receiver_failed,
     signal,
@@ -76,6 +77,7 @@ def set_receiver_observer(
     logged. Without an observer sends are not timed and cost nothing extra.
     """
     _settings.set_observer(observer)
+    _observer_failures_logged.discard(id(observer))
 
 
 def settings() -> dict[str, t.Any]:

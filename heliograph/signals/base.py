@@ -9,9 +9,16 @@ change.
 Connecting and disconnecting only change the bookkeeping (one
 :class:`_Record` per receiver) and mark the table stale; the next send (or
 lookup) makes the table again, once, whatever the number of changes in
-between. A change that only adds new receivers extends the table instead of
-making it again, and disconnecting the receiver that the last change added
-(what ``connected_to`` does) puts the previous table back.
+between. Changes that only add receivers extend the table instead of making
+it again. Three cheap changes apply at once: a receiver for ANY added to a
+small table of ANY receivers, the last receiver connected being collected,
+and disconnecting the receiver the last change added (what a
+``connected_to`` block does on exit), which puts the previous table back.
+A collected receiver otherwise stays in the table (its getter returns None,
+which sends skip) until the dead outnumber the living.
+
+The send generated for a table (see :mod:`._loops`) is installed by the
+second send on it, so a change undone after one send never pays for it.
 
 Receivers are called in the order in which they were first connected.
 """
@@ -19,6 +26,7 @@ Receivers are called in the order in which they were first connected.
 from __future__ import annotations
 
 import collections.abc as c
+import inspect
 import itertools
 import logging
 import sys
@@ -27,10 +35,11 @@ import time
 import typing as t
 import weakref
 from collections import deque
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
-from functools import cached_property
-from types import MethodType
+from functools import cached_property, partial
+from inspect import CO_COROUTINE
+from types import FunctionType, MethodType
 
 from heliograph.signals import _loops, _settings
 from heliograph.signals._utilities import (
@@ -70,6 +79,15 @@ _ANY_KEY: tuple[str] = ("*",)
 """Bookkeeping key of the ANY sender; specific senders use ``(by_value, key)``."""
 
 _NO_OWNER_FILTER = object()
+
+_APPLY_AT_ONCE = 32
+"""A connect that adds a receiver for ANY to a fresh table of fewer receivers
+than this, all for ANY, applies at once (a tuple copy); other changes mark the
+table stale, to be made once by the next send."""
+
+_COROUTINE_MARKS = hasattr(inspect, "markcoroutinefunction")
+"""Whether functions can be marked as coroutine functions (Python 3.12+): then
+connect asks inspect, else it reads the code flag itself."""
 
 Owners = tuple[tuple[t.Any, bool], ...]
 """``((owner, weak), ...)``: who made one connection, and whether weakly."""
@@ -137,6 +155,7 @@ class _WeakMethod(_WeakReceiver):
 
 
 _dereference = weakref.ref.__call__
+_finalizing = sys.is_finalizing
 
 
 class _WeakSender(weakref.ref):  # type: ignore[type-arg]
@@ -277,6 +296,12 @@ class Signal:
         # allocation, also while this thread holds it) and applied under the
         # lock before the bookkeeping is read or changed.
         self._pending: deque[_WeakReceiver | _WeakSender] = deque()
+        self._senders_died = 0
+        """Sender deaths queued in _pending: they make the table stale."""
+        self._dead_in_table = 0
+        """Getters of collected receivers still in the table. They return
+        None, which every send skips, so a death needs no new table; the
+        table is made again once they outnumber the living."""
         self._on_receiver_death = self._receiver_died
         self._on_sender_death = self._sender_died
         # The table and how stale it is.
@@ -290,9 +315,10 @@ class Signal:
         """Some change other than new receivers: the table is made from scratch."""
         self._changes = 0
         """Counts connects and disconnects; a table made while it moved is stale."""
-        self._undo: tuple[_Record, _Table] | None = None
-        """The receiver the last change added, and the table from before it:
-        disconnecting that receiver next puts the table back (``connected_to``)."""
+        self._undo: tuple[_Record, _Table, _Published | None] | None = None
+        """The receiver the last change added, the table from before it and
+        what was published for it (when known): disconnecting that receiver
+        next puts them back (``connected_to`` does)."""
         self._receivers_view: dict[c.Hashable, t.Any] | None = None
         # Sends are counted by drawing from an itertools.count: its __next__
         # is one C call, atomic under the GIL, so sends from many threads
@@ -313,6 +339,12 @@ class Signal:
         self._needs_checks = False
         """Muted, a coroutine receiver, or the argument guard on: the send
         takes _send_checked, which handles them per receiver call."""
+        self._provisional = 0
+        """How many sends to go before the send generated for a table just
+        made is installed (by _send_routed): 2 after a change applied at once,
+        1 after a table made by a send. A change undone after one send (a
+        short-lived receiver) never pays for generating a send."""
+        self._published: _Published | None = None
         self._specialise = type(self).send is Signal.send
         """Only a class that keeps the base send gets the generated one
         installed on the instance: a subclass's own send is always called."""
@@ -438,22 +470,56 @@ class Signal:
             raise TypeError(
                 f"cannot connect {receiver!r} to {self.name_for_logs}: it is not callable"
             )
-        rid = receiver_id(receiver)
+        kind = type(receiver)
+        if kind is FunctionType:
+            rid: c.Hashable = id(receiver)
+        elif kind is MethodType:
+            method: t.Any = receiver
+            rid = (id(method.__func__), id(method.__self__))  # as receiver_id does
+        else:
+            rid = receiver_id(receiver)
         skey = _ANY_KEY if sender is ANY or is_any(sender) else sender_key(sender)
         with self._lock:
             if self._pending:
                 self._reap_pending()
             record = self._records.get(rid)
             if record is None:
-                owners = _with_owner(None, owner, weak)
-                record = _Record({skey: owners}, is_coroutine_receiver(receiver))
+                weakly = bool(weak)
+                owners = _OWNED_BY_NOBODY[weakly] if owner is None else ((owner, weakly),)
+                if kind is FunctionType and not _COROUTINE_MARKS:
+                    coroutine = bool(receiver.__code__.co_flags & CO_COROUTINE)
+                elif (
+                    kind is MethodType
+                    and type(func := method.__func__) is FunctionType
+                    and not _COROUTINE_MARKS
+                ):
+                    coroutine = bool(func.__code__.co_flags & CO_COROUTINE)
+                else:
+                    coroutine = is_coroutine_receiver(receiver)
+                record = _Record({skey: owners}, coroutine)
                 self._hold(rid, record, receiver, weak)
                 self._records[rid] = record
-                undo = None if self._dirty else (record, self._table)
-                self._stale(rebuild_all=False)
-                if not self._rebuild_all:
-                    self._appended.append(record)
-                self._undo = undo
+                table = self._table
+                if self._dirty:
+                    self._stale(rebuild_all=False)
+                    if not self._rebuild_all:
+                        self._appended.append(record)
+                else:
+                    undo = (record, self._table, self._published)
+                    if (
+                        skey is _ANY_KEY
+                        and not coroutine
+                        and len(table.any) < _APPLY_AT_ONCE
+                        and not (table.by_value or table.by_identity)
+                    ):
+                        every = (*table.any, record.getter)
+                        self._publish_small_change(
+                            _new_table((every, table.by_value, table.by_identity, table.coroutines))
+                        )
+                    else:
+                        self._stale(rebuild_all=False)
+                        self._appended.append(record)
+                    self._undo = undo
             else:
                 before = record.senders.get(skey)
                 record.senders[skey] = after = _with_owner(before, owner, weak)
@@ -481,19 +547,69 @@ class Signal:
 
         return decorator
 
-    @contextmanager
-    def connected_to(self, receiver: Receiver, sender: t.Any = ANY) -> c.Iterator[None]:
+    def connected_to(self, receiver: Receiver, sender: t.Any = ANY) -> AbstractContextManager[None]:
         """Connect ``receiver`` strongly for the ``with`` block only.
 
         On exit only this block's connection is removed: a connection of the
         same receiver made elsewhere (by a plugin, say) stays.
         """
-        token = _BlockOwner()
-        self.connect(receiver, sender=sender, weak=False, owner=token)
-        try:
-            yield None
-        finally:
-            self.disconnect(receiver, sender, owner=token)
+        return _ConnectedTo(self, receiver, sender)
+
+    def _connect_for_block(self, receiver: Receiver, sender: t.Any) -> _Record | None:
+        """``connected_to``'s connect in the common case: a new receiver for
+        ANY on a signal whose receivers are all for ANY, nothing checked per
+        call, nobody listening to the meta-signals. The table with the
+        receiver appended is published at once (the block is about to send)
+        and what was published before is kept to be put back at the end.
+        None when the case is not that one (the block connects as usual)."""
+        if (
+            sender is not ANY
+            or "receiver_connected" in self.__dict__
+            or "receiver_disconnected" in self.__dict__
+            or type(receiver) is not FunctionType
+            or _COROUTINE_MARKS
+            or receiver.__code__.co_flags & CO_COROUTINE
+        ):
+            return None
+        rid = id(receiver)
+        with self._lock:
+            table = self._table
+            if (
+                self._dirty
+                or self._pending
+                or self._needs_checks
+                or table.by_value
+                or table.by_identity
+                or rid in self._records
+            ):
+                return None
+            before = self._snapshot()  # kept: the block will put it back
+            record = _Record({_ANY_KEY: _BLOCK_OWNERS}, False)
+            record.strong = receiver  # held strongly, reached weakly: see _hold
+            record.getter = getter = weakref.ref(receiver)
+            self._records[rid] = record
+            every: tuple[Getter, ...] = (*table.any, getter)
+            self._table = _new_table((every, table.by_value, table.by_identity, table.coroutines))
+            self._changes += 1
+            self._published = None
+            self._receivers_view = None
+            self._provisional = 0
+            self._plain = None if _settings.receiver_observer is not None else every
+            self.__dict__.pop("send", None)
+            self._undo = (record, table, before)
+            return record
+
+    def _end_block(self, record: _Record, receiver: Receiver) -> bool:
+        """End a block connected by _connect_for_block: put back what was
+        published before it, unless something changed since (then False:
+        the block disconnects as usual)."""
+        with self._lock:
+            undo = self._undo
+            if undo is None or undo[0] is not record or self._pending:
+                return False
+            del self._records[id(receiver)]
+            self._put_back(undo[1], undo[2])
+        return True
 
     @contextmanager
     def muted(self) -> c.Iterator[None]:
@@ -514,7 +630,7 @@ class Signal:
         only. With ``owner`` only the connection that owner made for exactly
         ``sender`` is removed, and the receiver stays connected for others.
         """
-        rid = receiver_id(receiver)
+        rid = id(receiver) if type(receiver) is FunctionType else receiver_id(receiver)
         skey = _ANY_KEY if sender is ANY or is_any(sender) else sender_key(sender)
         with self._lock:
             if self._pending:
@@ -528,7 +644,7 @@ class Signal:
                     del self._records[rid]
                     undo = self._undo
                     if undo is not None and undo[0] is record and not self._pending:
-                        self._put_back(undo[1])
+                        self._put_back(undo[1], undo[2])
                     else:
                         self._stale(rebuild_all=True)
         if "receiver_disconnected" in self.__dict__ and self.receiver_disconnected._records:
@@ -541,6 +657,11 @@ class Signal:
             owners = senders.get(skey)
             if owners is None:
                 return False
+            if len(owners) == 1:  # the common case, without building a tuple
+                if owners[0][0] is not owner and owners[0][0] != owner:
+                    return False
+                del senders[skey]
+                return True
             kept = _without_owner(owners, owner)
             if len(kept) == len(owners):
                 return False
@@ -587,8 +708,13 @@ class Signal:
         targets = self._plain
         if targets is None:
             return self._send_routed(sender, _async_wrapper, kwargs)
+        if self._provisional:  # a table just made: its generated send comes later
+            if self._provisional > 1:
+                self._provisional = 1
+            else:
+                return self._send_routed(sender, _async_wrapper, kwargs)
         self._count_send()
-        return self._call_each(targets, sender, kwargs)
+        return _call_any_shape(self, targets, sender, kwargs)
 
     def _send_routed(
         self,
@@ -599,6 +725,14 @@ class Signal:
         self._count_send()
         if self._dirty:
             self._refresh()
+        elif self._provisional:
+            if self._provisional > 1:
+                self._provisional = 1
+            else:
+                with self._lock:
+                    if self._provisional and not self._dirty:
+                        self._kwarg_names = (*kwargs,)  # the shape it is sent with
+                        self._publish()
         table = self._table
         if self._needs_checks or _settings.receiver_observer is not None:
             targets = _targets_in(table, sender)
@@ -613,7 +747,7 @@ class Signal:
             loop = self._keyword_loop(kwargs)
             if loop is not None:
                 return loop(self, targets, sender, kwargs)
-        return self._call_each(targets, sender, kwargs)
+        return _call_any_shape(self, targets, sender, kwargs)
 
     def _send_other_shape(self, sender: t.Any, kwargs: dict[str, t.Any]) -> Results:
         """The installed send met keywords of another shape: learn it (the next
@@ -798,9 +932,11 @@ class Signal:
         return _targets_in(self._fresh_table(), sender)
 
     def has_receivers_for(self, sender: t.Any) -> bool:
-        """Whether a send by ``sender`` would call anyone (weak receivers
-        are not checked for liveness, as in blinker)."""
-        return bool(self._targets_for(sender))
+        """Whether a send by ``sender`` would call anyone."""
+        targets = self._targets_for(sender)
+        if targets and (self._dead_in_table or self._pending):
+            return any(getter() is not None for getter in targets)
+        return bool(targets)
 
     def receivers_for(self, sender: t.Any) -> c.Iterator[Receiver]:
         """Yield the live receivers a send by ``sender`` would call, in order."""
@@ -864,10 +1000,11 @@ class Signal:
             self._weak_senders[skey] = ref
 
     def _receiver_died(self, ref: _WeakReceiver) -> None:
-        """Weak reference callback: queue the death; the table is stale."""
-        if not sys.is_finalizing():
+        """Weak reference callback: queue the death (applied under the lock
+        by the next connect, disconnect or lookup). The table stays: the
+        dead receiver's getter returns None, which sends skip."""
+        if not _finalizing():
             self._pending.append(ref)
-            self._stale_unlocked()
 
     def _sender_died(self, ref: _WeakSender) -> None:
         """Weak reference callback: queue the death; the table is stale.
@@ -878,6 +1015,7 @@ class Signal:
         """
         if sys.is_finalizing():
             return
+        self._senders_died += 1
         self._pending.append(ref)
         self._stale_unlocked()
         lock = self._lock
@@ -894,6 +1032,7 @@ class Signal:
         while pending:
             ref = pending.popleft()
             if isinstance(ref, _WeakSender):
+                self._senders_died -= 1
                 skey = ref.skey
                 if self._weak_senders.get(skey) is not ref:
                     continue
@@ -906,12 +1045,32 @@ class Signal:
                         self._settle_strength(rid, record, record.receiver())
                     else:
                         del self._records[rid]
+                self._stale(rebuild_all=True)
+                continue
+            dead = self._records.get(ref.rid)
+            if dead is None or dead.ref is not ref:
+                continue
+            del self._records[ref.rid]
+            self._receivers_view = None
+            appended, table = self._appended, self._table
+            if appended and appended[-1] is dead:  # never reached the table
+                appended.pop()
+            elif (
+                table.any
+                and table.any[-1] is dead.getter
+                and not (dead.coroutine or table.by_value or table.by_identity)
+            ):  # the last one connected died first: cut it off the table
+                cut = _new_table(
+                    (table.any[:-1], table.by_value, table.by_identity, table.coroutines)
+                )
+                if self._dirty:
+                    self._table = cut  # the base of the next table
+                else:
+                    self._publish_small_change(cut)
             else:
-                dead = self._records.get(ref.rid)
-                if dead is None or dead.ref is not ref:
-                    continue
-                del self._records[ref.rid]
-            self._stale(rebuild_all=True)
+                self._dead_in_table += 1
+                if self._dead_in_table > 4 and self._dead_in_table > len(self._records):
+                    self._stale(rebuild_all=True)
 
     def _stale_unlocked(self) -> None:
         """Route sends to _send_routed, which makes the table again first.
@@ -924,10 +1083,33 @@ class Signal:
         self.__dict__.pop("send", None)
         self._receivers_view = None
         self._undo = None
+        self._published = None
+
+    def _publish_small_change(self, table: _Table) -> None:
+        """Publish at once a table that differs from the fresh one by a
+        receiver for ANY at its end (lock held): cheaper than marking it stale
+        and making it on the next send. Switches are as at the last publish."""
+        self._table = table
+        self._changes += 1
+        self._published = None
+        self._receivers_view = None
+        self._undo = None
+        self.__dict__.pop("send", None)
+        observed = _settings.receiver_observer is not None
+        self._provisional = 2 if self._specialise and not self._needs_checks else 0
+        self._plain = None if self._needs_checks or observed else table.any
+        if self._senders_died:  # a sender died meanwhile: stay on the locked path
+            self._stale_unlocked()
 
     def _stale(self, *, rebuild_all: bool) -> None:
         """Mark the table stale after a change (lock held)."""
-        self._stale_unlocked()
+        if not self._dirty:
+            self._dirty = True
+            self._plain = None
+            self.__dict__.pop("send", None)
+            self._published = None
+        self._receivers_view = None
+        self._undo = None
         self._changes += 1
         if rebuild_all:
             self._rebuild_all = True
@@ -939,23 +1121,43 @@ class Signal:
         with self._lock:
             while self._dirty:
                 changes = self._changes
-                self._reap_pending()
+                if self._pending:
+                    self._reap_pending()
                 appended, self._appended = self._appended, []
+                table = self._table
                 if self._rebuild_all:
                     self._rebuild_all = False
-                    table = self._build_table()
-                elif appended:
-                    table = self._extended_table(appended)
+                    self._table = self._build_table()
+                    self._dirty = False
+                    self._publish(install=False)
+                elif (
+                    len(appended) == 1
+                    and not (table.by_value or table.by_identity)
+                    and not appended[0].coroutine
+                    and _ANY_KEY in appended[0].senders
+                ):  # one more receiver for ANY, the common change: published as
+                    # _publish(install=False) would, the switches being the same
+                    every = (*table.any, appended[0].getter)
+                    self._table = _new_table(
+                        (every, table.by_value, table.by_identity, table.coroutines)
+                    )
+                    self._dirty = False
+                    self._provisional = 1 if self._specialise and not self._needs_checks else 0
+                    observed = _settings.receiver_observer is not None
+                    self._plain = None if self._needs_checks or observed else every
+                    if self._senders_died:
+                        self._stale_unlocked()
                 else:
-                    table = self._table
-                self._table = table
-                self._dirty = False
-                self._publish()
+                    if appended:
+                        self._table = self._extended_table(appended)
+                    self._dirty = False
+                    self._publish(install=False)
                 if self._changes != changes:  # changed by a finalizer meanwhile
                     self._stale(rebuild_all=True)
 
     def _build_table(self) -> _Table:
         """The table for the records, from scratch."""
+        self._dead_in_table = 0
         every: list[Getter] = []
         per_sender: dict[t.Any, list[Getter]] = {}
         coroutines = []
@@ -978,7 +1180,7 @@ class Signal:
         by_identity: dict[t.Any, tuple[Getter, ...]] = {}
         for (is_value, key), getters in per_sender.items():
             (by_value if is_value else by_identity)[key] = tuple(getters)
-        return _Table(tuple(every), by_value, by_identity, frozenset(coroutines))
+        return _new_table((tuple(every), by_value, by_identity, frozenset(coroutines)))
 
     def _extended_table(self, appended: list[_Record]) -> _Table:
         """The table with receivers connected after everything in it.
@@ -988,7 +1190,7 @@ class Signal:
         is replaced whole) unless the previous table is kept for undoing.
         """
         every, by_value, by_identity, coroutines = self._table
-        if self._undo is not None:
+        if self._undo is not None and (by_value or by_identity or len(appended) > 1):
             by_value, by_identity = dict(by_value), dict(by_identity)
         added_coroutines = []
         for record in appended:
@@ -1001,53 +1203,127 @@ class Signal:
                     for key, getters in table.items():
                         table[key] = (*getters, getter)
                 continue
+            if self._undo is not None:
+                by_value, by_identity = dict(by_value), dict(by_identity)
             for is_value, key in record.senders:
                 table = by_value if is_value else by_identity
                 table[key] = (*table.get(key, every), getter)
         if added_coroutines:
             coroutines = coroutines.union(added_coroutines)
-        return _Table(every, by_value, by_identity, coroutines)
+        return _new_table((every, by_value, by_identity, coroutines))
 
-    def _put_back(self, table: _Table) -> None:
-        """Disconnecting the receiver the last change added: publish the table
-        from before that change."""
+    def _put_back(self, table: _Table, before: _Published | None) -> None:
+        """Disconnecting the receiver the last change added: publish again
+        the table from before that change, and what was chosen for it (when
+        known and the switches are the same)."""
         self._changes += 1
         self._undo = None
         self._appended = []
         self._receivers_view = None
         self._table = table
         self._dirty = False
-        self._publish()
+        inputs = before.inputs if before is not None else None
+        if (
+            inputs is not None
+            and inputs[0] == self._kwarg_names
+            and inputs[1] is _settings.receiver_observer
+            and inputs[2] is _settings.guard_arguments
+            and inputs[3] is self._muted
+        ):
+            self._restore(t.cast(_Published, before))
+        else:
+            self._publish(install=False)
 
-    def _publish(self) -> None:
-        """Choose the send path from the table and the switches (lock held)."""
+    def _publish_inputs(self) -> tuple[t.Any, ...]:
+        """Everything besides the table that the choice of send depends on."""
+        return (
+            self._kwarg_names,
+            _settings.receiver_observer,
+            _settings.guard_arguments,
+            self._muted,
+        )
+
+    def _publish(self, *, install: bool = True) -> None:
+        """Choose the send path from the table and the switches (lock held).
+
+        ``install=False`` leaves generating the send to the next send (see
+        ``_provisional``).
+        """
         table = self._table
         observer = _settings.receiver_observer
-        self._needs_checks = self._muted or bool(table.coroutines) or _settings.guard_arguments
+        needs_checks = self._muted or bool(table.coroutines) or _settings.guard_arguments
+        self._needs_checks = needs_checks
+        self._published = None  # made by _snapshot when an undo needs it
         plain = None
-        if not (self._dirty or self._needs_checks or table.by_value or table.by_identity):
+        if not (self._dirty or needs_checks or table.by_value or table.by_identity):
             plain = table.any
         installed = None
+        self._provisional = 0
         if plain is not None and self._specialise:
-            installed = _loops.make_send(
-                self,
-                plain,
-                self._count_send,
-                self._kwarg_names,
-                self._send_other_shape,
-                Signal.send.__doc__,
-                observer,
-                _observer_failed,
-            )
-        if observer is not None:
-            plain = None  # the class send does not time; _send_routed does
-        self._plain = plain
+            if install:
+                installed = _loops.make_send(
+                    self,
+                    plain,
+                    self._count_send,
+                    self._kwarg_names,
+                    self._send_other_shape,
+                    Signal.send.__doc__,
+                    observer,
+                    _observer_failed,
+                )
+            else:
+                self._provisional = 1  # the next send installs it
+        self._plain = None if observer is not None else plain  # _send_routed times calls
         if installed is None:
             self.__dict__.pop("send", None)
         else:
             self.__dict__["send"] = installed
-        if self._pending:  # a death queued meanwhile: stay on the locked path
+        if self._senders_died:  # a sender died meanwhile: stay on the locked path
             self._stale_unlocked()
+
+    def _snapshot(self) -> _Published:
+        """What is published now, to be put back by an undo."""
+        published = self._published
+        if published is None:
+            published = self._published = _new_published(
+                (
+                    self._table,
+                    self._publish_inputs(),
+                    self._plain,
+                    self._needs_checks,
+                    self._provisional,
+                    self.__dict__.get("send"),
+                )
+            )
+        return published
+
+    def _restore(self, published: _Published) -> None:
+        self._published = published
+        self._needs_checks = published.needs_checks
+        self._provisional = published.provisional
+        self._plain = published.plain
+        if published.installed is None:
+            self.__dict__.pop("send", None)
+        else:
+            self.__dict__["send"] = published.installed
+        if self._senders_died:  # a sender died meanwhile: stay on the locked path
+            self._stale_unlocked()
+
+
+_new_table = t.cast(c.Callable[[tuple[t.Any, ...]], _Table], partial(tuple.__new__, _Table))
+"""Make a _Table from a tuple of its fields in one C call (no Python __new__)."""
+
+
+class _Published(t.NamedTuple):
+    """What _publish chose for a table: kept to be put back by an undo."""
+
+    table: _Table
+    inputs: tuple[t.Any, ...]
+    """The switches and keyword names it was chosen for (see _publish_inputs)."""
+    plain: tuple[Getter, ...] | None
+    needs_checks: bool
+    provisional: int
+    installed: _loops.Send | None
 
 
 def _targets_in(table: _Table, sender: t.Any) -> tuple[Getter, ...]:
@@ -1061,6 +1337,29 @@ def _targets_in(table: _Table, sender: t.Any) -> tuple[Getter, ...]:
 _call_any_shape = t.cast(_loops.Loop, _loops.loop_for(_loops.ANY_SHAPE))
 
 
+class _ConnectedTo:
+    """What :meth:`Signal.connected_to` returns (a plain class: a generator
+    based context manager would cost more than the block's send)."""
+
+    __slots__ = ("owner", "receiver", "record", "sender", "signal")
+
+    def __init__(self, signal: Signal, receiver: Receiver, sender: t.Any) -> None:
+        self.signal, self.receiver, self.sender = signal, receiver, sender
+
+    def __enter__(self) -> None:
+        self.record = self.signal._connect_for_block(self.receiver, self.sender)
+        if self.record is None:
+            self.owner = _BlockOwner()
+            self.signal.connect(self.receiver, sender=self.sender, weak=False, owner=self.owner)
+
+    def __exit__(self, *exc_info: object) -> None:
+        record = self.record
+        if record is not None and self.signal._end_block(record, self.receiver):
+            return
+        owner = self.owner if record is None else _FAST_BLOCK
+        self.signal.disconnect(self.receiver, self.sender, owner=owner)
+
+
 class _BlockOwner:
     """A private owner token for :meth:`Signal.connected_to`."""
 
@@ -1068,6 +1367,12 @@ class _BlockOwner:
 
     def __repr__(self) -> str:
         return "<connected_to block>"
+
+
+_FAST_BLOCK = _BlockOwner()
+"""The owner of a block connected by _connect_for_block, which only connects
+a receiver not connected yet: two such blocks never share a receiver."""
+_BLOCK_OWNERS: Owners = ((_FAST_BLOCK, False),)
 
 
 def _check_policy(policy: str) -> str:
@@ -1144,4 +1449,9 @@ receiver_failed: NamedSignal = NamedSignal(
         "(names of the plugins that connected the receiver)."
     ),
     policy=ISOLATE,
+)
+
+
+_new_published = t.cast(
+    c.Callable[[tuple[t.Any, ...]], _Published], partial(tuple.__new__, _Published)
 )

@@ -34,11 +34,10 @@ import typing as t
 import flask
 import flask_login
 from flask import Flask
-from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage
+from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter, RateLimiter
 from sqlalchemy import delete, update
 
@@ -191,13 +190,10 @@ class LoginThrottle:
     When that storage fails, counting goes on in this process (logged)."""
 
     def __init__(self, app: Flask) -> None:
-        self.limiter = Limiter(
-            get_remote_address,
-            app=app,
-            storage_uri=config["heliograph.ratelimit.storage_uri"],
-            strategy="moving-window",
-            headers_enabled=False,
-            default_limits=[],
+        # The storage and strategy Flask-Limiter uses, without its extension: it
+        # would check (empty) limits before and after every request of the app.
+        self.strategy: RateLimiter = MovingWindowRateLimiter(
+            storage_from_string(config["heliograph.ratelimit.storage_uri"])
         )
         self.per_login = _limits(config["heliograph.login_limit.account"])
         self.per_address = _limits(config["heliograph.login_limit.address"])
@@ -212,7 +208,7 @@ class LoginThrottle:
 
     def _run(self, step: c.Callable[[RateLimiter], t.Any]) -> t.Any:
         try:
-            return step(self.limiter.limiter)
+            return step(self.strategy)
         except Exception:
             log.warning(
                 "the rate limit storage failed; counting failed logins in this process",

@@ -70,13 +70,24 @@ class PluginTemplates(jinja2.BaseLoader):
 
 
 def template_globals() -> dict[str, t.Any]:
-    """The caller, the permission test, the URL helpers and the site's title
-    and description."""
+    """The caller, the permission test, the URL helpers, the links plugins add
+    to a profile and the site's title and description."""
     return {
         "current_user_obj": identity.identify()[1],
         "may": forms.may,
         "dataset_url": forms.dataset_url,
         "download_url": forms.download_url,
+        "user_page_links": user_page_links,
         "site_title": config.get("heliograph.site_title", "Heliograph"),
         "site_description": config.get("heliograph.site_description", ""),
     }
+
+
+def user_page_links(user_dict: c.Mapping[str, t.Any]) -> list[tuple[str, str]]:
+    """The ``(label, url)`` links loaded ``IUserPageLinks`` plugins add to a profile."""
+    from heliograph.plugins import PluginImplementations, interfaces
+
+    links: list[tuple[str, str]] = []
+    for plugin in PluginImplementations(interfaces.IUserPageLinks):
+        links.extend((str(label), str(url)) for label, url in plugin.user_page_links(user_dict))
+    return links

@@ -1,5 +1,6 @@
 """Smoke test of bench/portal.py: it seeds, serves, loads and reports a ratio,
-for both cases (package_show bare/subscribed, package_update activity off/on).
+for every case (package_show bare/subscribed, package_update activity off/on,
+the read path against the bare Flask baseline with the server's memory).
 
 Tiny rounds, so the figures mean nothing: nothing here asserts on timing.
 """
@@ -29,7 +30,6 @@ def test_subscribers_are_connected_to_every_core_signal(bench: ModuleType) -> No
                 entry.signal.disconnect(receiver)
 
 
-@pytest.mark.usefixtures("core_actions")
 @pytest.mark.parametrize("side_by_side", [False, True], ids=["alternating", "side-by-side"])
 def test_bench_runs_both_setups_and_reports_the_ratio(
     bench: ModuleType, side_by_side: bool
@@ -44,7 +44,6 @@ def test_bench_runs_both_setups_and_reports_the_ratio(
     assert "subscribed / bare" in text
 
 
-@pytest.mark.usefixtures("core_actions")
 def test_update_case_compares_the_activity_plugin_on_and_off(bench: ModuleType) -> None:
     off, on = bench.run(rounds=2, duration=0.2, warmup=0.1, threads=2, case="update")
     assert (off.name, on.name) == ("off", "on")
@@ -57,3 +56,25 @@ def test_update_case_compares_the_activity_plugin_on_and_off(bench: ModuleType) 
     assert f"on / off: {ratio:.3f}" in text
     assert "off: no activity table" in text
     assert isinstance(met, bool)
+
+
+def test_read_case_compares_each_kind_with_the_bare_baseline(bench: ModuleType) -> None:
+    series, memory = bench.run_read(
+        databases=("sqlite",),
+        client_counts=(1,),
+        rounds=1,
+        duration=0.1,
+        warmup=0.05,
+        threads=2,
+        count=3,
+        memory_requests=8,
+    )
+    assert [entry.kind for entry in series] == list(bench.READ_KINDS)
+    for entry in series:
+        assert entry.size > 0 and min(entry.portal) > 0 and min(entry.bare) > 0
+    (used,) = memory
+    assert used.requests == 8 and used.after_mb > 0
+    text, met = bench.report_read(series, memory)
+    for kind in bench.READ_KINDS:
+        assert kind in text
+    assert "server RSS" in text and isinstance(met, bool)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import collections.abc as c
 import typing as t
 
+import pytest
+
 from heliograph import model
 from heliograph.lib import signals
 
@@ -65,3 +67,44 @@ def test_the_contract_documents_the_context_keys() -> None:
     meaning = signals.action_succeeded.contract.arguments["context"]
     for key in ("'model'", "'user_obj'", "'package'", "'session'"):
         assert key in meaning
+
+
+@pytest.mark.usefixtures("production_switches")  # the argument guard reads every value
+def test_an_action_context_looks_the_package_up_only_when_a_receiver_reads_it(
+    call: Call, org: dict[str, t.Any], db: t.Any
+) -> None:
+    import sqlalchemy as sa
+
+    from heliograph import logic
+
+    call("package_create", {"name": "tides", "owner_org": org["id"]}, user="editor")
+    statements: list[str] = []
+
+    def count(_conn: t.Any, _cursor: t.Any, statement: str, *_args: t.Any) -> None:
+        statements.append(statement)
+
+    seen: list[t.Any] = []
+
+    def silent(sender: str, **kwargs: t.Any) -> None:
+        seen.append(sender)
+
+    def reader(sender: str, **kwargs: t.Any) -> None:
+        context = kwargs["context"]
+        seen.append((context["package"].name, "package" in context, dict(context)["package"]))
+
+    logic.get_action("package_show")(logic.ActionContext(), {"id": "tides"})  # a cached hit next
+    sa.event.listen(db, "before_cursor_execute", count)
+    try:
+        with signals.action_succeeded.connected_to(silent):
+            logic.get_action("package_show")(logic.ActionContext(), {"id": "tides"})
+        assert seen == ["package_show"]
+        assert not [s for s in statements if "FROM package" in s]  # never looked up
+        with signals.action_succeeded.connected_to(reader):
+            logic.get_action("package_show")(logic.ActionContext(), {"id": "tides"})
+    finally:
+        sa.event.remove(db, "before_cursor_execute", count)
+    name, present, copied = seen[1]
+    assert (name, present) == ("tides", True) and isinstance(copied, model.Package)
+    missing = logic.ActionContext()
+    missing.later("package", lambda: None)
+    assert "package" not in missing and missing.get("package") is None and dict(missing) == {}

@@ -173,10 +173,12 @@ def test_straight_line_and_looped_sends_agree(count: int) -> None:
     sig.connect(boom)
     for receiver in receivers[count // 2 :]:
         sig.connect(receiver)
-    for _ in range(2):
+    for attempt in range(3):
         log.clear()
         results = sig.send("s", user="u", data=1)
-        assert "send" in sig.__dict__  # the specialised send is installed
+        # the second send after a change installs the generated send, the
+        # third one runs it
+        assert ("send" in sig.__dict__) == (attempt > 0)
         values = [v if isinstance(v, str) else type(v).__name__ for _, v in results]
         names = [str(i) for i in range(count)]
         assert values == [*names[: count // 2], "LookupError", *names[count // 2 :]]

@@ -32,10 +32,17 @@ class SenderObject:
     """A sender matched by identity, replaced (and collected) by a rule."""
 
 
+KWARGS = st.sampled_from([{}, {"a": 1}, {"a": 1, "b": 2}, {"b": 2, "a": 1}])
+"""Sends with 0, 1 and 2 keyword arguments, in both orders."""
+
+Log = list[tuple[int, tuple[tuple[str, t.Any], ...]]]
+"""What each receiver call saw: its id and the keyword arguments, in order."""
+
+
 class Holder:
     """Owner of a bound-method receiver; ``cyclic`` ones need the cyclic collector."""
 
-    def __init__(self, rid: int, log: list[int], fails: bool, cyclic: bool) -> None:
+    def __init__(self, rid: int, log: Log, fails: bool, cyclic: bool) -> None:
         self.rid, self.log, self.fails = rid, log, fails
         if cyclic:
             self.me = self
@@ -43,15 +50,15 @@ class Holder:
     def on_signal(self, sender: t.Any, **kwargs: t.Any) -> int:
         if self.fails:
             raise Boom(self.rid)
-        self.log.append(self.rid)
+        self.log.append((self.rid, tuple(kwargs.items())))
         return self.rid
 
 
-def make_function(rid: int, log: list[int], fails: bool) -> t.Callable[..., int]:
+def make_function(rid: int, log: Log, fails: bool) -> t.Callable[..., int]:
     def receiver(sender: t.Any, **kwargs: t.Any) -> int:
         if fails:
             raise Boom(rid)
-        log.append(rid)
+        log.append((rid, tuple(kwargs.items())))
         return rid
 
     receiver.rid = rid  # type: ignore[attr-defined]
@@ -65,7 +72,7 @@ def rid_of(receiver: t.Any) -> int:
 class DispatchMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.log: list[int] = []
+        self.log: Log = []
         self.held: dict[int, t.Any] = {}
         # The model: receiver id -> {sender slot or "ANY": weak}, in first-connection order.
         self.model: dict[int, dict[str, bool]] = {}
@@ -130,6 +137,20 @@ class DispatchMachine(RuleBasedStateMachine):
         weak=st.booleans(),
     )
     def new_receiver(self, kind: str, fails: bool, slot: str, weak: bool) -> None:
+        self.add_receiver(kind, fails, slot, weak)
+
+    @rule(
+        count=st.integers(min_value=9, max_value=12),
+        kind=st.sampled_from(["function", "method"]),
+        weak=st.booleans(),
+        slot=st.sampled_from(["ANY", "str"]),
+    )
+    def many_receivers(self, count: int, kind: str, weak: bool, slot: str) -> None:
+        """More receivers than a straight-line send calls (its loop takes over)."""
+        for _ in range(count):
+            self.add_receiver(kind, False, slot, weak)
+
+    def add_receiver(self, kind: str, fails: bool, slot: str, weak: bool) -> None:
         rid = self.next_rid
         self.next_rid += 1
         self.fails[rid] = fails
@@ -180,23 +201,49 @@ class DispatchMachine(RuleBasedStateMachine):
                 del self.model[rid]
         self.settle()
 
-    @rule(slot=st.sampled_from(SENDER_SLOTS))
-    def send(self, slot: str) -> None:
+    @rule(slot=st.sampled_from(SENDER_SLOTS), kwargs=KWARGS)
+    def send(self, slot: str, kwargs: dict[str, int]) -> None:
         expected = [rid for rid, keys in self.model.items() if "ANY" in keys or slot in keys]
+        self.check_send(slot, kwargs, expected, self.model)
+
+    @precondition(lambda self: self.held)
+    @rule(data=st.data(), slot=st.sampled_from(SENDER_SLOTS + ANY_SLOTS), kwargs=KWARGS)
+    def send_in_connected_to_block(
+        self, data: st.DataObject, slot: str, kwargs: dict[str, int]
+    ) -> None:
+        """A receiver connected for one block: called by the block's sends, as
+        the last one unless already connected, and gone after it."""
+        rid = data.draw(st.sampled_from(sorted(self.held)), label="receiver")
+        key = self.model_key(slot)
+        inside = {r: dict(keys) for r, keys in self.model.items()}
+        inside.setdefault(rid, {}).setdefault(key, False)
+        sent = data.draw(st.sampled_from(SENDER_SLOTS), label="sent by")
+        expected = [r for r, keys in inside.items() if "ANY" in keys or sent in keys]
+        with self.sig.connected_to(self.receiver(rid), self.sender(slot)):
+            self.check_send(sent, kwargs, expected, inside)
+
+    def check_send(
+        self,
+        slot: str,
+        kwargs: dict[str, int],
+        expected: list[int],
+        model: dict[int, dict[str, bool]],
+    ) -> None:
         self.log.clear()
+        items = tuple(kwargs.items())
         first_failure = next((rid for rid in expected if self.fails[rid]), None)
         if self.sig.policy == RAISE and first_failure is not None:
             self.cycles = True
             try:
-                self.sig.send(self.sender(slot), n=1)
+                self.sig.send(self.sender(slot), **kwargs)
             except Boom as exc:
                 assert exc.rid == first_failure
             else:
                 raise AssertionError("the failing receiver's error did not propagate")
             reached = expected[: expected.index(first_failure)]
-            assert self.log == reached
+            assert self.log == [(rid, items) for rid in reached]
             return
-        results = self.sig.send(self.sender(slot), n=1)
+        results = self.sig.send(self.sender(slot), **kwargs)
         self.cycles = self.cycles or first_failure is not None
         assert [rid_of(receiver) for receiver, _ in results] == expected
         for (_, value), rid in zip(results, expected, strict=True):
@@ -204,7 +251,7 @@ class DispatchMachine(RuleBasedStateMachine):
                 assert isinstance(value, Boom) and value.rid == rid
             else:
                 assert value == rid
-        assert self.log == [rid for rid in expected if not self.fails[rid]]
+        assert self.log == [(rid, items) for rid in expected if not self.fails[rid]]
         del results
 
     # -- invariants ---------------------------------------------------------------

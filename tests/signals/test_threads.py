@@ -4,6 +4,7 @@ no receiver is lost, and the order of the receivers that stay is kept."""
 from __future__ import annotations
 
 import gc
+import itertools
 import logging
 import random
 import sys
@@ -130,3 +131,60 @@ def test_concurrent_connect_disconnect_and_send_lose_no_receiver(policy: str) ->
     assert [info.receiver for info in sig.receiver_info()] == [*stable_any, stable_dataset]
     assert [value for _, value in sig.send("dataset")] == [*expected_any, "dataset"]
     assert sig.stats().sent == 2 * OPERATIONS + 1
+
+
+@pytest.mark.parametrize("for_sender", [False, True], ids=["for-any", "for-a-sender"])
+def test_no_send_started_after_a_disconnect_returned_calls_that_receiver(
+    for_sender: bool,
+) -> None:
+    sig = Signal()
+    sender = "dataset"
+    clock = itertools.count()  # one atomic draw orders events across threads
+    gone: dict[int, int] = {}  # receiver number -> when its disconnect returned
+    late: list[tuple[int, int, int]] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(THREADS)
+    stop = threading.Event()
+
+    def make(number: int) -> t.Callable[..., None]:
+        def receiver(sender: t.Any, started: int = -1, **kwargs: t.Any) -> None:
+            returned = gone.get(number)
+            if returned is not None and started > returned:
+                late.append((number, returned, started))
+
+        return receiver
+
+    def churn(seed: int) -> None:
+        try:
+            start.wait()
+            for step in range(OPERATIONS):
+                number = seed * OPERATIONS + step
+                receiver = make(number)
+                sig.connect(receiver, sender if for_sender else sig.ANY, weak=False)
+                sig.send(sender, started=next(clock))
+                sig.disconnect(receiver, sender if for_sender else sig.ANY)
+                gone[number] = next(clock)
+        except BaseException as exc:  # reported by the test thread
+            errors.append(exc)
+
+    def send() -> None:
+        try:
+            start.wait()
+            while not stop.is_set():
+                sig.send(sender, started=next(clock))
+        except BaseException as exc:  # reported by the test thread
+            errors.append(exc)
+
+    churners = [threading.Thread(target=churn, args=(seed,)) for seed in (1, 2)]
+    senders = [threading.Thread(target=send) for _ in range(THREADS - 2)]
+    for thread in churners + senders:
+        thread.start()
+    for thread in churners:
+        thread.join(TIMEOUT)
+    stop.set()
+    for thread in senders:
+        thread.join(TIMEOUT)
+    assert not any(thread.is_alive() for thread in churners + senders)
+    assert errors == []
+    assert late == []
+    assert not sig.receivers

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import inspect
+import re
 import typing as t
 
+import sqlalchemy as sa
 from sqlalchemy import exists, func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from heliograph import model
 from heliograph.config import config
@@ -15,6 +18,7 @@ from heliograph.logic import (
     ObjectNotFound,
     UnknownAction,
     ValidationError,
+    cache,
     check_access,
     get_action,
     registry,
@@ -166,11 +170,49 @@ def package_show(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     """
     data_dict = require_mapping(data_dict)
     ref = _id_param(data_dict, "id", "name_or_id")
-    package = authz.package_by_id_or_name(context, ref)
+    session = session_of(context)
+    token = cache.token(session) if cache.datasets.max_bytes else None
+    entry = cache.datasets.get(token, ref) if token is not None else None
+    if entry is not None:
+        package_id = t.cast(str, entry.key)
+        context[authz.KNOWN_LABELS] = (package_id, entry.labels)
+        try:
+            check_access("package_show", context, {**data_dict, "id": package_id})
+        finally:
+            context.pop(authz.KNOWN_LABELS, None)
+        return t.cast(dict[str, t.Any], entry.document())
+    package = load_package(session, ref)
     if package is None:
         raise ObjectNotFound()
     check_access("package_show", context, {**data_dict, "id": package.id})
-    return package_dictize(package, context)
+    document = package_dictize(package, context)
+    if token is not None:
+        aliases = () if _UUID_SHAPED.match(package.name) else (package.name,)
+        cache.datasets.put(token, package.id, document, aliases, authz.dataset_labels(package))
+    return document
+
+
+_UUID_SHAPED = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+"""A name that could be some dataset's id is never a cache key: by id comes first."""
+
+
+def load_package(session: t.Any, ref: str) -> model.Package | None:
+    """The dataset whose id (first) or name is ``ref``, with what its
+    document shows loaded in the same few queries."""
+    rows = session.scalars(
+        select(model.Package)
+        .options(
+            joinedload(model.Package.organization),
+            selectinload(model.Package.resources),
+            selectinload(model.Package.extras),
+            selectinload(model.Package.package_tags).joinedload(model.PackageTag.tag),
+        )
+        .where(or_(model.Package.id == ref, model.Package.name == ref))
+    ).all()
+    for row in rows:
+        if row.id == ref:
+            return t.cast(model.Package, row)
+    return t.cast("model.Package | None", rows[0] if rows else None)
 
 
 def package_list(context: Context, data_dict: DataDict) -> list[str]:
@@ -221,7 +263,7 @@ def package_search(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
         session_of(context),
         params,
         authz.user_labels(context),
-        lambda package: package_dictize(package, context),
+        lambda package, groups: package_dictize(package, context, groups),
     )
 
 
@@ -301,13 +343,18 @@ def _group_users(context: Context, group: model.Group) -> list[dict[str, t.Any]]
 
 
 def group_to_dict(
-    context: Context, group: model.Group, options: dict[str, t.Any]
+    context: Context,
+    group: model.Group,
+    options: dict[str, t.Any],
+    package_count: int | None = None,
 ) -> dict[str, t.Any]:
-    """The show-dict of ``group`` for ``options`` (validated include_* flags)."""
+    """The show-dict of ``group`` for ``options`` (validated include_* flags);
+    ``package_count`` when the caller counted its datasets already."""
     session = session_of(context)
     visible = [_group_packages_condition(group), *_visible_package_condition(context)]
-    package_count = 0
-    if options.get("include_dataset_count", True):
+    if not options.get("include_dataset_count", True):
+        package_count = 0
+    elif package_count is None:
         package_count = int(
             session.scalar(select(func.count(model.Package.id)).where(*visible)) or 0
         )
@@ -432,15 +479,7 @@ def _group_list(context: Context, data_dict: DataDict, organization: bool) -> li
     groups = list(session_of(context).scalars(query))
     counts: dict[str, int] = {}
     if sort_field == "package_count" or params["all_fields"]:
-        for group in groups:
-            counts[group.id] = int(
-                session_of(context).scalar(
-                    select(func.count(model.Package.id)).where(
-                        _group_packages_condition(group), *_visible_package_condition(context)
-                    )
-                )
-                or 0
-            )
+        counts = _package_counts(context, groups, organization)
 
     def key(group: model.Group) -> t.Any:
         if sort_field == "package_count":
@@ -454,7 +493,37 @@ def _group_list(context: Context, data_dict: DataDict, organization: bool) -> li
     page = groups[params["offset"] : params["offset"] + limit]
     if not params["all_fields"]:
         return [group.name for group in page]
-    return [group_to_dict(context, group, params) for group in page]
+    return [group_to_dict(context, group, params, counts.get(group.id, 0)) for group in page]
+
+
+def _package_counts(
+    context: Context, groups: list[model.Group], organization: bool
+) -> dict[str, int]:
+    """The datasets the caller may see in each of ``groups``, in one query."""
+    if not groups:
+        return {}
+    ids = [group.id for group in groups]
+    visible = _visible_package_condition(context)
+    query: t.Any
+    if organization:
+        query = (
+            select(model.Package.owner_org, func.count(model.Package.id))
+            .where(model.Package.owner_org.in_(ids), *visible)
+            .group_by(model.Package.owner_org)
+        )
+    else:
+        query = (
+            select(model.Member.group_id, func.count(sa.distinct(model.Package.id)))
+            .join(model.Package, model.Package.id == model.Member.table_id)
+            .where(
+                model.Member.table_name == "package",
+                model.Member.state == model.tables.ACTIVE,
+                model.Member.group_id.in_(ids),
+                *visible,
+            )
+            .group_by(model.Member.group_id)
+        )
+    return {group_id: int(n) for group_id, n in session_of(context).execute(query)}
 
 
 def group_list(context: Context, data_dict: DataDict) -> list[t.Any]:

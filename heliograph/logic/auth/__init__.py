@@ -188,8 +188,26 @@ def user_labels(context: Context) -> set[str] | None:
 
 
 def can_read_package(context: Context, package: model.Package) -> bool:
+    return can_read_labels(context, dataset_labels(package))
+
+
+def can_read_labels(context: Context, dataset: t.Iterable[str]) -> bool:
+    """Whether the caller's labels meet a dataset's ``dataset`` labels."""
     labels = user_labels(context)
-    return labels is None or any(label in labels for label in dataset_labels(package))
+    return labels is None or any(label in labels for label in dataset)
+
+
+KNOWN_LABELS = "heliograph_known_dataset_labels"
+"""Context key under which ``package_show`` hands its auth function the
+permission labels of the dataset it read from the cache: ``(id, labels)``."""
+
+
+def known_dataset_labels(context: Context, ref: t.Any) -> tuple[str, ...] | None:
+    """The labels ``package_show`` handed over for dataset ``ref``, if any."""
+    known = context.get(KNOWN_LABELS)
+    if known is not None and known[0] == ref:
+        return t.cast("tuple[str, ...]", known[1])
+    return None
 
 
 def ok() -> dict[str, t.Any]:
@@ -285,7 +303,12 @@ def group_admin(
 
 def may_update_package(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
     """``package_update``'s verdict: editors and admins of the dataset's
-    organization; a dataset without one follows the creation rules."""
+    organization; a dataset without one follows the creation rules (so an
+    anonymous caller is refused at once unless those rules let anonymous
+    callers create datasets)."""
+    if current_user(context) is None and not unowned_rule(context):
+        ref = data_dict.get("id") or data_dict.get("name")
+        return refuse(f"User {who(context)} not authorized to edit package {ref}")
     package = package_object(context, data_dict)
     if not may_change_package(context, package, "update_dataset"):
         return refuse(f"User {who(context)} not authorized to edit package {package.id}")

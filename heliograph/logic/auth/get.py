@@ -8,10 +8,12 @@ from heliograph import model
 from heliograph.config import config
 from heliograph.logic import Context, DataDict, ObjectNotFound, auth_allow_anonymous_access
 from heliograph.logic.auth import (
+    can_read_labels,
     can_read_package,
     current_user,
     group_by_id_or_name,
     has_permission,
+    known_dataset_labels,
     ok,
     package_by_id_or_name,
     refuse,
@@ -59,7 +61,13 @@ def package_show(context: Context, data_dict: DataDict) -> Result:
     active public dataset is readable by all; a private, draft or deleted one
     by members (any role) of its organization, or by its creator when it has
     no organization."""
-    package = package_by_id_or_name(context, data_dict.get("id") or data_dict.get("name_or_id"))
+    ref = data_dict.get("id") or data_dict.get("name_or_id")
+    labels = known_dataset_labels(context, ref)
+    if labels is not None:
+        if can_read_labels(context, labels):
+            return ok()
+        return refuse(f"User {who(context)} not authorized to read package {ref}")
+    package = package_by_id_or_name(context, ref)
     if package is None:
         raise ObjectNotFound()
     if can_read_package(context, package):

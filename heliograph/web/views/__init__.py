@@ -28,7 +28,7 @@ TITLES = {
 def page_context() -> dict[str, t.Any]:
     """A fresh action context for the caller of the current request."""
     name, user = identity.identify()
-    return {"user": name, "auth_user_obj": user, "session": model.Session}
+    return logic.ActionContext(user=name, auth_user_obj=user, session=model.Session)
 
 
 def call_action(name: str, data_dict: dict[str, t.Any]) -> t.Any:

@@ -28,6 +28,11 @@ import uuid
 
 import flask
 from flask import Blueprint, Response
+
+try:
+    import orjson
+except ImportError:  # the "fast" extra is optional: json writes the same document
+    orjson = None  # type: ignore[assignment]
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from heliograph import logic, model
@@ -85,12 +90,9 @@ def action(name: str) -> Response:
         user_name, user = None, None
     else:
         user_name, user = identity.identify()
-    context: dict[str, t.Any] = {
-        "user": user_name,
-        "auth_user_obj": user,
-        "session": model.Session,
-        "api_version": API_VERSION,
-    }
+    context: dict[str, t.Any] = logic.ActionContext(
+        user=user_name, auth_user_obj=user, session=model.Session, api_version=API_VERSION
+    )
     try:
         result = function(context, data_dict)
     except logic.SearchQueryError as exc:
@@ -121,7 +123,8 @@ def action(name: str) -> Response:
         log.exception("the result of action %s cannot be written as JSON", name)
         return _internal_error(name)
     if callback is not None:
-        return Response(f"{callback}({body});", 200, content_type="application/javascript")
+        body = callback.encode("utf-8") + b"(" + body + b");"
+        return Response(body, 200, content_type="application/javascript")
     return Response(body, 200, content_type=CONTENT_TYPE)
 
 
@@ -220,8 +223,23 @@ def _json_default(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def _dumps(value: object) -> str:
-    return json.dumps(value, default=_json_default)
+_ORJSON_OPTIONS = (
+    0 if orjson is None else orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+
+
+def _dumps(value: object) -> bytes:
+    """``value`` as JSON (UTF-8): the same document :func:`json.dumps` writes
+    (keys in order, the same values; compact, and non-ASCII characters as
+    themselves rather than escaped). orjson writes it when installed (the
+    ``fast`` extra); what it cannot write (an integer past 64 bits, a key
+    that is not a string) goes to :mod:`json`."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(value, default=_json_default, option=_ORJSON_OPTIONS)
+        except TypeError:  # orjson.JSONEncodeError is a TypeError
+            pass
+    return json.dumps(value, default=_json_default).encode("utf-8")
 
 
 def _json_response(value: object, status: int) -> Response:

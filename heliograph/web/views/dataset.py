@@ -42,11 +42,14 @@ def make_blueprint(package_type: str = "dataset", plugin: t.Any = None) -> Bluep
         package = call_action("package_show", {"id": id})
         if package.get("type", "dataset") != package_type:
             raise NotFound(f"Dataset {id} is not of type {package_type}.")
-        group_form = dataset_manage.AddToGroupForm()
-        group_form.group_added.choices = [
+        choices = [
             (group["id"], group.get("display_name") or group.get("title") or group["name"])
             for group in dataset_manage.addable_groups(package)
         ]
+        group_form = None  # no form (and no CSRF token in the session) with nothing to offer
+        if choices:
+            group_form = dataset_manage.AddToGroupForm()
+            group_form.group_added.choices = choices
         return flask.render_template(
             read_template, package_type=package_type, pkg=package, group_form=group_form
         )

@@ -65,7 +65,14 @@ def render_markdown(text: str | None) -> Markup:
     """``text`` as sanitised HTML, safe to put in a page as is."""
     if not text:
         return Markup("")
-    html = _parser().render(str(text))
+    return _render(str(text))
+
+
+@functools.lru_cache(maxsize=512)
+def _render(text: str) -> Markup:
+    """The rendering of ``text``, kept for the texts shown most recently (a
+    page shown again does not parse and clean its description again)."""
+    html = _parser().render(text)
     cleaned = nh3.clean(
         html,
         tags=TAGS,
