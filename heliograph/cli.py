@@ -14,7 +14,7 @@ import click
 from sqlalchemy import make_url, select
 
 from heliograph import __version__, logic, model, plugins
-from heliograph.config import OPTIONS, ConfigError, configured_plugins, load
+from heliograph.config import DEFAULTS, ConfigError, configured_plugins, load
 from heliograph.events.runtime import Runtime, serve_plan
 from heliograph.lib import signal_docs
 from heliograph.model import engine_for, migrate
@@ -45,7 +45,7 @@ def _plugin_commands() -> dict[str, click.Command]:
             cls = plugins.plugin_class(name)
             if not plugins.IClick.implemented_by(cls):
                 continue
-            plugin = plugins.get_plugin(name) or cls()
+            plugin = t.cast(plugins.IClick, plugins.get_plugin(name) or cls())
             commands = list(plugin.get_commands())
         except Exception as exc:
             click.echo(f"warning: skipping the commands of plugin {name!r}: {exc}", err=True)
@@ -368,7 +368,7 @@ def _not_ready(environ: dict[str, t.Any], start_response: t.Any) -> list[bytes]:
 
 
 def _default_site_url() -> str:
-    return next(o.parse(o.default) for o in OPTIONS if o.key == "heliograph.site_url")
+    return str(DEFAULTS["heliograph.site_url"])
 
 
 @main.group("db")

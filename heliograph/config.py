@@ -101,8 +101,12 @@ def _as_broker(value: str) -> str:
     return value
 
 
-def _as_list(value: str) -> list[str]:
-    return value.replace(",", " ").split()
+def as_list(value: t.Any) -> list[str]:
+    """A list of names given as a list, or as a string of names separated by
+    commas or spaces; None or empty gives an empty list."""
+    if isinstance(value, str):
+        return value.replace(",", " ").split()
+    return [str(item) for item in value or []]
 
 
 def _as_url(value: str) -> str:
@@ -158,7 +162,7 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("heliograph.plugins", _as_list, "", "plugins to load, by entry-point name"),
+    Option("heliograph.plugins", as_list, "", "plugins to load, by entry-point name"),
     Option("heliograph.instance_path", _as_str, None, "folder for the database, secret, files"),
     Option("sqlalchemy.url", _as_str, None, "database URL (default: SQLite in the instance)"),
     Option("heliograph.storage_path", _as_str, None, "folder for uploaded files"),
@@ -309,8 +313,79 @@ OPTIONS: tuple[Option, ...] = (
 _BY_KEY = {option.key: option for option in OPTIONS}
 
 
+# CKAN auth settings heliograph does not declare, with CKAN 2.11's defaults.
+_UNDECLARED_DEFAULTS: dict[str, t.Any] = {
+    "heliograph.locale_default": "en",
+    "heliograph.error_emails_to": None,
+    "heliograph.group_and_organization_list_max": 1000,
+    "heliograph.group_and_organization_list_all_fields_max": 25,
+}
+
+
+def _declared_defaults() -> dict[str, t.Any]:
+    defaults = dict(_UNDECLARED_DEFAULTS)
+    for option in OPTIONS:
+        if option.default is None:
+            continue
+        try:
+            defaults[option.key] = option.parse(option.default)
+        except ValueError:  # a declared default that does not parse is this module's bug
+            defaults[option.key] = option.default
+    return defaults
+
+
+DEFAULTS: dict[str, t.Any] = _declared_defaults()
+"""Each declared key's default, parsed without touching the disk."""
+
+_TRUE = frozenset({"true", "yes", "on", "1", "t", "y"})
+
+
 class Config(dict[str, t.Any]):
-    """The parsed configuration: declared keys hold typed values."""
+    """A configuration: declared keys hold typed values, and a declared key it
+    does not hold answers its default (:data:`DEFAULTS`).
+
+    Values may arrive typed (from :func:`load`) or as raw strings (a plain dict
+    handed over by a test or a plugin); :meth:`as_bool`, :meth:`as_int` and
+    :meth:`as_list` accept both, so ``"false"`` is never mistaken for true.
+    """
+
+    def __missing__(self, key: str) -> t.Any:
+        if key in DEFAULTS:
+            return DEFAULTS[key]
+        raise KeyError(key)
+
+    def get(self, key: str, default: t.Any = None) -> t.Any:
+        if key in self:
+            return self[key]
+        return DEFAULTS.get(key, default)
+
+    def replace(self, values: c.Mapping[str, t.Any]) -> None:
+        """Hold exactly ``values`` (declared defaults still answer the rest)."""
+        if values is self:
+            return
+        fresh = dict(values)
+        self.clear()
+        self.update(fresh)
+
+    def as_bool(self, key: str, default: bool = False) -> bool:
+        value = self.get(key, default)
+        if isinstance(value, str):
+            return value.strip().lower() in _TRUE
+        return bool(value)
+
+    def as_int(self, key: str, default: int = 0) -> int:
+        value = self.get(key, default)
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            return default
+
+    def as_list(self, key: str) -> list[str]:
+        return as_list(self.get(key))
+
+    def auth(self, rule: str) -> bool:
+        """The CKAN auth rule ``rule`` (``heliograph.auth.<rule>``), as a bool."""
+        return self.as_bool(f"heliograph.auth.{rule}")
 
     def path(self, key: str) -> Path:
         value = self.get(key)
@@ -319,13 +394,23 @@ class Config(dict[str, t.Any]):
         return Path(value)
 
 
-def configured_plugins(config: c.Mapping[str, t.Any]) -> list[str]:
-    """The plugin names of ``heliograph.plugins`` (a list, or a string of names
-    separated by spaces or commas)."""
-    names = config.get("heliograph.plugins") or []
-    if isinstance(names, str):
-        names = names.replace(",", " ").split()
-    return [str(name) for name in names]
+config = Config()
+"""The portal's configuration: the one object every layer reads (it is
+``heliograph.plugins.toolkit.config`` and ``heliograph.logic.config``).
+:func:`heliograph.web.make_app` fills it with :func:`install`; until then it
+answers the declared defaults. Keep the object, do not rebind it: extensions
+hold references to it."""
+
+
+def install(values: c.Mapping[str, t.Any]) -> Config:
+    """Make :data:`config` hold exactly ``values``; returns :data:`config`."""
+    config.replace(values)
+    return config
+
+
+def configured_plugins(values: c.Mapping[str, t.Any]) -> list[str]:
+    """The plugin names of ``heliograph.plugins`` in ``values``."""
+    return as_list(values.get("heliograph.plugins"))
 
 
 def read_file(path: str | os.PathLike[str]) -> dict[str, str]:
@@ -395,25 +480,25 @@ def load(
     for key, value in (overrides or {}).items():
         raw[key] = (value, "the application's arguments")
 
-    config = Config()
+    parsed = Config()
     for key, (value, source) in raw.items():
         declared = _BY_KEY.get(key)
         if declared is None or not isinstance(value, str):
-            config[key] = value
+            parsed[key] = value
             continue
         try:
-            config[key] = declared.parse(value)
+            parsed[key] = declared.parse(value)
         except ValueError as exc:
             raise ConfigError(
                 f"configuration key {key!r} from {source} is malformed: {exc} (got {value!r})"
             ) from None
     for option in OPTIONS:
-        if option.required and config.get(option.key) in (None, ""):
+        if option.required and parsed.get(option.key) in (None, ""):
             raise ConfigError(f"configuration key {option.key!r} is required: {option.help}")
-    _fill_instance_defaults(config)
+    _fill_instance_defaults(parsed)
     if COMMAND_LINE.announce is not None:
-        COMMAND_LINE.announce(config)
-    return config
+        COMMAND_LINE.announce(parsed)
+    return parsed
 
 
 def peek(
@@ -445,8 +530,8 @@ def peek(
         ) from None
 
 
-def _fill_instance_defaults(config: Config) -> None:
-    configured = COMMAND_LINE.chosen or config.get("heliograph.instance_path")
+def _fill_instance_defaults(parsed: Config) -> None:
+    configured = COMMAND_LINE.chosen or parsed.get("heliograph.instance_path")
     instance = Path(configured or COMMAND_LINE.instance or Path.cwd() / "instance")
     if not configured and not COMMAND_LINE.create and not instance.is_dir():
         raise ConfigError(
@@ -462,15 +547,15 @@ def _fill_instance_defaults(config: Config) -> None:
         raise ConfigError(
             f"configuration key 'heliograph.instance_path': cannot create {str(instance)!r}: {exc}"
         ) from None
-    config["heliograph.instance_path"] = str(instance)
-    if not config.get("sqlalchemy.url"):
-        config["sqlalchemy.url"] = f"sqlite:///{instance / 'heliograph.db'}"
-    if not config.get("heliograph.storage_path"):
-        config["heliograph.storage_path"] = str(instance / "storage")
-    if not config.get("heliograph.mail_folder"):
-        config["heliograph.mail_folder"] = str(instance / "mail")
-    if not config.get("heliograph.secret_key"):
-        config["heliograph.secret_key"] = _instance_secret(instance)
+    parsed["heliograph.instance_path"] = str(instance)
+    if not parsed.get("sqlalchemy.url"):
+        parsed["sqlalchemy.url"] = f"sqlite:///{instance / 'heliograph.db'}"
+    if not parsed.get("heliograph.storage_path"):
+        parsed["heliograph.storage_path"] = str(instance / "storage")
+    if not parsed.get("heliograph.mail_folder"):
+        parsed["heliograph.mail_folder"] = str(instance / "mail")
+    if not parsed.get("heliograph.secret_key"):
+        parsed["heliograph.secret_key"] = _instance_secret(instance)
 
 
 def _instance_secret(instance: Path) -> str:

@@ -31,14 +31,14 @@ LAYERS: dict[str, frozenset[str]] = {
     "lib.mailer": frozenset(),
     "lib.wire": frozenset({"signals"}),
     "lib.signals": frozenset({"signals", "lib.wire"}),
-    "plugins": frozenset({"signals", "lib.signals"}),
-    "lib.signal_docs": frozenset({"signals", "lib.signals", "lib.wire", "plugins"}),
-    "testing": frozenset({"signals", "lib.signals", "plugins"}),
+    "plugins": frozenset({"config", "signals", "lib.signals"}),
+    "lib.signal_docs": frozenset({"config", "signals", "lib.signals", "lib.wire", "plugins"}),
+    "testing": frozenset({"config", "signals", "lib.signals", "plugins"}),
     "model": frozenset({"config", "signals", "lib.signals", "plugins"}),
     "events": _BELOW_EVENTS,
     "metrics": _BELOW_EVENTS | _LIB | {"events"},
     "logic": _BELOW_EVENTS | _LIB | {"events", "metrics"},
-    "web": _BELOW_WEB | {"plugins.toolkit"},
+    "web": _BELOW_WEB,
     "plugins.toolkit": _BELOW_WEB | {"web"},
     "cli": _BELOW_WEB | {"web"},
     "ext": frozenset({"plugins", "plugins.toolkit"}),
@@ -51,7 +51,6 @@ STANDARD_LIBRARY_ONLY = ("signals",)
 EXCEPTIONS: dict[str, frozenset[str]] = {
     # file: the modules it imports against the table, and why
     "plugins/__init__.py": frozenset({"heliograph.plugins.toolkit"}),  # for mypy only
-    "plugins/core.py": frozenset({"heliograph.plugins.toolkit"}),  # reads toolkit.config
 }
 
 EXTENSION_API = {"heliograph.plugins", "heliograph.plugins.toolkit"}

@@ -32,9 +32,9 @@ import time
 import typing as t
 
 from heliograph import model
+from heliograph.config import config
 from heliograph.events import outbox
 from heliograph.lib import signals
-from heliograph.logic.settings import config
 from heliograph.plugins import plugins_changed
 
 __all__ = [

@@ -31,7 +31,7 @@ import typing as t
 from dataclasses import dataclass
 
 from heliograph import model
-from heliograph.logic.settings import config
+from heliograph.config import config
 
 __all__ = ["Cache", "Entry", "datasets", "searches", "token", "usable"]
 

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from heliograph import model
+from heliograph.config import config
 from heliograph.logic import Context
-from heliograph.logic.settings import config
 
 LICENSES: dict[str, tuple[str, str, bool]] = {
     "notspecified": ("License not specified", "", False),

@@ -13,8 +13,8 @@ import typing as t
 from sqlalchemy import func, or_, select
 
 from heliograph import model
+from heliograph.config import config
 from heliograph.logic import auth as authz
-from heliograph.logic.settings import config
 from heliograph.logic.validation import (
     Invalid,
     Schema,

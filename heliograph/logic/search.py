@@ -16,9 +16,9 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from heliograph import model
+from heliograph.config import config
 from heliograph.logic import Context, DataDict, SearchQueryError, ValidationError, cache
 from heliograph.logic.dictization import package_groups
-from heliograph.logic.settings import config
 from heliograph.logic.validation import (
     MAX_PAGE,
     MAX_TERMS_KEY,

@@ -41,8 +41,8 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 from werkzeug.utils import secure_filename
 
+from heliograph.config import config
 from heliograph.logic import ValidationError
-from heliograph.logic.settings import config
 
 log = logging.getLogger(__name__)
 

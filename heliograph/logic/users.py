@@ -29,8 +29,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import object_session
 
 from heliograph import model
+from heliograph.config import config
 from heliograph.lib import mailer, signals
-from heliograph.logic.settings import config
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ import typing as t
 import uuid
 from dataclasses import dataclass, field
 
+from heliograph.config import config
 from heliograph.logic import Context, ValidationError
-from heliograph.logic.settings import config
 
 
 class _Missing:

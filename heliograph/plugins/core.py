@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from heliograph.config import as_list, config
 from heliograph.plugins import subscriptions
 from heliograph.plugins.base import (
     Interface,
@@ -292,15 +293,9 @@ def load_all(names: str | c.Iterable[str] | None = None) -> list[Plugin]:
     """Make the loaded plugins exactly ``names``: unload all, then load them in order.
 
     ``names`` defaults to the configuration key ``heliograph.plugins`` of
-    ``heliograph.plugins.toolkit.config`` (names separated by spaces or commas).
+    :data:`heliograph.config.config` (names separated by spaces or commas).
     """
-    if names is None:
-        from heliograph.plugins import toolkit
-
-        names = toolkit.config.get(CONFIG_KEY) or ""
-    if isinstance(names, str):
-        names = names.replace(",", " ").split()
-    wanted = list(names)
+    wanted = as_list(config.get(CONFIG_KEY) if names is None else names)
     with _state.lock:
         unload_all()
         return load(*wanted) if wanted else []

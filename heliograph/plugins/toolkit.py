@@ -16,9 +16,9 @@ Sections:
 - signals (here): ``tk.signals`` *is* :mod:`heliograph.lib.signals`, so
   ``tk.signals.ckanext.signal('x')``, ``tk.signals.request_started`` and every
   core signal work through it.
-- configuration (here): ``tk.config``, the portal's configuration. The portal
-  fills this object at start-up (``tk.config.update(...)``); keep the object,
-  do not rebind it, since extensions hold references to it.
+- configuration: ``tk.config`` *is* :data:`heliograph.config.config`, the
+  portal's one configuration object, filled at start-up; keep the object, do
+  not rebind it, since extensions hold references to it.
 - actions, auth and errors: ``get_action``, ``check_access``,
   ``side_effect_free``, ``auth_allow_anonymous_access``,
   ``auth_sysadmins_check``, ``ObjectNotFound``, ``NotAuthorized``,
@@ -57,18 +57,20 @@ from __future__ import annotations
 
 import typing as t
 
-from heliograph.config import ConfigError
+from heliograph import model
+from heliograph.config import ConfigError, config
 from heliograph.config import load as load_config
 from heliograph.events import RetryLater, current_event
 from heliograph.events.jobs import JobError
 from heliograph.events.jobs import enqueue as enqueue_job
-from heliograph.lib import signals
+from heliograph.lib import mailer, signals
 from heliograph.lib.mailer import MailerError as MailError
 from heliograph.logic import (
     ActionError,
     NotAuthorized,
     ObjectNotFound,
     ValidationError,
+    auth,
     auth_allow_anonymous_access,
     auth_sysadmins_check,
     check_access,
@@ -110,24 +112,16 @@ __all__ = [
     "user_permission_labels",
 ]
 
-config: dict[str, t.Any] = {}
-"""The portal's configuration; ``heliograph.plugins`` holds the plugins
-:func:`heliograph.plugins.load_all` loads (names separated by spaces)."""
-
 
 def send_mail(to: str, subject: str, body: str) -> None:
     """Send a plain-text message to ``to`` through the portal's mailer
     (``smtp.*``; a folder of ``.eml`` files when ``smtp.server`` is empty).
     Raises ``MailError`` when it could not be handed over."""
-    from heliograph.lib import mailer
-
     mailer.send_mail(config, to, subject, body)
 
 
 def database() -> t.Any:
     """The portal's SQLAlchemy engine (what ``model.Session`` is bound to)."""
-    from heliograph import model
-
     bind = model.Session.session_factory.kw.get("bind")  # without opening a session
     return bind if bind is not None else model.Session.get_bind()
 
@@ -135,8 +129,5 @@ def database() -> t.Any:
 def resource_package_id(resource_id: str) -> str | None:
     """The id of the dataset resource ``resource_id`` belongs to (active or
     deleted), or None when there is no such resource."""
-    from heliograph import model
-    from heliograph.logic import auth
-
     resource = auth.resource_by_id({"session": model.Session}, resource_id)
     return None if resource is None else str(resource.package_id)

@@ -8,8 +8,9 @@ can rely on:
 - the database named by ``sqlalchemy.url`` is bound to ``model.Session`` and
   brought to the current schema on start (so the SQLite default is created on
   first start); the scoped session is removed at the end of every request;
-- the logic layer's settings (``heliograph.logic.settings.config``) hold the
-  configuration, and the plugins named in ``heliograph.plugins`` are loaded;
+- :data:`heliograph.config.config`, the one configuration object every layer
+  reads, holds the configuration, and the plugins named in
+  ``heliograph.plugins`` are loaded;
 - ``request_started(app)`` and ``request_finished(app, response=...)`` of
   :mod:`heliograph.lib.signals` are sent exactly once for every request, pages,
   API and static files alike (they re-broadcast Flask's own signals, as CKAN does);
@@ -33,9 +34,9 @@ from sqlalchemy import Engine, make_url
 from werkzeug.exceptions import HTTPException
 
 from heliograph import events, logic, model, plugins
-from heliograph.config import Config, ConfigError, configured_plugins, load
+from heliograph.config import Config, ConfigError, configured_plugins, install, load
 from heliograph.lib import signals
-from heliograph.logic import settings, uploads
+from heliograph.logic import uploads
 from heliograph.model import migrate
 from heliograph.web import accounts, blueprints, metrics, templating
 from heliograph.web.views import api, render_error
@@ -45,7 +46,7 @@ __all__ = ["make_app"]
 log = logging.getLogger(__name__)
 
 EXTENSION_KEY = "heliograph"
-"""``app.extensions[EXTENSION_KEY]`` holds ``{'config': Config, 'engine': Engine}``."""
+"""``app.extensions[EXTENSION_KEY]`` holds ``{'engine': Engine}``, the bound database."""
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
@@ -67,12 +68,12 @@ def make_app(config: Config | c.Mapping[str, t.Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config["SECRET_KEY"] = config["heliograph.secret_key"]
     app.config["MAX_CONTENT_LENGTH"] = config["heliograph.max_request_size_mb"] * 1024 * 1024
-    app.config["HELIOGRAPH"] = config
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     engine = _bind_database(config)
-    app.extensions[EXTENSION_KEY] = {"config": config, "engine": engine}
-    _fill_logic_settings(config)
+    app.extensions[EXTENSION_KEY] = {"engine": engine}
+    config = install(config)
+    events.configure(config)
     _sweep_upload_files()
     _load_plugins(config)
     migrate.upgrade_plugins(engine, configured_plugins(config))
@@ -136,23 +137,7 @@ def _remove_session(_exc: BaseException | None) -> None:
     model.Session.remove()
 
 
-# -- logic settings and plugins -------------------------------------------------
-
-
-def _fill_logic_settings(config: Config) -> None:
-    """Fill the configuration objects of the layers below, keeping each object:
-    ``heliograph.logic.settings.config`` and ``heliograph.plugins.toolkit.config``."""
-    from heliograph.plugins import toolkit  # the toolkit imports this module
-
-    events.configure(config)
-    targets: list[dict[str, t.Any]] = [settings.config, toolkit.config]
-    seen: set[int] = set()
-    for target in targets:
-        if id(target) in seen:
-            continue
-        seen.add(id(target))
-        target.clear()
-        target.update(config)
+# -- plugins ---------------------------------------------------------------------
 
 
 def _load_plugins(config: Config) -> None:

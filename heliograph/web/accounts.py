@@ -42,7 +42,7 @@ from limits.strategies import MovingWindowRateLimiter, RateLimiter
 from sqlalchemy import delete, update
 
 from heliograph import model
-from heliograph.config import ConfigError
+from heliograph.config import ConfigError, config
 from heliograph.lib import signals
 from heliograph.logic import users
 from heliograph.web import identity
@@ -69,7 +69,6 @@ def _digest(secret: str) -> str:
 
 
 def _lifetime() -> dt.timedelta:
-    config = flask.current_app.config["HELIOGRAPH"]
     return dt.timedelta(days=int(config.get("heliograph.session_lifetime_days", 30)))
 
 
@@ -191,7 +190,6 @@ class LoginThrottle:
     When that storage fails, counting goes on in this process (logged)."""
 
     def __init__(self, app: Flask) -> None:
-        config = app.config["HELIOGRAPH"]
         # The storage and strategy Flask-Limiter uses, without its extension: it
         # would check (empty) limits before and after every request of the app.
         self.strategy: RateLimiter = MovingWindowRateLimiter(
@@ -266,7 +264,7 @@ def init_app(app: Flask) -> None:
         raise ConfigError(
             f"configuration key 'heliograph.ratelimit.storage_uri': cannot use it: {exc}"
         ) from exc
-    users.set_password_checks(int(app.config["HELIOGRAPH"].get("heliograph.password_checks", 0)))
+    users.set_password_checks(int(config.get("heliograph.password_checks", 0)))
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session's life
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")

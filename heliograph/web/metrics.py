@@ -19,6 +19,7 @@ import flask
 from flask import Blueprint, Flask, Response
 
 from heliograph import logic, metrics, model
+from heliograph.config import config
 from heliograph.web import identity
 
 blueprint = Blueprint("metrics", __name__)
@@ -31,7 +32,6 @@ def init_app(app: Flask) -> None:
     time receiver calls and trace as the configuration asks."""
     from heliograph.metrics import receivers, tracing
 
-    config = app.extensions["heliograph"]["config"]
     timing = bool(config.get("heliograph.metrics.receiver_timing"))
     spans = None
     if config.get("heliograph.tracing"):
@@ -108,7 +108,6 @@ def _bearer() -> str:
 
 
 def _allowed() -> bool:
-    config = flask.current_app.extensions["heliograph"]["config"]
     secret = str(config.get("heliograph.metrics.token") or "")
     if secret and hmac.compare_digest(_bearer().encode(), secret.encode()):
         return True

@@ -9,11 +9,11 @@ from __future__ import annotations
 import collections.abc as c
 import typing as t
 
-import flask
 import jinja2
 from flask import Flask
 
 from heliograph import plugins
+from heliograph.config import config
 from heliograph.web import identity
 from heliograph.web.views import forms
 
@@ -72,7 +72,6 @@ class PluginTemplates(jinja2.BaseLoader):
 def template_globals() -> dict[str, t.Any]:
     """The caller, the permission test, the URL helpers, the links plugins add
     to a profile and the site's title and description."""
-    config = flask.current_app.config["HELIOGRAPH"]
     return {
         "current_user_obj": identity.identify()[1],
         "may": forms.may,

@@ -10,22 +10,19 @@ from types import ModuleType
 
 import pytest
 
-from tests.conftest import require_service
+from tests.helpers import require_service
 
 BENCH = "explorer.py"  # loaded by the suite's ``bench`` fixture
 
 
 @pytest.fixture
 def saved_config() -> c.Iterator[None]:
-    """The bench builds a portal, which fills the shared configuration objects."""
-    from heliograph.logic import settings
-    from heliograph.plugins import toolkit
+    """The bench builds a portal, which fills the shared configuration object."""
+    from heliograph.config import config
 
-    saved_tk, saved_settings = dict(toolkit.config), dict(settings.config)
+    saved = dict(config)
     yield
-    toolkit.config.clear()
-    toolkit.config.update(saved_tk)
-    settings.config.replace(saved_settings)
+    config.replace(saved)
 
 
 def test_reports_every_figure_in_milliseconds(bench: ModuleType, saved_config: None) -> None:

@@ -1,7 +1,7 @@
 """Background receivers and plugins for the delivery tests.
 
 Receivers are module-level functions, so a worker imports them by their
-dotted path (``background_samples:record``); what they saw is kept in
+dotted path (``tests.events.background_samples:record``); what they saw is kept in
 :data:`RECEIVED`, and :data:`FAIL` makes one fail a number of times per key.
 """
 

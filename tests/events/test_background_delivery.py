@@ -8,7 +8,6 @@ import collections.abc as c
 import time
 import typing as t
 
-import background_samples as samples
 import pytest
 import sqlalchemy as sa
 
@@ -16,6 +15,7 @@ import heliograph.plugins as p
 import heliograph.plugins.toolkit as tk
 from heliograph import events, model
 from heliograph.events import Worker
+from tests.events import background_samples as samples
 
 Call = c.Callable[..., t.Any]
 

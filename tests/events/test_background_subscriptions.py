@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import typing as t
 
-import background_samples as samples
 import pytest
 
 import heliograph.plugins as p
 import heliograph.plugins.toolkit as tk
 from heliograph.plugins import background
+from tests.events import background_samples as samples
 
 
 class Holder:
@@ -103,7 +103,7 @@ def test_background_receivers_are_listed_with_their_plugin_in_the_catalog() -> N
     with p.use_plugin("bg_updates"):
         text = signal_docs.render_text()
     assert (
-        "background_samples:record [background] "
+        "tests.events.background_samples:record [background] "
         "(sender: 'package_update'; connected by: bg_updates)" in text
     )
-    assert "background_samples:record [background]" not in signal_docs.render_text()
+    assert "tests.events.background_samples:record [background]" not in signal_docs.render_text()

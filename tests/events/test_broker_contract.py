@@ -13,7 +13,7 @@ import typing as t
 import pytest
 
 from heliograph.events.broker import Broker, BrokerError, Delivery, partition_of
-from tests.events.conftest import drain, make_events
+from tests.events.broker_helpers import drain, make_events
 
 RECEIVER = "heliograph.ext.audit.record"
 

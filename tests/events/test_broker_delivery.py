@@ -8,7 +8,6 @@ import collections.abc as c
 import time
 import typing as t
 
-import background_samples as samples
 import pytest
 import sqlalchemy as sa
 
@@ -18,6 +17,7 @@ from heliograph.events import Worker
 from heliograph.events.broker import Broker
 from heliograph.events.consumer import BrokerConsumer
 from heliograph.events.relay import Relay
+from tests.events import background_samples as samples
 
 Call = c.Callable[..., t.Any]
 

@@ -10,7 +10,7 @@ import pytest
 
 from heliograph.events.broker import Broker, BrokerError, open_broker
 from heliograph.events.nats_jetstream import NatsJetStreamBroker, consumer_name
-from tests.events.conftest import (
+from tests.events.broker_helpers import (
     Server,
     drain,
     free_port,

@@ -9,7 +9,7 @@ import redis
 
 from heliograph.events.broker import Broker, BrokerError, open_broker
 from heliograph.events.redis_streams import RedisStreamsBroker
-from tests.events.conftest import (
+from tests.events.broker_helpers import (
     Server,
     drain,
     free_port,

@@ -6,12 +6,12 @@ import collections.abc as c
 import time
 import typing as t
 
-import background_samples as samples
 import sqlalchemy as sa
 
 import heliograph.plugins as p
 import heliograph.plugins.toolkit as tk
 from heliograph.events import Worker
+from tests.events import background_samples as samples
 
 Call = c.Callable[..., t.Any]
 

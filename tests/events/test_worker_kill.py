@@ -13,13 +13,13 @@ import time
 import typing as t
 from pathlib import Path
 
-import background_samples as samples
 import sqlalchemy as sa
 
 import heliograph.plugins as p
 import heliograph.plugins.toolkit as tk
 from heliograph import model
 from heliograph.events import outbox
+from tests.events import background_samples as samples
 
 EVENTS = 2000
 KEYS = 20

@@ -8,8 +8,8 @@ import typing as t
 import pytest
 
 from heliograph import logic
+from heliograph.config import config
 from heliograph.lib import signals
-from heliograph.logic import settings
 
 Call = c.Callable[..., t.Any]
 
@@ -17,11 +17,11 @@ Call = c.Callable[..., t.Any]
 @pytest.fixture(autouse=True)
 def _fresh_registry_and_settings() -> c.Iterator[None]:
     """Every test starts on the core registry and on the declared defaults."""
-    saved = dict(settings.config)
-    settings.config.clear()
+    saved = dict(config)
+    config.clear()
     logic.registry.reset()
     yield
-    settings.config.replace(saved)
+    config.replace(saved)
     logic.registry.reset()
 
 
@@ -30,7 +30,7 @@ def setting() -> c.Callable[[str, t.Any], None]:
     """Set a configuration value for this test (restored afterwards)."""
 
     def set_(key: str, value: t.Any) -> None:
-        settings.config[key] = value
+        config[key] = value
 
     return set_
 

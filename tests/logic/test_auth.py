@@ -8,6 +8,8 @@ import pytest
 
 from heliograph import logic, model
 from heliograph.logic import NotAuthorized
+from heliograph.logic import action as core_action_modules
+from heliograph.logic import auth as core_auth_modules
 
 Call = t.Callable[..., t.Any]
 ANON = None
@@ -289,3 +291,11 @@ def test_read_actions_are_side_effect_free_and_writes_are_not() -> None:
         assert logic.is_side_effect_free(actions[name]), name
     for name in ("package_create", "member_create", "api_token_create", "resource_delete"):
         assert not logic.is_side_effect_free(actions[name]), name
+
+
+def test_every_core_action_has_its_auth_function_and_every_auth_function_its_action() -> None:
+    actions = set(core_action_modules.collect())
+    auth_functions = set(core_auth_modules.collect())
+    assert {"package_create", "package_show", "user_update", "job_list"} <= actions
+    assert sorted(actions - auth_functions) == [], "actions without an auth function"
+    assert sorted(auth_functions - actions) == [], "auth functions without an action"

@@ -6,7 +6,8 @@ import typing as t
 
 import pytest
 
-from heliograph.logic import ObjectNotFound, ValidationError, settings
+from heliograph.config import config
+from heliograph.logic import ObjectNotFound, ValidationError
 
 Call = t.Callable[..., t.Any]
 
@@ -95,7 +96,7 @@ def test_resource_show_of_nothing(call: Call, db: t.Any) -> None:
 
 
 def test_uploaded_resources_get_a_download_url(call: Call, dataset: dict[str, t.Any]) -> None:
-    settings.config["heliograph.site_url"] = "http://portal.test"
+    config["heliograph.site_url"] = "http://portal.test"
     res = call(
         "resource_create",
         {"package_id": "sunspots", "url": "counts.csv", "url_type": "upload"},

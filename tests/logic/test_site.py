@@ -6,8 +6,9 @@ import typing as t
 
 import pytest
 
+from heliograph import config as config_module
 from heliograph import logic
-from heliograph.logic import settings
+from heliograph.plugins import toolkit
 
 Call = t.Callable[..., t.Any]
 
@@ -38,7 +39,7 @@ def test_hide_version_hides_it_from_all_but_sysadmins(
 
 
 def test_settings_fall_back_to_declared_defaults() -> None:
-    config = settings.Settings()
+    config = config_module.Config()
     assert config["heliograph.search.rows_max"] == 1000
     assert config.get("heliograph.auth.create_unowned_dataset") is False
     assert config.get("undeclared.key", "fallback") == "fallback"
@@ -49,7 +50,7 @@ def test_settings_fall_back_to_declared_defaults() -> None:
     )
     assert config.auth("public_user_details") is False
     assert config.as_int("heliograph.search.rows_max") == 5
-    assert logic.config is settings.config
+    assert logic.config is config_module.config is toolkit.config
 
 
 def test_unknown_actions_are_named() -> None:

@@ -7,9 +7,9 @@ own module: pytest refuses that variable in a conftest below the root one.
 from __future__ import annotations
 
 import pytest
-from plugin_samples import SAMPLES
 
 import heliograph.plugins as p
+from tests.plugins.plugin_samples import SAMPLES
 
 
 @pytest.fixture

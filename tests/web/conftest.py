@@ -17,23 +17,7 @@ from werkzeug.datastructures import FileStorage
 
 from heliograph import logic
 from heliograph.logic import NotAuthorized, ObjectNotFound, ValidationError, side_effect_free
-
-SITE_URL = "http://portal.test"
-
-
-def make_token(name: str, sysadmin: bool = False) -> str:
-    """A new user ``name`` (a sysadmin if asked) and an API token for them."""
-    from heliograph import model
-    from heliograph.logic import tokens
-
-    session = model.Session()
-    user = model.User(name=name, email=f"{name}@example.org", sysadmin=sysadmin)
-    session.add(user)
-    session.flush()
-    _row, token = tokens.create_token(session, user, f"{name}'s test token")
-    session.commit()
-    model.Session.remove()
-    return t.cast(str, token)
+from tests.web.api_helpers import SITE_URL, install_actions
 
 
 @pytest.fixture
@@ -185,38 +169,10 @@ PAGE_STUBS: dict[str, logic.Action] = {
 }
 
 
-def _install(monkeypatch: pytest.MonkeyPatch, extra: dict[str, logic.Action]) -> None:
-    from heliograph.logic import action as core_actions
-
-    real_collect = core_actions.collect
-
-    def collect() -> dict[str, logic.Action]:
-        try:
-            found = real_collect()
-        except ImportError:  # the core actions have not landed yet
-            found = {}
-        found.update(extra)
-        return found
-
-    from heliograph.logic import auth as core_auth
-
-    real_auth_collect = core_auth.collect
-
-    def auth_collect() -> dict[str, logic.AuthFunction]:
-        try:
-            return real_auth_collect()
-        except ImportError:
-            return {}
-
-    monkeypatch.setattr(core_actions, "collect", collect)
-    monkeypatch.setattr(core_auth, "collect", auth_collect)
-    logic.registry.reset()
-
-
 @pytest.fixture
 def stub_actions(monkeypatch: pytest.MonkeyPatch) -> c.Iterator[dict[str, logic.Action]]:
     """The ``hg_test_*`` actions, registered beside the core ones."""
-    _install(monkeypatch, STUBS)
+    install_actions(monkeypatch, STUBS)
     yield STUBS
     monkeypatch.undo()
     logic.registry.reset()
@@ -225,24 +181,10 @@ def stub_actions(monkeypatch: pytest.MonkeyPatch) -> c.Iterator[dict[str, logic.
 @pytest.fixture
 def stub_pages(monkeypatch: pytest.MonkeyPatch) -> c.Iterator[None]:
     """``package_show`` and ``package_search`` replaced by stubs over STUB_PACKAGES."""
-    _install(monkeypatch, {**STUBS, **PAGE_STUBS})
+    install_actions(monkeypatch, {**STUBS, **PAGE_STUBS})
     yield
     monkeypatch.undo()
     logic.registry.reset()
-
-
-@pytest.fixture
-def core_actions() -> None:
-    """Skip unless the core actions (heliograph.logic.action.*) are there."""
-    try:
-        available = "package_create" in logic.registry.actions()
-    except ImportError as exc:
-        available = False
-        reason = f"the core actions have not landed yet ({exc})"
-    else:
-        reason = "the core actions have no package_create yet"
-    if not available:
-        pytest.skip(reason)
 
 
 @pytest.fixture

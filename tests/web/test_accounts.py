@@ -15,6 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from heliograph import model
+from heliograph.config import config as heliograph_config
 from heliograph.lib import signals
 from heliograph.logic import users
 from tests.web.accounts_helpers import PASSWORD, csrf_token, log_in, make_user, recording
@@ -115,7 +116,7 @@ def test_cli_user_add_sends_user_created_once_and_not_for_a_taken_name(
 ) -> None:
     from heliograph.cli import main
 
-    url = app.config["HELIOGRAPH"]["sqlalchemy.url"]
+    url = heliograph_config["sqlalchemy.url"]
     env = {
         "HELIOGRAPH_SQLALCHEMY_URL": url,
         "HELIOGRAPH_INSTANCE_PATH": str(tmp_path),
@@ -146,7 +147,7 @@ def test_cli_user_add_prompts_for_the_password(app: Flask, tmp_path: t.Any) -> N
     from heliograph.cli import main
 
     env = {
-        "HELIOGRAPH_SQLALCHEMY_URL": app.config["HELIOGRAPH"]["sqlalchemy.url"],
+        "HELIOGRAPH_SQLALCHEMY_URL": heliograph_config["sqlalchemy.url"],
         "HELIOGRAPH_INSTANCE_PATH": str(tmp_path),
         "HELIOGRAPH_PLUGINS": "",
         "HELIOGRAPH_CONFIG": "",

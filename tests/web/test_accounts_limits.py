@@ -18,7 +18,7 @@ from heliograph.config import ConfigError
 from heliograph.lib import signals
 from heliograph.logic import users
 from heliograph.web.views import user as user_views
-from tests.conftest import require_service
+from tests.helpers import require_service
 from tests.web.accounts_helpers import PASSWORD, csrf_token, log_in, make_user, recording
 
 WRONG = "wrong-horse-9"

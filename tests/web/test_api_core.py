@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from heliograph import model
 from heliograph.lib import signals
-from tests.web.conftest import make_token
+from tests.web.api_helpers import make_token
 
 pytestmark = pytest.mark.usefixtures("core_actions")
 

@@ -31,9 +31,7 @@ def test_config_values_reach_flask_and_the_layers_below(make_web_app: t.Any) -> 
     app: Flask = make_web_app(heliograph__max_request_size_mb="3", heliograph__secret_key="s3cr3t")
     assert app.config["MAX_CONTENT_LENGTH"] == 3 * 1024 * 1024
     assert app.config["SECRET_KEY"] == "s3cr3t"
-    from heliograph.logic import settings
-
-    assert settings.config["heliograph.site_url"] == "http://portal.test"
+    assert logic.config["heliograph.site_url"] == "http://portal.test"
     assert toolkit.config["heliograph.max_request_size_mb"] == 3
 
 
@@ -43,7 +41,8 @@ def test_a_config_object_is_used_as_given(tmp_path: Path) -> None:
         environ={},
     )
     app = make_app(config)
-    assert app.config["HELIOGRAPH"] is config
+    assert app.config["SECRET_KEY"] == config["heliograph.secret_key"]
+    assert config_module.config == config
 
 
 def test_first_start_creates_the_sqlite_database(tmp_path: Path) -> None:

@@ -45,14 +45,11 @@ OVERFLOWING = """() => {
 
 @pytest.fixture
 def saved_config() -> c.Iterator[None]:
-    from heliograph.logic import settings
-    from heliograph.plugins import toolkit
+    from heliograph.config import config
 
-    saved_tk, saved_settings = dict(toolkit.config), dict(settings.config)
+    saved = dict(config)
     yield
-    toolkit.config.clear()
-    toolkit.config.update(saved_tk)
-    settings.config.replace(saved_settings)
+    config.replace(saved)
 
 
 @pytest.fixture

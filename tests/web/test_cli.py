@@ -105,7 +105,8 @@ def test_wsgi_entry_point_builds_the_app_from_the_environment(tmp_path: Path) ->
     config = write_config(tmp_path, **{"heliograph.site_title": "From the file"})
     code = (
         "from heliograph.wsgi import application;"
-        "print(application.config['HELIOGRAPH']['heliograph.site_title'])"
+        "from heliograph.config import config;"
+        "print(application.name, config['heliograph.site_title'])"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -116,4 +117,4 @@ def test_wsgi_entry_point_builds_the_app_from_the_environment(tmp_path: Path) ->
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "From the file"
+    assert result.stdout.strip() == "heliograph.web From the file"

@@ -12,12 +12,13 @@ from flask.testing import FlaskClient
 
 from heliograph import model
 from heliograph.cli import main
+from heliograph.config import config as heliograph_config
 from tests.web.accounts_helpers import make_user
 
 
 def env_for(app: Flask, tmp_path: Path) -> dict[str, str]:
     return {
-        "HELIOGRAPH_SQLALCHEMY_URL": app.config["HELIOGRAPH"]["sqlalchemy.url"],
+        "HELIOGRAPH_SQLALCHEMY_URL": heliograph_config["sqlalchemy.url"],
         "HELIOGRAPH_INSTANCE_PATH": str(tmp_path),
         "HELIOGRAPH_PLUGINS": "",
         "HELIOGRAPH_CONFIG": "",

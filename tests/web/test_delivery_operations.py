@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-import sys
 import time
 import typing as t
 from pathlib import Path
@@ -17,11 +16,9 @@ from flask import Flask
 import heliograph.plugins as p
 from heliograph import events, logic
 from heliograph.cli import _start_delivery, main
+from tests.events import background_samples as samples
 from tests.web.accounts_helpers import csrf_token, log_in
 from tests.web.pages_helpers import make_portal
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "events"))
-import background_samples as samples
 
 pytestmark = pytest.mark.usefixtures("core_actions")
 
@@ -51,7 +48,7 @@ def test_admin_page_shows_the_backlog_and_dead_deliveries_and_retries_them(
     log_in(client, "boss")
     html = client.get("/ckan-admin").get_data(as_text=True)
     assert re.search(r'class="backlog">4<', html)  # 2 events x 2 receivers, undelivered
-    assert "background_samples:always_fails [background]" in html
+    assert "tests.events.background_samples:always_fails [background]" in html
     events.Worker(db).drain()
     html = client.get("/ckan-admin").get_data(as_text=True)
     assert re.search(r'class="dead bad">2<', html)

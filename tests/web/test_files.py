@@ -15,10 +15,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from heliograph import model
+from heliograph.config import config as heliograph_config
 from heliograph.lib import signals
 from heliograph.logic import ValidationError, uploads
 from tests.web.accounts_helpers import recording
-from tests.web.conftest import SITE_URL, make_token
+from tests.web.api_helpers import SITE_URL, make_token
 
 pytestmark = pytest.mark.usefixtures("core_actions")
 
@@ -69,7 +70,7 @@ def pkg(admin: Api, org: dict[str, t.Any]) -> dict[str, t.Any]:
 
 
 def storage(app: Flask) -> Path:
-    return Path(app.config["HELIOGRAPH"]["heliograph.storage_path"])
+    return Path(heliograph_config["heliograph.storage_path"])
 
 
 def stored_files(app: Flask) -> list[Path]:
@@ -348,14 +349,14 @@ def test_an_outer_action_failing_after_a_nested_upload_leaves_no_file(
     from werkzeug.datastructures import FileStorage
 
     from heliograph import logic
-    from tests.web.conftest import _install
+    from tests.web.api_helpers import install_actions
 
     def hg_test_upload_then_fail(context: dict[str, t.Any], data_dict: dict[str, t.Any]) -> None:
         file = FileStorage(io.BytesIO(CSV), filename="spots.csv")
         logic.get_action("resource_create")(context, {"package_id": pkg["id"], "upload": file})
         raise logic.ValidationError({"later": ["went wrong after the upload"]})
 
-    _install(monkeypatch, {"hg_test_upload_then_fail": hg_test_upload_then_fail})
+    install_actions(monkeypatch, {"hg_test_upload_then_fail": hg_test_upload_then_fail})
     with pytest.raises(logic.ValidationError):
         logic.get_action("hg_test_upload_then_fail")({"ignore_auth": True}, {})
     monkeypatch.undo()

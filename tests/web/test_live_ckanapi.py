@@ -7,7 +7,7 @@ import typing as t
 import pytest
 from flask import Flask
 
-from tests.web.conftest import make_token
+from tests.web.api_helpers import make_token
 
 ckanapi = pytest.importorskip("ckanapi")
 

@@ -3,9 +3,7 @@ signal sends and failures, background delivery)."""
 
 from __future__ import annotations
 
-import sys
 import typing as t
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -14,13 +12,11 @@ from flask import Flask
 import heliograph.plugins as p
 from heliograph import events, logic, model
 from heliograph.lib import signals
+from tests.events import background_samples as samples
 from tests.web.accounts_helpers import log_in, make_user
-from tests.web.conftest import make_token
+from tests.web.api_helpers import make_token
 from tests.web.metrics_helpers import parse, scrape, total, value
 from tests.web.pages_helpers import make_portal
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "events"))
-import background_samples as samples
 
 SECRET = "a-long-random-scrape-secret"
 
@@ -197,7 +193,7 @@ def test_background_delivery_backlog_retries_and_dead_are_gauges_per_receiver(
         )
         make_portal()
         client = app.test_client()
-        fails = "background_samples:always_fails"
+        fails = "tests.events.background_samples:always_fails"
         labels = {"receiver": fails, "plugin": "bg_failing", "kind": "signal"}
         idle = scrape(client, SECRET)
         assert value(idle, "heliograph_delivery_backlog", **labels) == 0

@@ -14,7 +14,7 @@ import heliograph.plugins as p
 from heliograph import logic
 from heliograph.cli import main
 from heliograph.lib import signals
-from tests.web.conftest import make_token
+from tests.web.api_helpers import make_token
 
 pinged = signals.ckanext.signal("catalog_test_ping", policy="isolate")
 

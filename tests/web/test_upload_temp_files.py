@@ -23,9 +23,10 @@ pytestmark = pytest.mark.usefixtures("core_actions")
 UPLOADER = textwrap.dedent(
     """
     import sys, time
-    from heliograph.logic import settings, uploads
+    from heliograph.config import config
+    from heliograph.logic import uploads
 
-    settings.config["heliograph.storage_path"] = sys.argv[1]
+    config["heliograph.storage_path"] = sys.argv[1]
 
     class Slow:
         filename = "data.csv"

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from flask import Flask
 
 from heliograph.cli import main
-from heliograph.web import EXTENSION_KEY
+from heliograph.config import config as heliograph_config
 from tests.web.test_browser import browser_page  # noqa: F401  (the browser fixture)
 
 pytestmark = pytest.mark.usefixtures("core_actions")
@@ -29,7 +29,7 @@ def live_app(make_web_app: t.Callable[..., Flask], core_actions: None) -> Flask:
 
 def _heliograph(app: Flask, tmp_path: Path, *args: str) -> str:
     """Run a `heliograph` command on the portal's instance and database."""
-    config = app.extensions[EXTENSION_KEY]["config"]
+    config = heliograph_config
     ini = tmp_path / "portal.ini"
     ini.write_text(
         "[app:main]\n"

@@ -7,6 +7,7 @@ import typing as t
 from sqlalchemy import delete, select, update
 
 from heliograph import logic, model
+from heliograph.config import config
 from heliograph.logic import (
     Context,
     DataDict,
@@ -20,7 +21,6 @@ from heliograph.logic import auth as authz
 from heliograph.logic.action import active_resource, require, target
 from heliograph.logic.action.update import group_of_kind
 from heliograph.logic.model_save import lock_package
-from heliograph.logic.settings import config
 from heliograph.logic.validation import require_mapping
 
 __all__ = [

@@ -11,6 +11,7 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from heliograph import model
+from heliograph.config import config
 from heliograph.logic import (
     Context,
     DataDict,
@@ -31,7 +32,6 @@ from heliograph.logic.dictization import (
     package_dictize,
     user_dictize,
 )
-from heliograph.logic.settings import config
 from heliograph.logic.validation import (
     NUL_MESSAGE,
     boolean_validator,

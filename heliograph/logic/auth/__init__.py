@@ -7,13 +7,14 @@ they all ask: who is calling, and what role they hold in an organization.
 
 from __future__ import annotations
 
+import inspect
 import typing as t
 
 from sqlalchemy import select
 
 from heliograph import model
+from heliograph.config import config
 from heliograph.logic import AuthFunction, Context, DataDict, ObjectNotFound
-from heliograph.logic.settings import config
 
 ROLES = ("admin", "editor", "member")
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -317,11 +318,18 @@ def may_update_package(context: Context, data_dict: DataDict) -> dict[str, t.Any
 
 
 def collect() -> dict[str, AuthFunction]:
-    """The core auth functions by action name."""
+    """The core auth functions by action name: every public function defined in
+    a verb module (``get``, ``create``, ``update``, ``delete``, ``jobs``) is the
+    auth function of the action of its name; shared helpers live here."""
     from heliograph.logic.auth import catalog, create, delete, get, jobs, update
 
     found: dict[str, AuthFunction] = {}
     for module in (get, create, update, delete, jobs, catalog):
-        for name in getattr(module, "__all__", ()):
-            found[name] = getattr(module, name)
+        for name, value in vars(module).items():
+            if (
+                inspect.isfunction(value)
+                and value.__module__ == module.__name__
+                and not name.startswith("_")
+            ):
+                found[name] = value
     return found

@@ -7,8 +7,6 @@ import typing as t
 from heliograph.logic import Context, DataDict
 from heliograph.logic.auth import refuse
 
-__all__ = ["signal_catalog_show"]
-
 
 def signal_catalog_show(_context: Context, _data_dict: DataDict) -> dict[str, t.Any]:
     # Sysadmins pass every check before this is asked; everyone else is refused.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing as t
 
+from heliograph.config import config
 from heliograph.logic import Context, DataDict, ObjectNotFound, auth_allow_anonymous_access
 from heliograph.logic.auth import (
     check_group_auth,
@@ -18,19 +19,6 @@ from heliograph.logic.auth import (
     user_by_id_or_name,
     who,
 )
-from heliograph.logic.settings import config
-
-__all__ = [
-    "api_token_create",
-    "group_create",
-    "group_member_create",
-    "member_create",
-    "organization_create",
-    "organization_member_create",
-    "package_create",
-    "resource_create",
-    "user_create",
-]
 
 Result = dict[str, t.Any]
 

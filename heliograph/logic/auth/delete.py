@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing as t
 
+from heliograph.config import config
 from heliograph.logic import Context, DataDict
 from heliograph.logic.auth import (
     current_user,
@@ -16,20 +17,6 @@ from heliograph.logic.auth import (
     who,
 )
 from heliograph.logic.auth.create import group_member_create, member_create
-from heliograph.logic.settings import config
-
-__all__ = [
-    "api_token_revoke",
-    "group_delete",
-    "group_member_delete",
-    "member_delete",
-    "organization_delete",
-    "organization_member_delete",
-    "package_delete",
-    "resource_delete",
-    "user_delete",
-    "user_sessions_revoke",
-]
 
 Result = dict[str, t.Any]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typing as t
 
 from heliograph import model
+from heliograph.config import config
 from heliograph.logic import Context, DataDict, ObjectNotFound, auth_allow_anonymous_access
 from heliograph.logic.auth import (
     can_read_labels,
@@ -19,28 +20,6 @@ from heliograph.logic.auth import (
     resource_object,
     who,
 )
-from heliograph.logic.settings import config
-
-__all__ = [
-    "api_token_list",
-    "group_list",
-    "group_show",
-    "help_show",
-    "license_list",
-    "member_list",
-    "member_roles_list",
-    "organization_list",
-    "organization_list_for_user",
-    "organization_show",
-    "package_list",
-    "package_search",
-    "package_show",
-    "resource_show",
-    "site_read",
-    "status_show",
-    "user_list",
-    "user_show",
-]
 
 Result = dict[str, t.Any]
 

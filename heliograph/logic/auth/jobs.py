@@ -7,8 +7,6 @@ import typing as t
 from heliograph.logic import Context, DataDict
 from heliograph.logic.auth import refuse
 
-__all__ = ["job_cancel", "job_clear", "job_list", "job_show"]
-
 
 def _sysadmins_only(_context: Context, _data_dict: DataDict) -> dict[str, t.Any]:
     # Sysadmins pass every check before this is asked; everyone else is refused.

@@ -15,19 +15,6 @@ from heliograph.logic.auth import (
     who,
 )
 
-__all__ = [
-    "group_patch",
-    "group_update",
-    "organization_patch",
-    "organization_update",
-    "package_patch",
-    "package_update",
-    "resource_patch",
-    "resource_update",
-    "user_patch",
-    "user_update",
-]
-
 Result = dict[str, t.Any]
 
 

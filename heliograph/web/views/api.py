@@ -36,6 +36,7 @@ except ImportError:  # the "fast" extra is optional: json writes the same docume
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from heliograph import logic, model
+from heliograph.config import config
 from heliograph.signals.base import _short_repr
 from heliograph.web import identity
 
@@ -206,7 +207,6 @@ def _jsonp_callback() -> str | None:
 
 
 def _help_url(name: str) -> str:
-    config = flask.current_app.config["HELIOGRAPH"]
     site_url = str(config.get("heliograph.site_url") or flask.request.host_url).rstrip("/")
     return f"{site_url}/api/3/action/help_show?name={name}"
 
@@ -256,7 +256,6 @@ def _message_error(kind: str, prefix: str, exc: Exception) -> dict[str, str]:
 
 
 def _too_large_error() -> dict[str, str]:
-    config = flask.current_app.config["HELIOGRAPH"]
     limit = config.get("heliograph.max_request_size_mb")
     return {
         "__type": "Request Too Large",

@@ -31,6 +31,7 @@ from werkzeug.exceptions import Forbidden
 from werkzeug.wrappers import Response
 
 from heliograph import logic, model
+from heliograph.config import config
 from heliograph.events import jobs
 from heliograph.lib import signals
 from heliograph.logic import users, validation
@@ -58,10 +59,6 @@ RESET_INVALID = (
     "This password reset link is not valid: it is wrong, has expired or has been used "
     "already. Ask for a new one."
 )
-
-
-def _config() -> t.Any:
-    return flask.current_app.config["HELIOGRAPH"]
 
 
 def _form(name: str) -> str:
@@ -275,7 +272,6 @@ def logout() -> Response:
 
 @blueprint.route("/register", methods=["GET", "POST"])
 def register() -> t.Any:
-    config = _config()
     if not config.get("heliograph.auth.create_user_via_web", True) and not _is_sysadmin():
         raise Forbidden("This site does not take new registrations.")
     values = {key: _form(key) for key in ("name", "fullname", "email")}

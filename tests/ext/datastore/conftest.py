@@ -14,10 +14,9 @@ import sqlalchemy as sa
 
 import heliograph.plugins.toolkit as tk
 from heliograph import logic
+from heliograph.config import config
 from heliograph.ext.datastore import backend
-from heliograph.logic import settings
-
-Call = c.Callable[..., t.Any]
+from tests.ext.datastore.datastore_helpers import FIELDS, RECORDS, Call
 
 
 @pytest.fixture
@@ -44,102 +43,45 @@ def datastore(
     datastore_url: str, tmp_path: Path, with_plugins: t.Any
 ) -> c.Iterator[backend.Backend]:
     """The datastore plugin loaded, configured on this test's database."""
-    saved_tk, saved_settings = dict(tk.config), dict(settings.config)
+    saved = dict(config)
     tk.config.update(
         {"heliograph.datastore.url": datastore_url, "heliograph.instance_path": str(tmp_path)}
     )
     logic.registry.reset()
     with_plugins("datastore")
     yield backend.get_backend()
-    tk.config.clear()
-    tk.config.update(saved_tk)
-    settings.config.replace(saved_settings)
+    config.replace(saved)
     logic.registry.reset()
 
 
-def _dataset(call: Call, org: dict[str, t.Any], name: str, private: bool) -> dict[str, t.Any]:
-    return t.cast(
-        dict[str, t.Any],
-        call(
-            "package_create",
-            {
-                "name": name,
-                "owner_org": org["id"],
-                "private": private,
-                "resources": [
-                    {"url": "http://example.org/a.csv", "url_type": "datastore", "name": "A"},
-                    {"url": "http://example.org/b.csv", "name": "read-only"},
-                ],
-            },
-            user="editor",
-        ),
-    )
+DATASTORE_RESOURCES = [
+    {"url": "http://example.org/a.csv", "url_type": "datastore", "name": "A"},
+    {"url": "http://example.org/b.csv", "name": "read-only"},
+]
+"""A writable (``url_type='datastore'``) resource, then a read-only one."""
 
 
 @pytest.fixture
-def dataset(call: Call, org: dict[str, t.Any]) -> dict[str, t.Any]:
-    return _dataset(call, org, "sunspots", private=False)
+def store_dataset(make_dataset: c.Callable[..., dict[str, t.Any]]) -> dict[str, t.Any]:
+    """Public dataset ``sunspots`` with :data:`DATASTORE_RESOURCES`."""
+    return make_dataset(name="sunspots", private=False, resources=DATASTORE_RESOURCES)
 
 
 @pytest.fixture
-def private_dataset(call: Call, org: dict[str, t.Any]) -> dict[str, t.Any]:
-    return _dataset(call, org, "flares", private=True)
+def private_store_dataset(make_dataset: c.Callable[..., dict[str, t.Any]]) -> dict[str, t.Any]:
+    """Private dataset ``flares`` with :data:`DATASTORE_RESOURCES`."""
+    return make_dataset(name="flares", private=True, resources=DATASTORE_RESOURCES)
 
 
 @pytest.fixture
-def rid(dataset: dict[str, t.Any]) -> str:
+def rid(store_dataset: dict[str, t.Any]) -> str:
     """A writable resource (``url_type='datastore'``) of the public dataset."""
-    return t.cast(str, dataset["resources"][0]["id"])
+    return t.cast(str, store_dataset["resources"][0]["id"])
 
 
 @pytest.fixture
-def readonly_rid(dataset: dict[str, t.Any]) -> str:
-    return t.cast(str, dataset["resources"][1]["id"])
-
-
-FIELDS = [
-    {"id": "id", "type": "int"},
-    {"id": "name", "type": "text"},
-    {"id": "reading", "type": "float"},
-    {"id": "amount", "type": "numeric"},
-    {"id": "valid", "type": "bool"},
-    {"id": "day", "type": "date"},
-    {"id": "seen", "type": "timestamp"},
-    {"id": "extra", "type": "json"},
-]
-
-RECORDS = [
-    {
-        "id": 1,
-        "name": "Sunspot over the ridge",
-        "reading": 1.5,
-        "amount": "10.25",
-        "valid": True,
-        "day": "2024-05-01",
-        "seen": "2024-05-01T12:00:00",
-        "extra": {"tags": ["a", "b"]},
-    },
-    {
-        "id": 2,
-        "name": "Solar flares in the morning",
-        "reading": 2.0,
-        "amount": 3,
-        "valid": False,
-        "day": "2024-05-02",
-        "seen": "2024-05-02T08:30:00",
-        "extra": [1, 2],
-    },
-    {
-        "id": 3,
-        "name": "Quiet day",
-        "reading": None,
-        "amount": None,
-        "valid": None,
-        "day": None,
-        "seen": None,
-        "extra": None,
-    },
-]
+def readonly_rid(store_dataset: dict[str, t.Any]) -> str:
+    return t.cast(str, store_dataset["resources"][1]["id"])
 
 
 @pytest.fixture

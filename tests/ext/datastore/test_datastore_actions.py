@@ -5,7 +5,8 @@ from __future__ import annotations
 import typing as t
 
 import pytest
-from conftest import FIELDS, RECORDS
+
+from tests.ext.datastore.datastore_helpers import FIELDS, RECORDS
 
 Call = t.Callable[..., t.Any]
 
@@ -304,12 +305,12 @@ def test_info_describes_fields_and_meta(call: Call, table: str) -> None:
 
 
 def test_create_with_a_resource_dict_makes_a_datastore_resource(
-    call: Call, dataset: dict[str, t.Any]
+    call: Call, store_dataset: dict[str, t.Any]
 ) -> None:
     result = call(
         "datastore_create",
         {
-            "resource": {"package_id": dataset["id"], "name": "made here"},
+            "resource": {"package_id": store_dataset["id"], "name": "made here"},
             "fields": [{"id": "a", "type": "text"}],
             "records": [{"a": "x"}],
         },

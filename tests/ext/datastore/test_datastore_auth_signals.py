@@ -5,10 +5,10 @@ from __future__ import annotations
 import typing as t
 
 import pytest
-from conftest import FIELDS
 
 import heliograph.plugins.toolkit as tk
 from heliograph.logic import NotAuthorized, ValidationError
+from tests.ext.datastore.datastore_helpers import FIELDS
 
 Call = t.Callable[..., t.Any]
 
@@ -43,9 +43,9 @@ def test_anyone_who_sees_a_public_dataset_reads(call: Call, table: str, user: st
 
 
 def test_a_private_dataset_is_read_by_its_organization_only(
-    call: Call, private_dataset: dict[str, t.Any]
+    call: Call, private_store_dataset: dict[str, t.Any]
 ) -> None:
-    rid = private_dataset["resources"][0]["id"]
+    rid = private_store_dataset["resources"][0]["id"]
     call("datastore_create", {"resource_id": rid, "fields": FIELDS}, user="editor")
     assert call("datastore_search", {"resource_id": rid}, user="member")["total"] == 0
     for user in (None, "outsider"):

@@ -33,24 +33,24 @@ def test_resource_delete_drops_its_table(call: Call, table: str) -> None:
 
 
 def test_package_delete_drops_the_tables_of_its_resources(
-    call: Call, dataset: dict[str, t.Any], table: str
+    call: Call, store_dataset: dict[str, t.Any], table: str
 ) -> None:
-    other = dataset["resources"][1]["id"]
+    other = store_dataset["resources"][1]["id"]
     call(
         "datastore_create",
         {"resource_id": other, "force": True, "records": [{"a": 1}]},
         user="editor",
     )
-    call("package_delete", {"id": dataset["id"]}, user="editor")
+    call("package_delete", {"id": store_dataset["id"]}, user="editor")
     assert not _has_table(table) and not _has_table(other)
     with pytest.raises(ObjectNotFound):
         call("datastore_search", {"resource_id": table}, user="sysadmin")
 
 
 def test_a_resource_removed_by_package_update_is_never_served(
-    call: Call, dataset: dict[str, t.Any], table: str
+    call: Call, store_dataset: dict[str, t.Any], table: str
 ) -> None:
-    shown = call("package_show", {"id": dataset["id"]})
+    shown = call("package_show", {"id": store_dataset["id"]})
     kept = [r for r in shown["resources"] if r["id"] != table]
     call("package_update", {**shown, "resources": kept}, user="editor")
     for user in (None, "editor", "sysadmin"):
@@ -74,10 +74,10 @@ def test_a_vetoed_delete_keeps_the_table(call: Call, table: str) -> None:
 
 
 def test_datastore_active_follows_the_table(
-    call: Call, rid: str, dataset: dict[str, t.Any]
+    call: Call, rid: str, store_dataset: dict[str, t.Any]
 ) -> None:
     def active() -> list[bool]:
-        shown = call("package_show", {"id": dataset["id"]})
+        shown = call("package_show", {"id": store_dataset["id"]})
         assert (
             call("resource_show", {"id": rid})["datastore_active"]
             == shown["resources"][0]["datastore_active"]
@@ -98,11 +98,11 @@ def test_datastore_active_follows_the_table(
 
 
 def test_datastore_create_with_a_resource_marks_it_active(
-    call: Call, dataset: dict[str, t.Any]
+    call: Call, store_dataset: dict[str, t.Any]
 ) -> None:
     created = call(
         "datastore_create",
-        {"resource": {"package_id": dataset["id"], "name": "new"}, "records": [{"a": 1}]},
+        {"resource": {"package_id": store_dataset["id"], "name": "new"}, "records": [{"a": 1}]},
         user="editor",
     )
     assert call("resource_show", {"id": created["resource_id"]})["datastore_active"] is True

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from heliograph import model
-from tests.ext.datastore.conftest import Call
+from tests.ext.datastore.datastore_helpers import Call
 
 ROWS = 120
 
@@ -197,9 +197,9 @@ def test_the_dump_answers_bad_requests_with_pages_not_500s(
 
 
 def test_a_private_table_is_neither_shown_nor_dumped_to_outsiders(
-    client: t.Any, call: Call, private_dataset: dict[str, t.Any]
+    client: t.Any, call: Call, private_store_dataset: dict[str, t.Any]
 ) -> None:
-    rid = private_dataset["resources"][0]["id"]
+    rid = private_store_dataset["resources"][0]["id"]
     call(
         "datastore_create",
         {"resource_id": rid, "fields": [{"id": "a", "type": "int"}], "records": [{"a": 1}]},

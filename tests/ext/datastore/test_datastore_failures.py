@@ -6,9 +6,9 @@ from __future__ import annotations
 import typing as t
 
 import pytest
-from conftest import FIELDS
 
 from heliograph.logic import ObjectNotFound, ValidationError
+from tests.ext.datastore.datastore_helpers import FIELDS
 
 Call = t.Callable[..., t.Any]
 
@@ -304,7 +304,7 @@ def test_an_upsert_that_meets_a_key_written_meanwhile_falls_back_to_on_conflict(
         pytest.skip("the plain-INSERT path is PostgreSQL's")
     from heliograph.ext.datastore import backend
 
-    real = backend.Backend._insert_if_all_new
+    real = backend.PostgresBackend._insert_if_all_new
 
     class Blind:  # the check sees no existing key, as if it ran before another writer
         def __init__(self, cur: t.Any) -> None:
@@ -320,7 +320,7 @@ def test_an_upsert_that_meets_a_key_written_meanwhile_falls_back_to_on_conflict(
     def blind(cur: t.Any, *args: t.Any) -> bool:
         return real(Blind(cur), *args)
 
-    monkeypatch.setattr(backend.Backend, "_insert_if_all_new", staticmethod(blind))
+    monkeypatch.setattr(backend.PostgresBackend, "_insert_if_all_new", staticmethod(blind))
     call(
         "datastore_upsert",
         {"resource_id": table, "records": [{"id": 1, "name": "again"}, {"id": 4, "name": "new"}]},

@@ -10,13 +10,13 @@ import typing as t
 
 import pytest
 import sqlalchemy as sa
-from webhook_helpers import Receiver
 
 import heliograph.plugins.toolkit as tk
 from heliograph import events, logic, model
 from heliograph.events import Worker
 from heliograph.ext.webhooks import delivery, tables
 from heliograph.model.migrate import upgrade_plugins
+from tests.ext.webhooks.webhook_helpers import Receiver
 
 Call = c.Callable[..., t.Any]
 

@@ -8,10 +8,10 @@ import typing as t
 
 import pytest
 import sqlalchemy as sa
-from webhook_helpers import Receiver
 
 import heliograph.plugins.toolkit as tk
 from heliograph import logic
+from tests.ext.webhooks.webhook_helpers import Receiver
 
 Call = c.Callable[..., t.Any]
 

@@ -11,12 +11,12 @@ import typing as t
 import pytest
 import sqlalchemy as sa
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
-from webhook_helpers import Answer, Receiver, drain, mails, rows
 
 import heliograph.plugins.toolkit as tk
 from heliograph.events import Worker
 from heliograph.ext.webhooks import delivery, settings
 from heliograph.ext.webhooks.tables import webhook_attempt, webhook_backlog
+from tests.ext.webhooks.webhook_helpers import Answer, Receiver, drain, mails, rows
 
 Call = c.Callable[..., t.Any]
 

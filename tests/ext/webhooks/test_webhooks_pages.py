@@ -13,11 +13,12 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
-from webhook_helpers import Receiver
 
 from heliograph import logic, model
+from heliograph.config import config as heliograph_config
 from heliograph.ext.activity import tables as activity_tables
 from heliograph.model.migrate import upgrade_plugins
+from tests.ext.webhooks.webhook_helpers import Receiver
 
 Call = c.Callable[..., t.Any]
 
@@ -80,7 +81,7 @@ def test_the_profile_links_to_the_page_for_its_owner_only(
     mine = client_as(app, people["editor"]).get("/user/editor")
     assert mine.status_code == 200
     assert 'href="/user/editor/webhooks"' in mine.get_data(as_text=True)
-    if "activity" in str(app.config["HELIOGRAPH"]["heliograph.plugins"]):
+    if "activity" in str(heliograph_config["heliograph.plugins"]):
         assert "Activity stream" in text(mine)  # the activity plugin's profile still
     other = client_as(app, people["outsider"]).get("/user/editor")
     assert other.status_code == 200

@@ -16,7 +16,8 @@ import typing as t
 from pathlib import Path
 
 import sqlalchemy as sa
-from webhook_helpers import Answer, Receiver
+
+from tests.ext.webhooks.webhook_helpers import Answer, Receiver
 
 Call = c.Callable[..., t.Any]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import typing as t
 
 import pytest
-from plugin_samples import Observer, Plain, SharedA, SharedB, numbers, owned_by
 
 import heliograph.plugins as p
+from tests.plugins.plugin_samples import Observer, Plain, SharedA, SharedB, numbers, owned_by
 
 pytestmark = pytest.mark.usefixtures("samples")
 
@@ -249,7 +249,7 @@ def test_available_plugins_lists_entry_points_and_registrations() -> None:
     assert available["example_isignal"].startswith(
         "heliograph.ext.example_isignal.plugin:ExampleISignalPlugin"
     )
-    assert available["plain"] == "plugin_samples.Plain (registered)"
+    assert available["plain"] == "tests.plugins.plugin_samples.Plain (registered)"
 
 
 def test_an_entry_point_that_is_not_a_plugin_class_is_an_error(
@@ -259,11 +259,11 @@ def test_an_entry_point_that_is_not_a_plugin_class_is_an_error(
 
     from heliograph.plugins import core
 
-    fake = metadata.EntryPoint("not_a_plugin", "plugin_samples:numbers", p.GROUP)
+    fake = metadata.EntryPoint("not_a_plugin", "tests.plugins.plugin_samples:numbers", p.GROUP)
     monkeypatch.setattr(core, "_entry_points", lambda name=None: [fake])
     with pytest.raises(p.PluginError, match=r"not a heliograph\.plugins\.Plugin") as info:
         p.load("not_a_plugin")
-    assert "'plugin_samples:numbers'" in str(info.value)
+    assert "'tests.plugins.plugin_samples:numbers'" in str(info.value)
 
 
 def test_an_entry_point_that_fails_to_import_says_which_plugin(
@@ -340,7 +340,7 @@ def test_an_observer_raising_in_before_load_cancels_the_load_and_is_named() -> N
 
 def test_a_failure_after_the_first_plugin_unloads_what_the_call_loaded() -> None:
     bad = {numbers: [lambda: None]}
-    from plugin_samples import subscription_plugin
+    from tests.plugins.plugin_samples import subscription_plugin
 
     p.register("bad", subscription_plugin(lambda: bad))
     with pytest.raises(p.SignalSubscriptionError):

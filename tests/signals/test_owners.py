@@ -8,7 +8,7 @@ import typing as t
 from heliograph.signals import ANY, Signal
 
 if t.TYPE_CHECKING:
-    from conftest import Calls
+    from tests.signals.signal_helpers import Calls
 
 
 def test_disconnect_with_an_owner_leaves_another_owners_connection(

@@ -12,7 +12,7 @@ from heliograph import signals
 from heliograph.signals import ISOLATE, RAISE, NamedSignal, Namespace, Signal, receiver_failed
 
 if t.TYPE_CHECKING:
-    from conftest import Calls
+    from tests.signals.signal_helpers import Calls
 
 
 class Boom(Exception):

@@ -9,7 +9,7 @@ import typing as t
 from heliograph.signals import Signal
 
 if t.TYPE_CHECKING:
-    from conftest import Calls
+    from tests.signals.signal_helpers import Calls
 
 
 def test_receivers_are_called_in_connection_order(sig: Signal, calls: Calls) -> None:

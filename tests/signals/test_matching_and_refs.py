@@ -10,7 +10,7 @@ import pytest
 from heliograph.signals import ANY, Signal
 
 if t.TYPE_CHECKING:
-    from conftest import Calls
+    from tests.signals.signal_helpers import Calls
 
 
 class Thing:

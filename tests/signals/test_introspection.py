@@ -8,7 +8,7 @@ import typing as t
 from heliograph.signals import ANY, Contract, NamedSignal, Signal, SignalStats
 
 if t.TYPE_CHECKING:
-    from conftest import Calls
+    from tests.signals.signal_helpers import Calls
 
 
 class Sender:

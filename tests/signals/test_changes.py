@@ -13,7 +13,7 @@ from heliograph.signals import ANY, ISOLATE, Signal
 from heliograph.signals.base import Signal as BaseSignal
 
 if t.TYPE_CHECKING:
-    from conftest import Calls
+    from tests.signals.signal_helpers import Calls
 
 
 class Owner:

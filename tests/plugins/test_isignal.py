@@ -10,7 +10,11 @@ import typing as t
 import weakref
 
 import pytest
-from plugin_samples import (
+
+import heliograph.lib.signals as lib_signals
+import heliograph.plugins as p
+import heliograph.plugins.toolkit as tk
+from tests.plugins.plugin_samples import (
     numbers,
     other_receiver,
     owned_by,
@@ -18,10 +22,6 @@ from plugin_samples import (
     subscription_plugin,
     words,
 )
-
-import heliograph.lib.signals as lib_signals
-import heliograph.plugins as p
-import heliograph.plugins.toolkit as tk
 
 pytestmark = pytest.mark.usefixtures("samples")
 

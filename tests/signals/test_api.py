@@ -12,7 +12,7 @@ from heliograph import signals
 from heliograph.signals import ANY, NamedSignal, Namespace, Signal
 
 if t.TYPE_CHECKING:
-    from conftest import Calls
+    from tests.signals.signal_helpers import Calls
 
 
 def test_connect_returns_the_receiver(sig: Signal, calls: Calls) -> None:

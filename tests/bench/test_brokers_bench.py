@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from tests.conftest import require_service
+from tests.helpers import require_service
 
 BENCH = "brokers.py"  # loaded by the suite's ``bench`` fixture
 

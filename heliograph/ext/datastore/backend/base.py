@@ -1,26 +1,9 @@
-"""The datastore database: one table per resource, typed columns, one transaction a call.
+"""What both datastore databases share: the table descriptions, checking and
+converting records, filters, search, info and dump.
 
-The database is a SQLite file of its own (``datastore.db`` in the instance
-folder) unless ``heliograph.datastore.url`` names another, e.g. PostgreSQL.
-A table is named after its resource id and has ``_id`` (the row number),
-``_full_text`` (the full-text state, never returned) and the declared
-fields. A table's fields, primary key and indexes are kept in the table
-``_heliograph_datastore`` beside it, written in the same transaction.
-
-What a caller can rely on:
-
-- every public method runs in one transaction: when it raises, the database
-  is exactly as it was before the call;
-- identifiers are validated (:mod:`.types`) and quoted; values are bound;
-- bad input raises ``toolkit.ValidationError`` naming the field or row, a
-  missing table ``toolkit.ObjectNotFound``; a database error while writing is
-  reported as ``{"records": ["row N: <message>"], "records_row": N}`` (rows
-  counted from 1 in the order given).
-
-Full text: writes only mark a row stale (``_full_text`` NULL); a search with
-``q`` first indexes the stale rows (SQLite FTS5 table beside the table,
-PostgreSQL ``tsvector`` column with a GIN index). Writes stay as fast as a
-plain insert, and ``q`` always sees the current rows.
+:class:`Backend` leaves to each database (:mod:`.sqlite`, :mod:`.postgres`)
+what only it does: its column definitions, how a run of rows is written, its
+full-text index and how a search matches it, and its native column types.
 """
 
 from __future__ import annotations
@@ -31,13 +14,10 @@ import json
 import logging
 import operator
 import re
-import threading
 import typing as t
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy import event
 
 import heliograph.plugins.toolkit as tk
 from heliograph.ext.datastore import types as ty
@@ -49,73 +29,6 @@ READ_ONLY = "heliograph_datastore_read_only"
 """Execution option of a connection that only reads (a deferred BEGIN on SQLite)."""
 URL_KEY = "heliograph.datastore.url"
 LANGUAGE = "english"
-
-
-# -- engines ----------------------------------------------------------------------
-
-_engines: dict[str, sa.Engine] = {}
-_backends: dict[str, Backend] = {}
-_lock = threading.Lock()
-
-
-def configured_url() -> str:
-    """``heliograph.datastore.url``, else a SQLite file in the instance folder."""
-    url = tk.config.get(URL_KEY)
-    if url:
-        return str(url)
-    instance = Path(tk.config.get("heliograph.instance_path") or Path.cwd() / "instance")
-    instance.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{instance / 'datastore.db'}"
-
-
-def get_backend(url: str | None = None) -> Backend:
-    """The backend for ``url`` (default: :func:`configured_url`), one per URL and process."""
-    url = url or configured_url()
-    with _lock:
-        backend = _backends.get(url)
-        if backend is None:
-            backend = _backends[url] = Backend(_make_engine(url))
-        return backend
-
-
-def dispose_all() -> None:
-    """Close every engine (tests, and the end of a command)."""
-    with _lock:
-        for engine in _engines.values():
-            engine.dispose()
-        _engines.clear()
-        _backends.clear()
-
-
-def _make_engine(url: str) -> sa.Engine:
-    parsed = sa.make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        engine = sa.create_engine(parsed, connect_args={"timeout": 30, "check_same_thread": False})
-        # pysqlite's own transaction handling skips DDL; take it over so that
-        # CREATE/ALTER/DROP roll back with the rest of the call.
-        event.listen(engine, "connect", _sqlite_connect)
-        event.listen(engine, "begin", _sqlite_begin)
-    else:
-        engine = sa.create_engine(parsed, pool_pre_ping=True)
-    _engines[url] = engine
-    return engine
-
-
-def _sqlite_connect(dbapi_connection: t.Any, _record: t.Any) -> None:
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
-
-
-def _sqlite_begin(connection: sa.Connection) -> None:
-    # Writers take the write lock up front (no deadlock upgrading a read lock);
-    # readers (READ_ONLY) begin deferred, so in WAL mode they never wait.
-    if connection.get_execution_options().get(READ_ONLY):
-        connection.exec_driver_sql("BEGIN")
-    else:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 # -- table descriptions ------------------------------------------------------------
@@ -139,7 +52,7 @@ class Table:
         return {"_id": "int", **self.types}
 
 
-def _hashed(resource_id: str, suffix: str) -> str:
+def hashed_name(resource_id: str, suffix: str) -> str:
     return f"_hg_{hashlib.sha1(resource_id.encode()).hexdigest()[:16]}_{suffix}"
 
 
@@ -150,26 +63,22 @@ def _invalid(key: str, value: t.Any) -> t.NoReturn:
 class Backend:
     """The datastore tables of one database."""
 
+    dialect: t.ClassVar[str]
+    PLACEHOLDER: t.ClassVar[str]
+    """The DB-API parameter marker of the driver."""
+    ID_COLUMN: t.ClassVar[str]
+    FULL_TEXT_COLUMN: t.ClassVar[str]
+
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        self.dialect = engine.dialect.name
-        if self.dialect not in ty.SQL_TYPES:
-            raise tk.ValidationError(
-                {URL_KEY: [f"the datastore supports SQLite and PostgreSQL, not {self.dialect}"]}
-            )
-        self.sqlite = self.dialect == "sqlite"
-        self.ph = "?" if self.sqlite else "%s"
         self.writers = ty.writers(self.dialect)
         self.readers = ty.readers(self.dialect)
-        self.fts = True
         with engine.begin() as conn:
             conn.exec_driver_sql(
                 f"CREATE TABLE IF NOT EXISTS {META} (resource_id VARCHAR(100) PRIMARY KEY, "
                 "fields TEXT NOT NULL, primary_key TEXT NOT NULL, indexes TEXT NOT NULL)"
             )
-            if self.sqlite:
-                options = {row[0] for row in conn.exec_driver_sql("PRAGMA compile_options")}
-                self.fts = "ENABLE_FTS5" in options
+            self.fts = self._has_full_text(conn)
 
     def connect(self, read_only: bool = False) -> sa.Connection:
         """A connection to the datastore; ``read_only`` ones never wait for a
@@ -178,6 +87,58 @@ class Backend:
         if read_only:
             conn.execution_options(**{READ_ONLY: True})
         return conn
+
+    # -- what each database does its own way ---------------------------------------
+
+    def _has_full_text(self, conn: sa.Connection) -> bool:
+        """Whether this database has a full-text engine."""
+        raise NotImplementedError
+
+    def _create_full_text(self, conn: sa.Connection, resource_id: str) -> None:
+        """Make the full-text index of a new table."""
+        raise NotImplementedError
+
+    def _drop_full_text(self, conn: sa.Connection, resource_id: str) -> None:
+        """Drop what the full-text index keeps beside a table being dropped."""
+
+    def _delete_full_text(
+        self, conn: sa.Connection, resource_id: str, where: str, params: dict[str, t.Any]
+    ) -> None:
+        """Forget the full text of the rows ``where`` picks, before they are deleted."""
+
+    def _refresh_full_text(self, conn: sa.Connection, table: Table) -> None:
+        """Index the rows whose full text is stale (``_full_text`` NULL)."""
+        raise NotImplementedError
+
+    def _match_full_text(
+        self,
+        resource_id: str,
+        words: list[str],
+        source: str,
+        where: str,
+        params: dict[str, t.Any],
+    ) -> tuple[str, str, str]:
+        """The ``FROM`` source, ``WHERE`` clause and rank expression of a search
+        for rows holding ``words`` (binding its parameters in ``params``)."""
+        raise NotImplementedError
+
+    def _typed_bind(self, kind: str | None, bind: str) -> str:
+        """The SQL for parameter ``bind`` written to a column of type ``kind``."""
+        return bind
+
+    def _write_run(self, conn: sa.Connection, table: Table, run: Run, method: str) -> None:
+        """Write the converted rows of ``run`` with one statement (or a few)."""
+        raise NotImplementedError
+
+    def _native_types(self, conn: sa.Connection, resource_id: str) -> dict[str, str]:
+        """The database's own name of each column's type."""
+        raise NotImplementedError
+
+    def _estimated_rows(
+        self, conn: sa.Connection, sql: str, params: dict[str, t.Any]
+    ) -> int | None:
+        """The planner's estimate of the rows ``sql`` gives, or None without one."""
+        return None
 
     # -- metadata --------------------------------------------------------------
 
@@ -235,25 +196,11 @@ class Backend:
                 if table is None:
                     table = Table(resource_id, [])
                     columns = ", ".join(
-                        [
-                            "_id INTEGER PRIMARY KEY"
-                            if self.sqlite
-                            else "_id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
-                            "_full_text INTEGER" if self.sqlite else "_full_text TSVECTOR",
-                        ]
+                        [self.ID_COLUMN, self.FULL_TEXT_COLUMN]
                         + [f"{q(f['id'])} {sql_types[f['type']]}" for f in fields]
                     )
                     conn.exec_driver_sql(f"CREATE TABLE {q(resource_id)} ({columns})")
-                    if self.sqlite and self.fts:
-                        conn.exec_driver_sql(
-                            f"CREATE VIRTUAL TABLE {q(_hashed(resource_id, 'fts'))} "
-                            "USING fts5(content, tokenize='porter unicode61')"
-                        )
-                    elif not self.sqlite:
-                        conn.exec_driver_sql(
-                            f"CREATE INDEX {q(_hashed(resource_id, 'fts'))} "
-                            f"ON {q(resource_id)} USING gin(_full_text)"
-                        )
+                    self._create_full_text(conn, resource_id)
                     table.fields = [dict(f) for f in fields]
                 else:
                     known = table.types
@@ -292,7 +239,9 @@ class Backend:
                     self._set_primary_key(conn, table, primary_key)
                 for index in indexes or []:
                     if index not in table.indexes:
-                        name = _hashed(resource_id, "ix_" + _hashed("|".join(index), "")[4:12])
+                        name = hashed_name(
+                            resource_id, "ix_" + hashed_name("|".join(index), "")[4:12]
+                        )
                         cols = ", ".join(q(col) for col in index)
                         conn.exec_driver_sql(f"CREATE INDEX {q(name)} ON {q(resource_id)} ({cols})")
                         table.indexes.append(index)
@@ -310,7 +259,7 @@ class Backend:
 
     def _set_primary_key(self, conn: sa.Connection, table: Table, primary_key: list[str]) -> None:
         q = ty.quote
-        name = q(_hashed(table.resource_id, "pk"))
+        name = q(hashed_name(table.resource_id, "pk"))
         conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
         if primary_key:
             cols = ", ".join(q(col) for col in primary_key)
@@ -357,10 +306,10 @@ class Backend:
             except Exception as exc:  # any driver's error: the row is found by replaying
                 raise _RowFailed(table, runs, method, exc) from exc
 
-    def _runs(self, table: Table, records: list[t.Any], method: str) -> list[_Run]:
+    def _runs(self, table: Table, records: list[t.Any], method: str) -> list[Run]:
         """Check and convert ``records``; consecutive records with the same keys
         form one run, converted column by column and written with one statement."""
-        runs: list[_Run] = []
+        runs: list[Run] = []
         n = len(records)
         i = 0
         while i < n:
@@ -393,7 +342,7 @@ class Backend:
         records: list[dict[str, t.Any]],
         start: int,
         stop: int,
-    ) -> _Run:
+    ) -> Run:
         types = table.column_types()
         chunk = records[start:stop] if start or stop != len(records) else records
         converted: list[list[t.Any]] = []
@@ -418,7 +367,7 @@ class Backend:
                     raise
             converted.append(fast)
         rows = list(zip(*converted, strict=True)) if converted else [() for _ in chunk]
-        return _Run(columns, key, rows, list(range(start + 1, stop + 1)))
+        return Run(columns, key, rows, list(range(start + 1, stop + 1)))
 
     def _check_keys(
         self, table: Table, record: dict[str, t.Any], number: int, method: str
@@ -449,16 +398,14 @@ class Backend:
             )
         return list(table.primary_key)
 
-    def _row_sql(self, table: Table, run: _Run, method: str) -> tuple[str, c.Callable[..., t.Any]]:
+    def _row_sql(self, table: Table, run: Run, method: str) -> tuple[str, c.Callable[..., t.Any]]:
         """The statement writing one row of ``run`` and how to order its parameters."""
         q = ty.quote
         types = table.types
-        ph = self.ph
+        ph = self.PLACEHOLDER
 
         def value(col: str) -> str:
-            if not self.sqlite and types.get(col) == "json":
-                return f"CAST({ph} AS JSONB)"
-            return ph
+            return self._typed_bind(types.get(col), ph)
 
         target = q(table.resource_id)
         cols = ", ".join(q(col) for col in run.columns)
@@ -482,122 +429,7 @@ class Backend:
             sql += f" ON CONFLICT ({keys}) DO UPDATE SET {sets}"
         return sql, lambda row: row
 
-    def _write_run(self, conn: sa.Connection, table: Table, run: _Run, method: str) -> None:
-        if not run.rows:
-            return
-        if not self.sqlite:
-            self._write_run_copy(conn, table, run, method)
-            return
-        sql, order = self._row_sql(table, run, method)
-        rows = run.rows if method != "update" else [order(row) for row in run.rows]
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        cursor = raw.cursor()
-        try:
-            cursor.executemany(sql, rows)
-            matched = cursor.rowcount
-        finally:
-            cursor.close()
-        if method == "update" and matched != len(rows):
-            self._key_not_found(conn, table, run)
-
-    def _write_run_copy(self, conn: sa.Connection, table: Table, run: _Run, method: str) -> None:
-        """PostgreSQL: binary COPY, straight into the table for an insert without
-        json columns, else into a staging table merged with one INSERT (... ON
-        CONFLICT for an upsert) or UPDATE ... FROM."""
-        q = ty.quote
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        types = table.column_types()
-        kinds = [types[col] for col in run.columns]
-        cols = ", ".join(q(col) for col in run.columns)
-        rows = run.rows
-        target = q(table.resource_id)
-        if method == "insert" and "json" not in kinds:
-            with (
-                raw.cursor() as cur,
-                cur.copy(f"COPY {target} ({cols}) FROM STDIN (FORMAT BINARY)") as copy,
-            ):
-                copy.set_types([_COPY_TYPES[kind] for kind in kinds])
-                for row in rows:
-                    copy.write_row(row)
-            return
-        if method != "insert":
-            getter = operator.itemgetter(*[run.columns.index(col) for col in run.key])
-            keys_of_rows = list(map(getter, rows))
-            if len(set(keys_of_rows)) != len(rows):
-                # the last write of a key wins, as if the rows were written one by one
-                rows = list(dict(zip(keys_of_rows, rows, strict=True)).values())
-        # json values arrive as JSON text: staged as text, cast when merged
-        defs = ", ".join(
-            f"{q(col)} {_COPY_TYPES[kind]}" for col, kind in zip(run.columns, kinds, strict=True)
-        )
-        values = ", ".join(
-            f"CAST({q(col)} AS JSONB)" if kind == "json" else q(col)
-            for col, kind in zip(run.columns, kinds, strict=True)
-        )
-        # One staging table per shape and session, emptied at every commit.
-        stage = q("_hg_stage_" + hashlib.sha1(defs.encode()).hexdigest()[:16])
-        with raw.cursor() as cur:
-            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ({defs}) ON COMMIT DELETE ROWS")
-            cur.execute(f"DELETE FROM {stage}")  # a run before this one, same transaction
-            with cur.copy(f"COPY {stage} ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types([_COPY_TYPES[kind] for kind in kinds])
-                for row in rows:
-                    copy.write_row(row)
-            rest = [col for col in run.columns if col not in run.key]
-            keys = ", ".join(q(col) for col in run.key)
-            if method == "insert":
-                cur.execute(f"INSERT INTO {target} ({cols}) SELECT {values} FROM {stage}")
-            elif method == "upsert":
-                if self._insert_if_all_new(cur, target, stage, run, cols, values):
-                    return
-                sets = ", ".join(
-                    [f"{q(col)} = excluded.{q(col)}" for col in rest] + ["_full_text = NULL"]
-                )
-                cur.execute(
-                    f"INSERT INTO {target} ({cols}) SELECT {values} FROM {stage} "
-                    f"ON CONFLICT ({keys}) DO UPDATE SET {sets}"
-                )
-            else:
-                sets = ", ".join(
-                    [
-                        f"{q(col)} = CAST(s.{q(col)} AS JSONB)"
-                        if types[col] == "json"
-                        else f"{q(col)} = s.{q(col)}"
-                        for col in rest
-                    ]
-                    + ["_full_text = NULL"]
-                )
-                where = " AND ".join(f"t.{q(col)} = s.{q(col)}" for col in run.key)
-                cur.execute(f"UPDATE {target} AS t SET {sets} FROM {stage} AS s WHERE {where}")
-                if cur.rowcount != len(rows):
-                    self._key_not_found(conn, table, run)
-
-    @staticmethod
-    def _insert_if_all_new(
-        cur: t.Any, target: str, stage: str, run: _Run, cols: str, values: str
-    ) -> bool:
-        """A plain INSERT when no staged key is in the table yet (a load of new
-        rows; faster than ON CONFLICT). A row another writer inserted meanwhile
-        rolls the attempt back to its savepoint: the caller then upserts."""
-        q = ty.quote
-        match = " AND ".join(f"t.{q(col)} = s.{q(col)}" for col in run.key)
-        cur.execute(f"SELECT EXISTS (SELECT 1 FROM {stage} AS s JOIN {target} AS t ON {match})")
-        if cur.fetchone()[0]:
-            return False
-        cur.execute("SAVEPOINT hg_all_new")
-        try:
-            cur.execute(f"INSERT INTO {target} ({cols}) SELECT {values} FROM {stage}")
-        except Exception as exc:
-            if getattr(exc, "sqlstate", None) != "23505":  # unique_violation
-                raise
-            cur.execute("ROLLBACK TO SAVEPOINT hg_all_new")
-            return False
-        cur.execute("RELEASE SAVEPOINT hg_all_new")
-        return True
-
-    def _key_not_found(self, conn: sa.Connection, table: Table, run: _Run) -> t.NoReturn:
+    def _key_not_found(self, conn: sa.Connection, table: Table, run: Run) -> t.NoReturn:
         q = ty.quote
         positions = [run.columns.index(col) for col in run.key]
         where = " AND ".join(f"{q(col)} = :k{i}" for i, col in enumerate(run.key))
@@ -619,21 +451,13 @@ class Backend:
             table = self.require(conn, resource_id)
             if filters is None:
                 conn.exec_driver_sql(f"DROP TABLE {q(resource_id)}")
-                if self.sqlite and self.fts:
-                    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {q(_hashed(resource_id, 'fts'))}")
+                self._drop_full_text(conn, resource_id)
                 conn.execute(
                     sa.text(f"DELETE FROM {META} WHERE resource_id = :rid"), {"rid": resource_id}
                 )
                 return None
             where, params = self._where(table, filters, None)
-            if self.sqlite and self.fts:
-                conn.execute(
-                    sa.text(
-                        f"DELETE FROM {q(_hashed(resource_id, 'fts'))} WHERE rowid IN "
-                        f"(SELECT _id FROM {q(resource_id)} {where})"
-                    ),
-                    params,
-                )
+            self._delete_full_text(conn, resource_id, where, params)
             result = conn.execute(sa.text(f"DELETE FROM {q(resource_id)} {where}"), params)
             return int(result.rowcount)
 
@@ -662,11 +486,7 @@ class Backend:
                     raise tk.ValidationError({"filters": [f'field "{col}": {exc}']}) from None
                 name = f"f{n}_{m}"
                 params[name] = converted
-                binds.append(
-                    f"CAST(:{name} AS JSONB)"
-                    if types[col] == "json" and not self.sqlite
-                    else f":{name}"
-                )
+                binds.append(self._typed_bind(types[col], f":{name}"))
             if not binds:
                 clauses.append("1 = 0")
             elif len(binds) == 1 and converted is None:
@@ -683,37 +503,6 @@ class Backend:
             clauses.append(f"LOWER(CAST({ty.quote(col)} AS TEXT)) LIKE :{name} ESCAPE '\\'")
         return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
 
-    def _refresh_full_text(self, conn: sa.Connection, table: Table) -> None:
-        q = ty.quote
-        target = q(table.resource_id)
-        if self.sqlite:
-            fts = q(_hashed(table.resource_id, "fts"))
-            text = (
-                " || ' ' || ".join(
-                    f"COALESCE(CAST({q(f['id'])} AS TEXT), '')" for f in table.fields
-                )
-                or "''"
-            )
-            conn.exec_driver_sql(
-                f"DELETE FROM {fts} WHERE rowid IN (SELECT _id FROM {target} "
-                "WHERE _full_text IS NULL)"
-            )
-            conn.exec_driver_sql(
-                f"INSERT INTO {fts} (rowid, content) SELECT _id, {text} FROM {target} "
-                "WHERE _full_text IS NULL"
-            )
-            conn.exec_driver_sql(f"UPDATE {target} SET _full_text = 1 WHERE _full_text IS NULL")
-            return
-        parts = ", ".join(f"CAST({q(f['id'])} AS TEXT)" for f in table.fields) or "''"
-        conn.execute(
-            sa.text(
-                f"UPDATE {target} SET _full_text = "
-                f"to_tsvector(CAST(:lang AS regconfig), concat_ws(' ', {parts})) "
-                "WHERE _full_text IS NULL"
-            ),
-            {"lang": LANGUAGE},
-        )
-
     def search(
         self,
         resource_id: str,
@@ -725,9 +514,9 @@ class Backend:
         limit: int = 100,
         offset: int = 0,
         include_total: bool = True,
-        total_estimation_threshold: int | None = None,
         distinct: bool = False,
         records_format: str = "objects",
+        total_estimation_threshold: int | None = None,
     ) -> dict[str, t.Any]:
         """Rows of the table as CKAN's ``datastore_search`` answers them.
 
@@ -745,21 +534,9 @@ class Backend:
             rank: str | None = None
             if words and self.fts:
                 self._refresh_full_text(conn, table)
-                if self.sqlite:
-                    fts = quote(_hashed(resource_id, "fts"))
-                    params["fts"] = " ".join(f'"{w}"' for w in words)
-                    source += (
-                        f" JOIN (SELECT rowid AS _fts_id, -bm25({fts}) AS _rank FROM {fts} "
-                        f"WHERE {fts} MATCH :fts) AS _hits "
-                        f"ON _hits._fts_id = {quote(resource_id)}._id"
-                    )
-                    rank = "_rank"
-                else:
-                    params["fts"] = " ".join(words)
-                    params["lang"] = LANGUAGE
-                    query = "plainto_tsquery(CAST(:lang AS regconfig), :fts)"
-                    where = (where + " AND " if where else "WHERE ") + f"_full_text @@ {query}"
-                    rank = f"ts_rank(_full_text, {query})"
+                source, where, rank = self._match_full_text(
+                    resource_id, words, source, where, params
+                )
             elif words:  # no full-text engine: every word somewhere in the row
                 text = (
                     " || ' ' || ".join(
@@ -830,20 +607,6 @@ class Backend:
                 result["total_was_estimated"] = False
             return result
 
-    def _estimated_rows(
-        self, conn: sa.Connection, sql: str, params: dict[str, t.Any]
-    ) -> int | None:
-        """The planner's estimate of the rows ``sql`` gives (PostgreSQL), else None."""
-        if self.sqlite:
-            return None
-        plan = conn.execute(sa.text(f"EXPLAIN (FORMAT JSON) {sql}"), params).scalar_one()
-        if isinstance(plan, str):
-            plan = json.loads(plan)
-        try:
-            return int(plan[0]["Plan"]["Plan Rows"])
-        except (LookupError, TypeError, ValueError):
-            return None
-
     # -- info and dump ---------------------------------------------------------
 
     def info(self, resource_id: str) -> dict[str, t.Any]:
@@ -861,7 +624,9 @@ class Backend:
             item["schema"] = {
                 "native_type": native.get(f["id"], ty.SQL_TYPES[self.dialect][f["type"]]),
                 "notnull": False,
-                "index_name": _hashed(resource_id, "pk") if f["id"] in table.primary_key else None,
+                "index_name": hashed_name(resource_id, "pk")
+                if f["id"] in table.primary_key
+                else None,
                 "is_index": f["id"] in indexed,
                 "uniquekey": f["id"] in table.primary_key,
             }
@@ -877,19 +642,6 @@ class Backend:
             },
             "fields": fields,
         }
-
-    def _native_types(self, conn: sa.Connection, resource_id: str) -> dict[str, str]:
-        if self.sqlite:
-            rows = conn.exec_driver_sql(f"PRAGMA table_info({ty.quote(resource_id)})")
-            return {str(row[1]): str(row[2]).lower() for row in rows}
-        rows = conn.execute(
-            sa.text(
-                "SELECT column_name, udt_name FROM information_schema.columns "
-                "WHERE table_name = :t AND table_schema = current_schema()"
-            ),
-            {"t": resource_id},
-        )
-        return {str(row[0]): str(row[1]) for row in rows}
 
     def dump(self, resource_id: str, batch: int = 5000) -> c.Iterator[list[t.Any]]:
         """The header (field ids), then every row in ``_id`` order, JSON-ready."""
@@ -919,19 +671,6 @@ class Backend:
 
 def _same(value: t.Any) -> t.Any:
     return value
-
-
-_COPY_TYPES = {
-    "text": "text",
-    "int": "int8",
-    "numeric": "numeric",
-    "float": "float8",
-    "bool": "bool",
-    "date": "date",
-    "timestamp": "timestamp",
-    "json": "text",
-}
-"""PostgreSQL types of binary COPY (json is staged as text, then cast)."""
 
 
 def _field_out(table: Table, col: str, available: dict[str, str]) -> dict[str, t.Any]:
@@ -968,7 +707,7 @@ def _db_message(exc: BaseException) -> str:
 
 
 @dataclass
-class _Run:
+class Run:
     columns: list[str]
     key: list[str]
     rows: list[tuple[t.Any, ...]]
@@ -978,7 +717,7 @@ class _Run:
 class _RowFailed(Exception):
     """A batch failed in the database; :meth:`locate` finds the row and why."""
 
-    def __init__(self, table: Table, runs: list[_Run], method: str, exc: BaseException) -> None:
+    def __init__(self, table: Table, runs: list[Run], method: str, exc: BaseException) -> None:
         super().__init__(str(exc))
         self.table, self.runs, self.method, self.exc = table, runs, method, exc
 
