@@ -65,9 +65,9 @@ def test_the_full_install_covers_run_and_a_change_installs_again(tmp_path: Path)
     assert "up to date" in _setup(checkout, "run").stdout  # dev holds what run needs
     (checkout / "pyproject.toml").write_text('[project]\nname = "y"\n', encoding="utf-8")
     assert "installing" in _setup(checkout, "run").stdout
-    assert _installs(checkout) == [".[dev]", "."]
+    assert _installs(checkout) == [".[dev,otel]", "."]
     assert "installing" in _setup(checkout).stdout  # the tools are wanted again
-    assert _installs(checkout) == [".[dev]", ".", ".[dev]"]
+    assert _installs(checkout) == [".[dev,otel]", ".", ".[dev,otel]"]
 
 
 def test_a_failed_pip_leaves_no_stamp(tmp_path: Path) -> None:
