@@ -31,7 +31,8 @@ Sections:
 - pages (a plugin's Flask views): ``action_context()`` gives a
   fresh action context for the caller of the current web request (its user
   name, user object and the request's database session), to run actions as
-  that user from a plugin's Flask views.
+  that user from a plugin's Flask views; ``call_action(name, data_dict)``
+  runs an action so, its refusals becoming 403, 404 and 400 pages.
 - permission labels (the activity stream keeps a dataset's labels with each
   activity, as CKAN does): ``dataset_permission_labels(
   package_dict)`` gives the labels of a dataset as ``package_show`` returns
@@ -81,6 +82,7 @@ from heliograph.logic.auth import dataset_dict_labels as dataset_permission_labe
 from heliograph.logic.auth import user_labels as user_permission_labels
 from heliograph.logic.validation import check_search_text
 from heliograph.web import make_app
+from heliograph.web.views import call_action
 from heliograph.web.views import page_context as action_context
 
 __all__ = [
@@ -94,6 +96,7 @@ __all__ = [
     "ValidationError",
     "action_context",
     "auth_allow_anonymous_access",
+    "call_action",
     "auth_sysadmins_check",
     "check_access",
     "check_search_text",

@@ -48,18 +48,6 @@ PHRASES = {
 _READ = {"package": "dataset.read", "group": "group.read", "organization": "organization.read"}
 
 
-def _call(name: str, data_dict: dict[str, t.Any]) -> t.Any:
-    """Run read action ``name`` as the caller; refusals become 403/404/400 pages."""
-    try:
-        return tk.get_action(name)(tk.action_context(), data_dict)
-    except tk.NotAuthorized as exc:
-        flask.abort(403, exc.message or None)
-    except tk.ObjectNotFound as exc:
-        flask.abort(404, exc.message or None)
-    except tk.ValidationError as exc:
-        flask.abort(400, exc.summary())
-
-
 def _unix(timestamp: str) -> float:
     return dt.datetime.fromisoformat(timestamp).replace(tzinfo=dt.UTC).timestamp()
 
@@ -80,7 +68,7 @@ def _page_args() -> dict[str, t.Any]:
 def _stream(action: str, data_dict: dict[str, t.Any], **page: t.Any) -> str:
     """Render the page of activities ``action`` gives, with newer/older links."""
     args = _page_args()
-    found = _call(action, {**data_dict, **args, "limit": PAGE + 1})
+    found = tk.call_action(action, {**data_dict, **args, "limit": PAGE + 1})
     has_more = len(found) > PAGE
     if "after" in args and "before" not in args:
         items = found[1:] if has_more else found  # the oldest after, newest first
@@ -97,7 +85,7 @@ def _stream(action: str, data_dict: dict[str, t.Any], **page: t.Any) -> str:
 
 @activity.route("/dataset/activity/<id>")
 def package_activity(id: str) -> str:
-    package = _call("package_show", {"id": id})
+    package = tk.call_action("package_show", {"id": id})
     return _stream(
         "package_activity_list",
         {"id": package["id"]},
@@ -107,7 +95,7 @@ def package_activity(id: str) -> str:
 
 
 def _group_activity(kind: str, id: str) -> str:
-    group = _call(f"{kind}_show", {"id": id})
+    group = tk.call_action(f"{kind}_show", {"id": id})
     return _stream(
         f"{kind}_activity_list",
         {"id": group["id"]},
@@ -128,7 +116,7 @@ def group_activity(id: str) -> str:
 
 @activity.route("/user/activity/<id>")
 def user_activity(id: str) -> str:
-    user = _call("user_show", {"id": id})
+    user = tk.call_action("user_show", {"id": id})
     return _stream(
         "user_activity_list",
         {"id": user["id"]},
@@ -146,7 +134,9 @@ def dashboard() -> t.Any:
 
 @activity.route("/dataset/changes/<id>")
 def changes(id: str) -> str:
-    shown = _call("activity_diff", {"id": id, "object_type": "package", "diff_type": "unified"})
+    shown = tk.call_action(
+        "activity_diff", {"id": id, "object_type": "package", "diff_type": "unified"}
+    )
     previous, this = shown["activities"]
     package = this["data"]["package"]
     before = previous["data"].get("package") or {}

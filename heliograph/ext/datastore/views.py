@@ -38,17 +38,6 @@ ESTIMATE_OVER = 100_000
 DUMP_FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
 
 
-def _call(name: str, data_dict: dict[str, t.Any]) -> t.Any:
-    try:
-        return tk.get_action(name)(tk.action_context(), data_dict)
-    except tk.NotAuthorized as exc:
-        flask.abort(403, exc.message or None)
-    except tk.ObjectNotFound as exc:
-        flask.abort(404, exc.message or None)
-    except tk.ValidationError as exc:
-        flask.abort(400, exc.summary())
-
-
 # -- the explorer -------------------------------------------------------------------
 
 
@@ -241,7 +230,7 @@ def dump(resource_id: str) -> flask.Response:
     if fmt not in DUMP_FORMATS:
         flask.abort(400, f"format must be one of: {', '.join(DUMP_FORMATS)} (not {fmt!r})")
     # checks who may read it and that it is an active resource with a table
-    found = _call(
+    found = tk.call_action(
         "datastore_search", {"resource_id": resource_id, "limit": 0, "include_total": False}
     )
     fields = [f for f in found["fields"] if f["id"] != "_id"]

@@ -21,29 +21,20 @@ from heliograph.ext.webhooks import delivery
 webhooks = Blueprint("webhooks", __name__)
 
 
-def _call(name: str, data_dict: dict[str, t.Any]) -> t.Any:
-    try:
-        return tk.get_action(name)(tk.action_context(), data_dict)
-    except tk.NotAuthorized as exc:
-        flask.abort(403, exc.message or None)
-    except tk.ObjectNotFound as exc:
-        flask.abort(404, exc.message or None)
-
-
 def _user(id: str) -> dict[str, t.Any]:
     """The profile's user, when the caller is that user or a sysadmin."""
     context = tk.action_context()
     if not context.get("user"):
         flask.abort(403, "Log in to manage webhooks")
-    user = t.cast(dict[str, t.Any], _call("user_show", {"id": id}))
-    me = t.cast(dict[str, t.Any], _call("user_show", {}))
+    user = t.cast(dict[str, t.Any], tk.call_action("user_show", {"id": id}))
+    me = t.cast(dict[str, t.Any], tk.call_action("user_show", {}))
     if me["id"] != user["id"] and not me.get("sysadmin"):
         flask.abort(403, "Only the user or a sysadmin manages these webhooks")
     return user
 
 
 def _hooks(user: dict[str, t.Any]) -> list[dict[str, t.Any]]:
-    found = t.cast(list[dict[str, t.Any]], _call("webhook_list", {}))
+    found = t.cast(list[dict[str, t.Any]], tk.call_action("webhook_list", {}))
     return [hook for hook in found if hook["owner_id"] == user["id"]]
 
 
@@ -71,7 +62,7 @@ def _page(
 
 
 def _owned(user: dict[str, t.Any], hook_id: str) -> dict[str, t.Any]:
-    hook = t.cast(dict[str, t.Any], _call("webhook_show", {"id": hook_id}))
+    hook = t.cast(dict[str, t.Any], tk.call_action("webhook_show", {"id": hook_id}))
     if hook["owner_id"] != user["id"]:
         flask.abort(404, "Webhook not found")
     return hook
@@ -85,7 +76,7 @@ def index(id: str) -> flask.Response:
 @webhooks.route("/user/<id>/webhooks", methods=["POST"])
 def create(id: str) -> flask.Response:
     user = _user(id)
-    me = t.cast(dict[str, t.Any], _call("user_show", {}))
+    me = t.cast(dict[str, t.Any], tk.call_action("user_show", {}))
     if me["id"] != user["id"]:
         flask.abort(403, "Webhooks are created by their owner")
     form = flask.request.form
@@ -110,18 +101,18 @@ def change(id: str, hook_id: str, verb: str) -> flask.Response:
     user = _user(id)
     hook = _owned(user, hook_id)
     if verb == "enable":
-        _call("webhook_update", {"id": hook["id"], "enabled": True})
+        tk.call_action("webhook_update", {"id": hook["id"], "enabled": True})
         flask.flash("The webhook is on.")
     elif verb == "disable":
-        _call("webhook_update", {"id": hook["id"], "enabled": False})
+        tk.call_action("webhook_update", {"id": hook["id"], "enabled": False})
         flask.flash("The webhook is off.")
     elif verb == "rotate":
-        rotated = _call("webhook_update", {"id": hook["id"], "rotate_secret": True})
+        rotated = tk.call_action("webhook_update", {"id": hook["id"], "rotate_secret": True})
         return _page(user, new_secret=rotated["secret"])
     elif verb == "test":
-        return _page(user, tested=_call("webhook_test", {"id": hook["id"]}))
+        return _page(user, tested=tk.call_action("webhook_test", {"id": hook["id"]}))
     elif verb == "delete":
-        _call("webhook_delete", {"id": hook["id"]})
+        tk.call_action("webhook_delete", {"id": hook["id"]})
         flask.flash("The webhook was deleted.")
     elif verb == "redeliver":
         message_id = flask.request.form.get("message_id", "")
@@ -142,7 +133,7 @@ def change(id: str, hook_id: str, verb: str) -> flask.Response:
 def log(id: str, hook_id: str) -> flask.Response:
     user = _user(id)
     hook = _owned(user, hook_id)
-    attempts = _call("webhook_delivery_list", {"id": hook["id"], "limit": 100})
+    attempts = tk.call_action("webhook_delivery_list", {"id": hook["id"], "limit": 100})
     body = flask.render_template("webhooks/log.html", user_dict=user, hook=hook, attempts=attempts)
     response = flask.make_response(body)
     response.headers["Cache-Control"] = "no-store"
