@@ -80,19 +80,21 @@ def add_group_routes(blueprint: Blueprint, group_type: str, *, is_organization: 
             data["name"] = name_from_title(data["title"])
         return data
 
-    def new() -> t.Any:
-        refused = login_redirect()
-        if refused is not None:
-            return refused
-        forms._require(f"{prefix}_create", {"type": group_type})
-        form = GroupForm()
+    def save(
+        form: GroupForm,
+        action: str,
+        data: dict[str, t.Any] | None,
+        saved: str,
+        group: dict[str, t.Any] | None = None,
+    ) -> t.Any:
+        """Run ``action`` on the form's valid ``data`` (None: not submitted or
+        invalid) and go to the group's page; else the form again, with its errors."""
         errors: dict[str, list[str]] = {}
-        if form.validate_on_submit():
-            data = {**data_from(form), "type": group_type}
-            created, errors = forms._run(f"{prefix}_create", data)
-            if created is not None:
-                flask.flash(f"The {noun} has been created. You are its admin.")
-                return flask.redirect(read_url(created))
+        if data is not None:
+            result, errors = forms._run(action, data)
+            if result is not None:
+                flask.flash(saved)
+                return flask.redirect(read_url(result))
         errors = forms._collect_errors(form, errors)
         return forms._render(
             "group/edit.html",
@@ -101,7 +103,18 @@ def add_group_routes(blueprint: Blueprint, group_type: str, *, is_organization: 
             400 if errors else 200,
             group_type=group_type,
             is_organization=is_organization,
-            group=None,
+            group=group,
+        )
+
+    def new() -> t.Any:
+        refused = login_redirect()
+        if refused is not None:
+            return refused
+        forms._require(f"{prefix}_create", {"type": group_type})
+        form = GroupForm()
+        data = {**data_from(form), "type": group_type} if form.validate_on_submit() else None
+        return save(
+            form, f"{prefix}_create", data, f"The {noun} has been created. You are its admin."
         )
 
     def edit(id: str) -> t.Any:
@@ -114,25 +127,12 @@ def add_group_routes(blueprint: Blueprint, group_type: str, *, is_organization: 
             form = GroupForm(data={key: group.get(key) or "" for key in GROUP_TEXT})
         else:
             form = GroupForm()
-        errors: dict[str, list[str]] = {}
+        data = None
         if form.validate_on_submit():
             data = {**data_from(form), "id": group["id"]}
             if not data["name"]:
                 data["name"] = group["name"]
-            updated, errors = forms._run(f"{prefix}_patch", data)
-            if updated is not None:
-                flask.flash(f"The {noun} has been saved.")
-                return flask.redirect(read_url(updated))
-        errors = forms._collect_errors(form, errors)
-        return forms._render(
-            "group/edit.html",
-            form,
-            errors,
-            400 if errors else 200,
-            group_type=group_type,
-            is_organization=is_organization,
-            group=group,
-        )
+        return save(form, f"{prefix}_patch", data, f"The {noun} has been saved.", group)
 
     def delete(id: str) -> t.Any:
         refused = login_redirect()
