@@ -8,9 +8,15 @@ look). It prints:
    observer;
 2. the same with an observer that does nothing (what the dispatch core's
    timing costs by itself);
-3. a portal request (``GET /api/3/action/status_show`` through Flask's test
+3. the same with a send observer that opens nothing (what taking the checked
+   path for every send costs by itself);
+4. the same with OpenTelemetry tracing (``heliograph.tracing``: a span per
+   send and per receiver call, on the SDK's tracer provider with a processor
+   that drops them; needs the ``otel`` extra, else skipped);
+5. a portal request (``GET /api/3/action/status_show`` through Flask's test
    client, on SQLite, the core receivers of every request connected) with
-   receiver timing on, against the same request with it off.
+   receiver timing on, and with tracing on, against the same request with
+   both off.
 
 Set ``PROMETHEUS_MULTIPROC_DIR`` to an empty folder to measure the
 multiprocess mode (values written to memory-mapped files).
@@ -61,12 +67,38 @@ def _five() -> core.NamedSignal:
     return signal
 
 
+def open_nothing(signal: t.Any, sender: t.Any, kwargs: t.Any) -> None:
+    return None
+
+
+def _tracing_available() -> bool:
+    """Whether the OpenTelemetry SDK is here; if so, make its tracer provider
+    the process's, with a processor that drops every span once ended."""
+    try:
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+    except ImportError:
+        return False
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        provider = TracerProvider()
+        provider.add_span_processor(SpanProcessor())  # the base class drops spans
+        trace.set_tracer_provider(provider)
+    return True
+
+
 def _set(mode: str) -> None:
     if mode == "prometheus":
         receivers.install(timing=True)
     elif mode == "no-op":
         receivers.install(timing=False)
         core.set_receiver_observer(observe_nothing)
+    elif mode == "no-op send":
+        receivers.install(timing=False)
+        core.set_send_observer(open_nothing)
+    elif mode == "tracing":
+        from heliograph.metrics import tracing
+
+        receivers.install(timing=False, spans=tracing.receiver_spans(), sends=tracing.send_spans())
     else:
         receivers.install(timing=False)
 
@@ -126,24 +158,24 @@ def main(argv: list[str] | None = None) -> int:
     def send() -> t.Any:
         return five.send("sender-42", user="alice", data=DATA)
 
-    sends = _rounds(
-        {
-            "send, no observer": ("off", send),
-            "send, no-op observer": ("no-op", send),
-            "send, Prometheus observer": ("prometheus", send),
-        },
-        rounds,
-        number,
-    )
+    traced = _tracing_available()
+    contenders = {
+        "send, no observer": ("off", send),
+        "send, no-op observer": ("no-op", send),
+        "send, no-op send observer": ("no-op send", send),
+        "send, Prometheus observer": ("prometheus", send),
+    }
+    if traced:
+        contenders["send, tracing"] = ("tracing", send)
+    sends = _rounds(contenders, rounds, number)
     request = _portal_request()
-    requests = _rounds(
-        {
-            "request, timing off": ("off", request),
-            "request, timing on": ("prometheus", request),
-        },
-        max(rounds // 3, 1),
-        max(number // 100, 1),
-    )
+    request_contenders = {
+        "request, timing off": ("off", request),
+        "request, timing on": ("prometheus", request),
+    }
+    if traced:
+        request_contenders["request, tracing"] = ("tracing", request)
+    requests = _rounds(request_contenders, max(rounds // 3, 1), max(number // 100, 1))
     mode = f"multiprocess ({multiprocess_dir()})" if multiprocess_dir() else "one process"
     print(f"receiver timing, prometheus_client in {mode} mode")
     rows = [
@@ -151,9 +183,21 @@ def main(argv: list[str] | None = None) -> int:
          "send, no observer"),
         ("send to 5, no-op observer / no observer", sends, "send, no-op observer",
          "send, no observer"),
+        ("send to 5, no-op send observer / no observer", sends,
+         "send, no-op send observer", "send, no observer"),
         ("status_show request, timing on / off", requests, "request, timing on",
          "request, timing off"),
     ]  # fmt: skip
+    if traced:
+        rows[3:3] = [
+            ("send to 5, tracing / no observer", sends, "send, tracing", "send, no observer"),
+        ]
+        rows.append(
+            ("status_show request, tracing on / off", requests, "request, tracing",
+             "request, timing off"),
+        )  # fmt: skip
+    else:
+        print("tracing rows skipped: the otel extra (OpenTelemetry SDK) is not installed")
     print(f"{'what':<48} {'num ns':>10} {'den ns':>10} {'ratio':>7} {'median':>7}")
     for label, timings, num, den in rows:
         best, median = _ratio(timings, num, den)

@@ -4,9 +4,10 @@ OpenTelemetry span per receiver call.
 
 :func:`install` sets the observer (``heliograph.signals.set_receiver_observer``)
 when receiver timing or tracing is on, and takes it away when both are off,
-so that sends are not timed at all then. Each receiver's labels (signal,
-receiver, plugin) are looked up once and cached; the cache forgets
-everything when plugins are loaded or unloaded.
+so that sends are not timed at all then; with tracing, it sets the send
+observer too (``heliograph.signals.set_send_observer``: a span per send).
+Each receiver's labels (signal, receiver, plugin) are looked up once and
+cached; the cache forgets everything when plugins are loaded or unloaded.
 """
 
 from __future__ import annotations
@@ -113,10 +114,17 @@ def _follow_plugins() -> None:
 _follow_plugins()
 
 
-def install(*, timing: bool, spans: c.Callable[..., None] | None = None) -> None:
-    """Time receiver calls (``timing``) and/or hand each to ``spans``; with
-    neither, no observer is set and sends are not timed."""
+def install(
+    *,
+    timing: bool,
+    spans: c.Callable[..., None] | None = None,
+    sends: c.Callable[[t.Any, t.Any, c.Mapping[str, t.Any]], t.Any] | None = None,
+) -> None:
+    """Time receiver calls (``timing``) and/or hand each to ``spans``, and
+    open ``sends`` around each send; with none of them, no observer is set
+    and sends are neither timed nor observed."""
     set_receiver_timing(timing)
+    core.set_send_observer(sends)
     if not timing and spans is None:
         _installed["observer"] = None
         core.set_receiver_observer(None)

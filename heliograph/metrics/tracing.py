@@ -2,18 +2,19 @@
 
 With tracing on, every request is a server span (continuing the caller's
 trace from its ``traceparent`` header; when an instrumentation already made
-a span for the request, that one is used), and every receiver call is a
-span under the request's span: ``receiver <name>``, with the attributes
-``heliograph.signal``, ``heliograph.receiver`` and ``heliograph.plugin``, its
-status an error when the receiver raised. Receiver spans are made after the
-call from its measured start and end (the dispatch core tells of a receiver
-call once it is over), so a receiver span never has children of its own.
-
-There is no span per signal send: the dispatch core has no hook around a
-send (only the receiver observer, told after each call). One that is entered
-around every send, e.g. ``set_send_observer(factory)`` with
-``factory(signal, sender)`` returning a context manager, would let the send
-be a span with its receivers' spans under it.
+a span for the request, that one is used); every signal send is a span
+under the span current at the send, ``signal <name>`` with the attributes
+``heliograph.signal`` and ``heliograph.sender`` (the sender when it is a
+string, such as an action's name, else its type), made through the dispatch
+core's send observer (``heliograph.signals.set_send_observer``); and every
+receiver call is a span under its send's span: ``receiver <name>``, with
+the attributes ``heliograph.signal``, ``heliograph.receiver`` and
+``heliograph.plugin``, its status an error when the receiver raised.
+Receiver spans are made after the call from its measured start and end (the
+dispatch core tells of a receiver call once it is over), so anything a
+receiver traces itself (a nested send, a database call) is a child of the
+send's span, beside the receiver's span. A send whose receiver raises under
+the 'raise' policy ends its span with the error.
 
 Spans go to the tracer provider the process configured (the OpenTelemetry
 SDK with an exporter, e.g. through ``opentelemetry-instrument``); without
@@ -28,7 +29,7 @@ import typing as t
 
 from heliograph.config import ConfigError
 
-__all__ = ["TracingMiddleware", "available", "receiver_spans", "require"]
+__all__ = ["TracingMiddleware", "available", "receiver_spans", "require", "send_spans"]
 
 TRACER_NAME = "heliograph"
 
@@ -57,14 +58,35 @@ def _tracer() -> t.Any:
     return trace.get_tracer(TRACER_NAME)
 
 
+def send_spans() -> c.Callable[[t.Any, t.Any, c.Mapping[str, t.Any]], t.Any]:
+    """The send observer: a current span around each signal send."""
+    from heliograph.metrics import signal_label
+
+    tracer = _tracer()
+
+    def span(signal: t.Any, sender: t.Any, kwargs: c.Mapping[str, t.Any]) -> t.Any:
+        name = signal_label(signal)
+        return tracer.start_as_current_span(
+            f"signal {name}",
+            attributes={
+                "heliograph.signal": name,
+                "heliograph.sender": sender if type(sender) is str else type(sender).__qualname__,
+            },
+        )
+
+    return span
+
+
 def receiver_spans() -> c.Callable[[tuple[str, str, str], float, BaseException | None], None]:
     """The span maker the receiver observer calls after each receiver call."""
     from opentelemetry.trace import Status, StatusCode
 
+    tracer = _tracer()  # a proxy until the process sets its provider: asked once
+
     def span(labels: tuple[str, str, str], seconds: float, error: BaseException | None) -> None:
         signal, receiver, plugin = labels
         end = time.time_ns()
-        made = _tracer().start_span(
+        made = tracer.start_span(
             f"receiver {receiver}",
             start_time=end - int(seconds * 1e9),
             attributes={

@@ -18,6 +18,7 @@ from heliograph.signals.base import (
     NamedSignal,
     Namespace,
     ReceiverInfo,
+    SendObserver,
     Signal,
     SignalStats,
     _observer_failures_logged,
@@ -37,6 +38,7 @@ __all__ = [
     "NamedSignal",
     "Namespace",
     "ReceiverInfo",
+    "SendObserver",
     "Signal",
     "SignalArgumentMutated",
     "SignalStats",
@@ -46,6 +48,7 @@ __all__ = [
     "isolate_failures",
     "receiver_failed",
     "set_receiver_observer",
+    "set_send_observer",
     "settings",
     "signal",
     "strict",
@@ -80,13 +83,36 @@ def set_receiver_observer(
     _observer_failures_logged.discard(id(observer))
 
 
+def set_send_observer(
+    observer: SendObserver | None,
+) -> None:
+    """Have ``observer`` open a context around every send of every signal (None: nobody).
+
+    At the start of each :meth:`Signal.send` or :meth:`Signal.send_async`
+    (unless the signal is muted), ``observer(signal, sender, kwargs)`` is
+    called; the context manager it returns (or None: nothing for this send)
+    is entered before the first receiver is called and exited after the
+    last, with the exception when one propagates out of the send. ``kwargs``
+    is the send's keyword arguments, to read, not to change. A trace span
+    per send is the use: the receivers' own spans, and anything they trace,
+    nest under it. An observer (or its context) that raises never breaks
+    the send: its first failure is logged, and what its ``__exit__``
+    returns is ignored (it cannot swallow a receiver's exception). Without
+    an observer sends cost nothing extra; with one, every send takes the
+    checked path instead of the generated one.
+    """
+    _settings.set_send_observer(observer)
+    _observer_failures_logged.discard(id(observer))
+
+
 def settings() -> dict[str, t.Any]:
     """The current switches: ``{'isolate_failures': ..., 'guard_arguments': ...,
-    'receiver_observer': ...}`` (the observer, or None)."""
+    'receiver_observer': ..., 'send_observer': ...}`` (the observers, or None)."""
     return {
         "isolate_failures": _settings.isolate_failures,
         "guard_arguments": _settings.guard_arguments,
         "receiver_observer": _settings.receiver_observer,
+        "send_observer": _settings.send_observer,
     }
 
 

@@ -11,6 +11,11 @@ call, paid only while it is on.
 ``receiver_observer`` (None by default): a callable told about every receiver
 call, with its duration. Timing costs two clock reads and the observer's call
 per receiver call, paid only while one is set.
+
+``send_observer`` (None by default): a callable called at the start of every
+send, ``send_observer(signal, sender, kwargs)``, returning a context manager
+(or None) that is entered around the calls of that send's receivers: a trace
+span per send. While one is set, sends take the checked path.
 """
 
 from __future__ import annotations
@@ -18,10 +23,15 @@ from __future__ import annotations
 import collections.abc as c
 import threading
 import typing as t
+from contextlib import AbstractContextManager
 
 isolate_failures: bool = True
 guard_arguments: bool = False
 receiver_observer: c.Callable[[t.Any, t.Any, float, BaseException | None], None] | None = None
+SendObserver = c.Callable[
+    [t.Any, t.Any, c.Mapping[str, t.Any]], AbstractContextManager[t.Any] | None
+]
+send_observer: SendObserver | None = None
 
 _listeners: list[c.Callable[[], None]] = []
 _lock = threading.Lock()
@@ -54,6 +64,16 @@ def set_observer(
         raise TypeError(f"a receiver observer must be callable or None, not {observer!r}")
     with _lock:
         receiver_observer = observer
+    _changed()
+
+
+def set_send_observer(observer: SendObserver | None) -> None:
+    """Set the send observer (None: sends are not observed)."""
+    global send_observer
+    if observer is not None and not callable(observer):
+        raise TypeError(f"a send observer must be callable or None, not {observer!r}")
+    with _lock:
+        send_observer = observer
     _changed()
 
 

@@ -66,6 +66,9 @@ Getter = c.Callable[[], t.Any]
 """What the tables hold per receiver: a call that returns the receiver, or
 None once a weakly held receiver was collected."""
 Observer = c.Callable[["Signal", Receiver, float, "BaseException | None"], None]
+SendObserver = c.Callable[
+    ["Signal", t.Any, c.Mapping[str, t.Any]], "AbstractContextManager[t.Any] | None"
+]
 
 _KEYWORD_LOOP_FROM = 2
 """Sends to more receivers than this use a loop specialised for their keywords;
@@ -238,16 +241,46 @@ _observer_failures_logged: set[int] = set()
 """``id()`` of the observers whose failure was logged (each is logged once)."""
 
 
-def _observer_failed(observer: Observer) -> None:
+def _observer_failed(observer: Observer | SendObserver) -> None:
     """An observer raised (called from inside the ``except`` block): log it
     the first time, and let the send go on."""
     if id(observer) in _observer_failures_logged:
         return
     _observer_failures_logged.add(id(observer))
     logger.exception(
-        "receiver observer %s failed; the send went on (logged once per observer)",
+        "signal observer %s failed; the send went on (logged once per observer)",
         qualified_name(observer),
     )
+
+
+def _enter_send_observer(
+    opener: SendObserver, signal: Signal, sender: t.Any, kwargs: dict[str, t.Any]
+) -> AbstractContextManager[t.Any] | None:
+    """Open the send observer's context for one send (None: it gave none, or failed)."""
+    try:
+        span = opener(signal, sender, kwargs)
+        if span is not None:
+            span.__enter__()
+    except Exception:
+        _observer_failed(opener)
+        return None
+    return span
+
+
+def _exit_send_observer(
+    opener: SendObserver, span: AbstractContextManager[t.Any] | None, error: BaseException | None
+) -> None:
+    """Close what :func:`_enter_send_observer` opened, telling it of ``error``.
+    What the context returns is ignored: an observer never swallows an error."""
+    if span is None:
+        return
+    try:
+        if error is None:
+            span.__exit__(None, None, None)
+        else:
+            span.__exit__(type(error), error, error.__traceback__)
+    except Exception:
+        _observer_failed(opener)
 
 
 def _observe(
@@ -798,6 +831,24 @@ class Signal:
         self._count_send()
         if self._muted:
             return []
+        opener = _settings.send_observer
+        if opener is None:
+            return await self._await_each(sender, _sync_wrapper, kwargs)
+        span = _enter_send_observer(opener, self, sender, kwargs)
+        try:
+            results = await self._await_each(sender, _sync_wrapper, kwargs)
+        except BaseException as exc:
+            _exit_send_observer(opener, span, exc)
+            raise
+        _exit_send_observer(opener, span, None)
+        return results
+
+    async def _await_each(
+        self,
+        sender: t.Any,
+        _sync_wrapper: c.Callable[[Receiver], c.Callable[..., c.Awaitable[t.Any]]] | None,
+        kwargs: dict[str, t.Any],
+    ) -> Results:
         table = self._fresh_table()
         coroutines = table.coroutines
         guard = _settings.guard_arguments
@@ -841,9 +892,29 @@ class Signal:
         kwargs: dict[str, t.Any],
     ) -> Results:
         """The send for muted signals, coroutine receivers, the argument guard
-        and the receiver observer: the checks each receiver call needs."""
+        and the observers: the checks each receiver call needs."""
         if self._muted:
             return []
+        opener = _settings.send_observer
+        if opener is None:
+            return self._call_checked(table, targets, sender, async_wrapper, kwargs)
+        span = _enter_send_observer(opener, self, sender, kwargs)
+        try:
+            results = self._call_checked(table, targets, sender, async_wrapper, kwargs)
+        except BaseException as exc:
+            _exit_send_observer(opener, span, exc)
+            raise
+        _exit_send_observer(opener, span, None)
+        return results
+
+    def _call_checked(
+        self,
+        table: _Table,
+        targets: tuple[Getter, ...],
+        sender: t.Any,
+        async_wrapper: c.Callable[[Receiver], Receiver] | None,
+        kwargs: dict[str, t.Any],
+    ) -> Results:
         coroutines = table.coroutines
         guard = _settings.guard_arguments
         observer = _settings.receiver_observer
@@ -1229,6 +1300,7 @@ class Signal:
             and inputs[1] is _settings.receiver_observer
             and inputs[2] is _settings.guard_arguments
             and inputs[3] is self._muted
+            and inputs[4] is _settings.send_observer
         ):
             self._restore(t.cast(_Published, before))
         else:
@@ -1241,6 +1313,7 @@ class Signal:
             _settings.receiver_observer,
             _settings.guard_arguments,
             self._muted,
+            _settings.send_observer,
         )
 
     def _publish(self, *, install: bool = True) -> None:
@@ -1251,7 +1324,12 @@ class Signal:
         """
         table = self._table
         observer = _settings.receiver_observer
-        needs_checks = self._muted or bool(table.coroutines) or _settings.guard_arguments
+        needs_checks = (
+            self._muted
+            or bool(table.coroutines)
+            or _settings.guard_arguments
+            or _settings.send_observer is not None
+        )
         self._needs_checks = needs_checks
         self._published = None  # made by _snapshot when an undo needs it
         plain = None

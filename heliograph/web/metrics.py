@@ -6,7 +6,7 @@ Prometheus' ``authorization`` scrape setting sends it); everyone else gets
 403. The app also counts every request here (by endpoint, method and status)
 and every action call (``heliograph.logic.set_action_observer``), and, with
 ``heliograph.metrics.receiver_timing``, every receiver call; with
-``heliograph.tracing``, requests and receiver calls are OpenTelemetry spans
+``heliograph.tracing``, requests, signal sends and receiver calls are OpenTelemetry spans
 (:mod:`heliograph.metrics.tracing`).
 """
 
@@ -33,13 +33,14 @@ def init_app(app: Flask) -> None:
     from heliograph.metrics import receivers, tracing
 
     timing = bool(config.get("heliograph.metrics.receiver_timing"))
-    spans = None
+    spans = sends = None
     if config.get("heliograph.tracing"):
         tracing.require()
         spans = tracing.receiver_spans()
+        sends = tracing.send_spans()
         app.wsgi_app = tracing.TracingMiddleware(app.wsgi_app)  # type: ignore[method-assign]
         app.before_request(_name_span)
-    receivers.install(timing=timing, spans=spans)
+    receivers.install(timing=timing, spans=spans, sends=sends)
     metrics.start()  # and again in each forked worker, at its first request
     logic.set_action_observer(observe_action)
     app.before_request(_request_started)

@@ -252,6 +252,7 @@ def test_strict_raises_failures_inside_the_block_only(isolating: NamedSignal) ->
             "isolate_failures": False,
             "guard_arguments": True,
             "receiver_observer": None,
+            "send_observer": None,
         }
         with pytest.raises(Boom):
             isolating.send("x")
@@ -259,6 +260,7 @@ def test_strict_raises_failures_inside_the_block_only(isolating: NamedSignal) ->
         "isolate_failures": True,
         "guard_arguments": False,
         "receiver_observer": None,
+        "send_observer": None,
     }
     assert isinstance(isolating.send("x")[0][1], Boom)
 

@@ -1,5 +1,6 @@
 """OpenTelemetry (``heliograph.tracing``, the ``otel`` extra): each request a
-server span, each receiver call a span under it; checked with the SDK's
+server span, each signal send a span under it and each receiver call a
+span under its send; checked with the SDK's
 in-memory exporter."""
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def traced_app(
 
 
 @pytest.mark.heliograph_strict(False)
-def test_receiver_calls_are_spans_under_the_request_span(
+def test_sends_are_spans_under_the_request_span_with_their_receivers_under_them(
     traced_app: Flask, exporter: InMemorySpanExporter
 ) -> None:
     client = traced_app.test_client()
@@ -90,7 +91,18 @@ def test_receiver_calls_are_spans_under_the_request_span(
     assert format(request.context.trace_id, "032x") == TRACE_ID  # the caller's trace goes on
     assert request.parent is not None and format(request.parent.span_id, "016x") == PARENT_ID
     assert request.attributes["http.response.status_code"] == 200
-    by_receiver = {s.attributes["heliograph.receiver"]: s for s in spans if s is not request}
+    sends = {s.attributes["heliograph.signal"]: s for s in spans if s.name.startswith("signal ")}
+    # every signal the request sent is a span, even those no receiver heard
+    assert {"ckan.request_started", "ckan.action_succeeded", "ckan.request_finished"} <= set(sends)
+    for send in sends.values():
+        assert send.name == f"signal {send.attributes['heliograph.signal']}"
+        assert send.context.trace_id == request.context.trace_id
+        assert request.start_time <= send.start_time <= send.end_time <= request.end_time
+    assert sends["ckan.action_succeeded"].attributes["heliograph.sender"] == "status_show"
+    assert sends["ckan.request_started"].attributes["heliograph.sender"] == "Flask"
+    by_receiver = {
+        s.attributes["heliograph.receiver"]: s for s in spans if s.name.startswith("receiver ")
+    }
     started = by_receiver[f"{__name__}.traced_receiver"]
     assert started.name == f"receiver {__name__}.traced_receiver"
     assert started.attributes["heliograph.signal"] == "ckan.request_started"
@@ -98,14 +110,41 @@ def test_receiver_calls_are_spans_under_the_request_span(
     failed = by_receiver[f"{__name__}.failing_receiver"]
     assert failed.attributes["heliograph.signal"] == "ckan.action_succeeded"
     for span in (started, failed):
+        send = sends[span.attributes["heliograph.signal"]]
         assert span.parent is not None
-        assert span.parent.span_id == request.context.span_id
+        assert span.parent.span_id == send.context.span_id  # under its send's span
         assert span.context.trace_id == request.context.trace_id
-        assert request.start_time <= span.start_time <= span.end_time <= request.end_time
+        assert send.start_time <= span.start_time <= span.end_time <= send.end_time
     assert failed.status.status_code == trace.StatusCode.ERROR
     assert "ValueError: a receiver failing on purpose" in (failed.status.description or "")
     assert [e.name for e in failed.events] == ["exception"]
     assert started.status.status_code == trace.StatusCode.UNSET
+    # the receiver failed under 'isolate': the send itself went well
+    assert sends["ckan.action_succeeded"].status.status_code == trace.StatusCode.UNSET
+    request_span_id = request.context.span_id
+    assert sends["ckan.request_started"].parent.span_id == request_span_id
+
+
+def test_a_send_that_raises_ends_its_span_with_the_error(exporter: InMemorySpanExporter) -> None:
+    sig = core.Signal(policy=core.RAISE)
+
+    def boom(sender: t.Any, **kwargs: t.Any) -> None:
+        raise KeyError("raised through the send")
+
+    sig.connect(boom)
+    receivers.install(timing=False, spans=tracing.receiver_spans(), sends=tracing.send_spans())
+    try:
+        with pytest.raises(KeyError):
+            sig.send("a sender")
+    finally:
+        receivers.install(timing=False)
+    [receiver, send] = exporter.get_finished_spans()
+    assert send.name == "signal anonymous"
+    assert send.attributes["heliograph.sender"] == "a sender"
+    assert send.status.status_code == trace.StatusCode.ERROR
+    assert [e.name for e in send.events] == ["exception"]
+    assert receiver.parent is not None and receiver.parent.span_id == send.context.span_id
+    assert core.settings()["send_observer"] is None
 
 
 @pytest.mark.heliograph_strict(False)
@@ -118,6 +157,7 @@ def test_tracing_is_off_by_default(
     assert client.get("/api/3/action/status_show").status_code == 200
     assert exporter.get_finished_spans() == ()
     assert core.settings()["receiver_observer"] is None
+    assert core.settings()["send_observer"] is None
 
 
 def test_tracing_without_opentelemetry_is_a_configuration_error(
