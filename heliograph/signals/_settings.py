@@ -32,6 +32,8 @@ SendObserver = c.Callable[
     [t.Any, t.Any, c.Mapping[str, t.Any]], AbstractContextManager[t.Any] | None
 ]
 send_observer: SendObserver | None = None
+observed: bool = False
+"""Whether each receiver call needs a check: the guard or an observer is on."""
 
 _listeners: list[c.Callable[[], None]] = []
 _lock = threading.Lock()
@@ -78,5 +80,7 @@ def set_send_observer(observer: SendObserver | None) -> None:
 
 
 def _changed() -> None:
+    global observed
+    observed = guard_arguments or receiver_observer is not None or send_observer is not None
     for listener in _listeners:
         listener()

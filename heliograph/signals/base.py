@@ -135,6 +135,10 @@ class _Table(t.NamedTuple):
     coroutines: frozenset[int]
     """``id()`` of the getters whose receiver is a coroutine function."""
 
+    # The hot paths unpack a table (``every, by_value, by_identity, coroutines
+    # = table``) rather than read its fields by name: a named field is a
+    # descriptor the interpreter does not specialise, an unpacking is.
+
 
 class _WeakReceiver(weakref.ref):  # type: ignore[type-arg]
     """A weak reference to a receiver that knows the receiver's key, so that
@@ -158,7 +162,6 @@ class _WeakMethod(_WeakReceiver):
 
 
 _dereference = weakref.ref.__call__
-_finalizing = sys.is_finalizing
 
 
 class _WeakSender(weakref.ref):  # type: ignore[type-arg]
@@ -335,8 +338,18 @@ class Signal:
         """Getters of collected receivers still in the table. They return
         None, which every send skips, so a death needs no new table; the
         table is made again once they outnumber the living."""
-        self._on_receiver_death = self._receiver_died
+        # A receiver's death is queued by the deque's own append (one C call,
+        # no Python frame in the weak reference's callback) and applied under
+        # the lock by the next connect, disconnect or lookup. The table stays
+        # meanwhile: the dead receiver's getter returns None, which sends skip.
+        self._on_receiver_death = self._pending.append
         self._on_sender_death = self._sender_died
+        self._connected_meta: Signal | None = None
+        self._disconnected_meta: Signal | None = None
+        """The meta-signals, once made (see receiver_connected)."""
+        self._installed: _loops.Send | None = None
+        """The generated send installed on the instance (as ``send`` in its
+        ``__dict__``), if any."""
         # The table and how stale it is.
         # Its sender dicts belong to this signal: _extended_table changes them.
         self._table = _Table((), {}, {}, frozenset())
@@ -391,14 +404,16 @@ class Signal:
     def receiver_connected(self) -> Signal:
         """Sent at the end of each :meth:`connect`; the sender is this signal,
         with ``receiver``, ``sender`` and ``weak`` as keyword arguments."""
-        return Signal(doc="Emitted after a receiver connects.")
+        meta = self._connected_meta = Signal(doc="Emitted after a receiver connects.")
+        return meta
 
     @cached_property
     def receiver_disconnected(self) -> Signal:
         """Sent at the end of each explicit :meth:`disconnect`; the sender is
         this signal, with ``receiver`` and ``sender``. Not sent when a weakly
         referenced receiver or sender is collected."""
-        return Signal(doc="Emitted after a receiver disconnects.")
+        meta = self._disconnected_meta = Signal(doc="Emitted after a receiver disconnects.")
+        return meta
 
     # -- policy and introspection ----------------------------------------------
 
@@ -508,29 +523,35 @@ class Signal:
             rid: c.Hashable = id(receiver)
         elif kind is MethodType:
             method: t.Any = receiver
-            rid = (id(method.__func__), id(method.__self__))  # as receiver_id does
+            func, instance = method.__func__, method.__self__
+            rid = (id(func), id(instance))  # as receiver_id does
         else:
             rid = receiver_id(receiver)
         skey = _ANY_KEY if sender is ANY or is_any(sender) else sender_key(sender)
         with self._lock:
-            if self._pending:
-                self._reap_pending()
+            cut = self._reap_pending(publish=False) if self._pending else False
             record = self._records.get(rid)
             if record is None:
                 weakly = bool(weak)
                 owners = _OWNED_BY_NOBODY[weakly] if owner is None else ((owner, weakly),)
                 if kind is FunctionType and not _COROUTINE_MARKS:
                     coroutine = bool(receiver.__code__.co_flags & CO_COROUTINE)
-                elif (
-                    kind is MethodType
-                    and type(func := method.__func__) is FunctionType
-                    and not _COROUTINE_MARKS
-                ):
+                elif kind is MethodType and type(func) is FunctionType and not _COROUTINE_MARKS:
                     coroutine = bool(func.__code__.co_flags & CO_COROUTINE)
                 else:
                     coroutine = is_coroutine_receiver(receiver)
                 record = _Record({skey: owners}, coroutine)
-                self._hold(rid, record, receiver, weak)
+                if kind is MethodType and weak:  # _hold's commonest case, inline
+                    try:
+                        ref = _WeakMethod(instance, self._on_receiver_death)
+                    except TypeError:  # the instance cannot be weakly referenced
+                        self._hold(rid, record, receiver, weak)
+                    else:
+                        ref.func = func
+                        ref.rid = rid
+                        record.ref = record.getter = ref
+                else:
+                    self._hold(rid, record, receiver, weak)
                 self._records[rid] = record
                 table = self._table
                 if self._dirty:
@@ -538,16 +559,16 @@ class Signal:
                     if not self._rebuild_all:
                         self._appended.append(record)
                 else:
-                    undo = (record, self._table, self._published)
+                    undo = (record, table, self._published)
+                    every, by_value, by_identity, coroutines = table
                     if (
                         skey is _ANY_KEY
                         and not coroutine
-                        and len(table.any) < _APPLY_AT_ONCE
-                        and not (table.by_value or table.by_identity)
+                        and len(every) < _APPLY_AT_ONCE
+                        and not (by_value or by_identity)
                     ):
-                        every = (*table.any, record.getter)
                         self._publish_small_change(
-                            _new_table((every, table.by_value, table.by_identity, table.coroutines))
+                            _new_table(((*every, record.getter), by_value, by_identity, coroutines))
                         )
                     else:
                         self._stale(rebuild_all=False)
@@ -561,9 +582,12 @@ class Signal:
                     if before is None or was_strong != record.wants_strong():
                         self._settle_strength(rid, record, receiver)
                         self._stale(rebuild_all=True)
+                if cut and not self._dirty:  # the table the reaping cut is published
+                    self._publish_small_change(self._table)
             if skey is not _ANY_KEY:
                 self._remember_sender(skey, sender)
-        if "receiver_connected" in self.__dict__ and self.receiver_connected._records:
+        meta = self._connected_meta
+        if meta is not None and meta._records:
             try:
                 self.receiver_connected.send(self, receiver=receiver, sender=sender, weak=weak)
             except TypeError:
@@ -597,8 +621,8 @@ class Signal:
         None when the case is not that one (the block connects as usual)."""
         if (
             sender is not ANY
-            or "receiver_connected" in self.__dict__
-            or "receiver_disconnected" in self.__dict__
+            or self._connected_meta is not None
+            or self._disconnected_meta is not None
             or type(receiver) is not FunctionType
             or _COROUTINE_MARKS
             or receiver.__code__.co_flags & CO_COROUTINE
@@ -607,12 +631,13 @@ class Signal:
         rid = id(receiver)
         with self._lock:
             table = self._table
+            every, by_value, by_identity, coroutines = table
             if (
                 self._dirty
                 or self._pending
                 or self._needs_checks
-                or table.by_value
-                or table.by_identity
+                or by_value
+                or by_identity
                 or rid in self._records
             ):
                 return None
@@ -621,14 +646,15 @@ class Signal:
             record.strong = receiver  # held strongly, reached weakly: see _hold
             record.getter = getter = weakref.ref(receiver)
             self._records[rid] = record
-            every: tuple[Getter, ...] = (*table.any, getter)
-            self._table = _new_table((every, table.by_value, table.by_identity, table.coroutines))
+            every = (*every, getter)
+            self._table = _new_table((every, by_value, by_identity, coroutines))
             self._changes += 1
             self._published = None
             self._receivers_view = None
             self._provisional = 0
             self._plain = None if _settings.receiver_observer is not None else every
-            self.__dict__.pop("send", None)
+            if self._installed is not None:
+                self._uninstall()
             self._undo = (record, table, before)
             return record
 
@@ -680,7 +706,8 @@ class Signal:
                         self._put_back(undo[1], undo[2])
                     else:
                         self._stale(rebuild_all=True)
-        if "receiver_disconnected" in self.__dict__ and self.receiver_disconnected._records:
+        meta = self._disconnected_meta
+        if meta is not None and meta._records:
             self.receiver_disconnected.send(self, receiver=receiver, sender=sender)
 
     def _drop_connection(self, record: _Record, skey: t.Any, owner: t.Any) -> bool:
@@ -831,30 +858,15 @@ class Signal:
         self._count_send()
         if self._muted:
             return []
-        opener = _settings.send_observer
-        if opener is None:
-            return await self._await_each(sender, _sync_wrapper, kwargs)
-        span = _enter_send_observer(opener, self, sender, kwargs)
-        try:
-            results = await self._await_each(sender, _sync_wrapper, kwargs)
-        except BaseException as exc:
-            _exit_send_observer(opener, span, exc)
-            raise
-        _exit_send_observer(opener, span, None)
-        return results
-
-    async def _await_each(
-        self,
-        sender: t.Any,
-        _sync_wrapper: c.Callable[[Receiver], c.Callable[..., c.Awaitable[t.Any]]] | None,
-        kwargs: dict[str, t.Any],
-    ) -> Results:
-        table = self._fresh_table()
-        coroutines = table.coroutines
-        guard = _settings.guard_arguments
-        observer = _settings.receiver_observer
+        if self._dirty:
+            self._refresh()
+        table = self._table
+        every, by_value, by_identity, coroutines = table
+        targets = _targets_in(table, sender) if by_value or by_identity else every
+        if _settings.observed:
+            return await self._send_async_checked(table, targets, sender, _sync_wrapper, kwargs)
         results: Results = []
-        for getter in _targets_in(table, sender):
+        for getter in targets:
             receiver = getter()
             if receiver is None:
                 continue
@@ -864,6 +876,57 @@ class Signal:
                 raise RuntimeError("Cannot send to a non-coroutine function.")
             else:
                 call = _sync_wrapper(receiver)
+            try:
+                result = await call(sender, **kwargs)
+            except Exception as exc:
+                self._failed(receiver, sender, exc)
+                result = exc
+            results.append((receiver, result))
+        return results
+
+    async def _send_async_checked(
+        self,
+        table: _Table,
+        targets: tuple[Getter, ...],
+        sender: t.Any,
+        sync_wrapper: c.Callable[[Receiver], c.Callable[..., c.Awaitable[t.Any]]] | None,
+        kwargs: dict[str, t.Any],
+    ) -> Results:
+        """send_async with the argument guard or an observer on."""
+        opener = _settings.send_observer
+        if opener is None:
+            return await self._await_checked(table, targets, sender, sync_wrapper, kwargs)
+        span = _enter_send_observer(opener, self, sender, kwargs)
+        try:
+            results = await self._await_checked(table, targets, sender, sync_wrapper, kwargs)
+        except BaseException as exc:
+            _exit_send_observer(opener, span, exc)
+            raise
+        _exit_send_observer(opener, span, None)
+        return results
+
+    async def _await_checked(
+        self,
+        table: _Table,
+        targets: tuple[Getter, ...],
+        sender: t.Any,
+        sync_wrapper: c.Callable[[Receiver], c.Callable[..., c.Awaitable[t.Any]]] | None,
+        kwargs: dict[str, t.Any],
+    ) -> Results:
+        coroutines = table.coroutines
+        guard = _settings.guard_arguments
+        observer = _settings.receiver_observer
+        results: Results = []
+        for getter in targets:
+            receiver = getter()
+            if receiver is None:
+                continue
+            if id(getter) in coroutines:
+                call = receiver
+            elif sync_wrapper is None:
+                raise RuntimeError("Cannot send to a non-coroutine function.")
+            else:
+                call = sync_wrapper(receiver)
             before = snapshot_arguments(sender, kwargs) if guard else None
             started = time.perf_counter() if observer is not None else 0.0
             try:
@@ -1070,13 +1133,6 @@ class Signal:
             ref.skey = skey
             self._weak_senders[skey] = ref
 
-    def _receiver_died(self, ref: _WeakReceiver) -> None:
-        """Weak reference callback: queue the death (applied under the lock
-        by the next connect, disconnect or lookup). The table stays: the
-        dead receiver's getter returns None, which sends skip."""
-        if not _finalizing():
-            self._pending.append(ref)
-
     def _sender_died(self, ref: _WeakSender) -> None:
         """Weak reference callback: queue the death; the table is stale.
 
@@ -1097,8 +1153,13 @@ class Signal:
         finally:
             lock.release()
 
-    def _reap_pending(self) -> None:
-        """Forget receivers and senders whose weak references died."""
+    def _reap_pending(self, *, publish: bool = True) -> bool:
+        """Forget receivers and senders whose weak references died.
+
+        With ``publish=False`` (a connect about to publish a table itself) a
+        table cut short is only made the base of the next one; the return
+        value says whether one was (the caller then publishes it)."""
+        cut_unpublished = False
         pending = self._pending
         while pending:
             ref = pending.popleft()
@@ -1123,25 +1184,31 @@ class Signal:
                 continue
             del self._records[ref.rid]
             self._receivers_view = None
-            appended, table = self._appended, self._table
+            appended = self._appended
+            every, by_value, by_identity, coroutines = self._table
             if appended and appended[-1] is dead:  # never reached the table
                 appended.pop()
             elif (
-                table.any
-                and table.any[-1] is dead.getter
-                and not (dead.coroutine or table.by_value or table.by_identity)
+                every
+                and every[-1] is dead.getter
+                and not (dead.coroutine or by_value or by_identity)
             ):  # the last one connected died first: cut it off the table
-                cut = _new_table(
-                    (table.any[:-1], table.by_value, table.by_identity, table.coroutines)
-                )
+                cut = _new_table((every[:-1], by_value, by_identity, coroutines))
                 if self._dirty:
                     self._table = cut  # the base of the next table
-                else:
+                elif publish:
                     self._publish_small_change(cut)
+                else:
+                    self._table = cut
+                    self._changes += 1
+                    self._published = None
+                    self._undo = None
+                    cut_unpublished = True
             else:
                 self._dead_in_table += 1
                 if self._dead_in_table > 4 and self._dead_in_table > len(self._records):
                     self._stale(rebuild_all=True)
+        return cut_unpublished and not self._dirty
 
     def _stale_unlocked(self) -> None:
         """Route sends to _send_routed, which makes the table again first.
@@ -1151,7 +1218,8 @@ class Signal:
         """
         self._dirty = True
         self._plain = None
-        self.__dict__.pop("send", None)
+        if self._installed is not None:
+            self._uninstall()
         self._receivers_view = None
         self._undo = None
         self._published = None
@@ -1165,10 +1233,11 @@ class Signal:
         self._published = None
         self._receivers_view = None
         self._undo = None
-        self.__dict__.pop("send", None)
+        if self._installed is not None:
+            self._uninstall()
         observed = _settings.receiver_observer is not None
         self._provisional = 2 if self._specialise and not self._needs_checks else 0
-        self._plain = None if self._needs_checks or observed else table.any
+        self._plain = None if self._needs_checks or observed else table[0]  # its ANY receivers
         if self._senders_died:  # a sender died meanwhile: stay on the locked path
             self._stale_unlocked()
 
@@ -1177,7 +1246,8 @@ class Signal:
         if not self._dirty:
             self._dirty = True
             self._plain = None
-            self.__dict__.pop("send", None)
+            if self._installed is not None:
+                self._uninstall()
             self._published = None
         self._receivers_view = None
         self._undo = None
@@ -1195,7 +1265,7 @@ class Signal:
                 if self._pending:
                     self._reap_pending()
                 appended, self._appended = self._appended, []
-                table = self._table
+                every, by_value, by_identity, coroutines = self._table
                 if self._rebuild_all:
                     self._rebuild_all = False
                     self._table = self._build_table()
@@ -1203,15 +1273,13 @@ class Signal:
                     self._publish(install=False)
                 elif (
                     len(appended) == 1
-                    and not (table.by_value or table.by_identity)
+                    and not (by_value or by_identity)
                     and not appended[0].coroutine
                     and _ANY_KEY in appended[0].senders
                 ):  # one more receiver for ANY, the common change: published as
                     # _publish(install=False) would, the switches being the same
-                    every = (*table.any, appended[0].getter)
-                    self._table = _new_table(
-                        (every, table.by_value, table.by_identity, table.coroutines)
-                    )
+                    every = (*every, appended[0].getter)
+                    self._table = _new_table((every, by_value, by_identity, coroutines))
                     self._dirty = False
                     self._provisional = 1 if self._specialise and not self._needs_checks else 0
                     observed = _settings.receiver_observer is not None
@@ -1353,11 +1421,17 @@ class Signal:
                 self._provisional = 1  # the next send installs it
         self._plain = None if observer is not None else plain  # _send_routed times calls
         if installed is None:
-            self.__dict__.pop("send", None)
+            if self._installed is not None:
+                self._uninstall()
         else:
-            self.__dict__["send"] = installed
+            self.__dict__["send"] = self._installed = installed
         if self._senders_died:  # a sender died meanwhile: stay on the locked path
             self._stale_unlocked()
+
+    def _uninstall(self) -> None:
+        """Take the generated send off the instance: the class's send serves."""
+        self._installed = None
+        self.__dict__.pop("send", None)
 
     def _snapshot(self) -> _Published:
         """What is published now, to be put back by an undo."""
@@ -1370,7 +1444,7 @@ class Signal:
                     self._plain,
                     self._needs_checks,
                     self._provisional,
-                    self.__dict__.get("send"),
+                    self._installed,
                 )
             )
         return published
@@ -1381,9 +1455,10 @@ class Signal:
         self._provisional = published.provisional
         self._plain = published.plain
         if published.installed is None:
-            self.__dict__.pop("send", None)
+            if self._installed is not None:
+                self._uninstall()
         else:
-            self.__dict__["send"] = published.installed
+            self.__dict__["send"] = self._installed = published.installed
         if self._senders_died:  # a sender died meanwhile: stay on the locked path
             self._stale_unlocked()
 

@@ -139,6 +139,49 @@ def test_short_lived_bound_methods_come_and_go(calls: Calls) -> None:
     assert not sig.receivers
 
 
+def test_a_reconnect_after_the_last_receiver_died_sends_to_the_living_only() -> None:
+    sig = Signal()
+    first = Owner("first")
+    sig.connect(first.on_signal)
+    assert [value for _, value in sig.send("s")] == ["first"]
+    last = Owner("last")
+    sig.connect(last.on_signal)
+    for _ in range(3):  # the generated send is installed for this table
+        assert [value for _, value in sig.send("s")] == ["first", "last"]
+    del last
+    gc.collect()
+    sig.connect(first.on_signal)  # already connected: applies the death, changes nothing
+    for _ in range(3):
+        assert [value for _, value in sig.send("s")] == ["first"]
+    assert [info.receiver for info in sig.receiver_info()] == [first.on_signal]
+    newer = Owner("newer")
+    sig.connect(newer.on_signal)
+    assert [value for _, value in sig.send("s")] == ["first", "newer"]
+
+
+class SlotsOwner:
+    """An instance that cannot be weakly referenced: its bound method is held strongly."""
+
+    __slots__ = ("label",)
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    def on_signal(self, sender: t.Any, **kwargs: t.Any) -> str:
+        return self.label
+
+
+def test_a_bound_method_of_an_unweakrefable_instance_is_held_strongly() -> None:
+    sig = Signal()
+    sig.connect(SlotsOwner("strong").on_signal)  # weak asked, not possible
+    gc.collect()
+    assert [value for _, value in sig.send("s")] == ["strong"]
+    [info] = sig.receiver_info()
+    assert info.receiver.__self__.label == "strong"
+    sig.disconnect(info.receiver)
+    assert sig.send("s") == []
+
+
 def test_collected_receivers_are_not_reported_by_any_lookup() -> None:
     sig = Signal()
     owners = [Owner(str(i)) for i in range(12)]
