@@ -35,9 +35,9 @@ import time
 import typing as t
 import weakref
 from collections import deque
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from functools import cached_property, partial
+from functools import partial
 from inspect import CO_COROUTINE
 from types import FunctionType, MethodType
 
@@ -325,8 +325,9 @@ class Signal:
         # allocation inside may connect or disconnect.
         self._lock = threading.RLock()
         self._records: dict[c.Hashable, _Record] = {}
-        self._sender_labels: dict[t.Any, t.Any] = {}
-        self._weak_senders: dict[t.Any, _WeakSender] = {}
+        self._senders: dict[t.Any, tuple[t.Any, _WeakSender | None]] = {}
+        """Sender key -> (the sender, or its short repr for a sender kept by
+        identity; the weak reference watching it, if any)."""
         # Weak references of collected receivers and senders, queued by their
         # callbacks (which never take the lock: an object can die at any
         # allocation, also while this thread holds it) and applied under the
@@ -344,21 +345,19 @@ class Signal:
         # meanwhile: the dead receiver's getter returns None, which sends skip.
         self._on_receiver_death = self._pending.append
         self._on_sender_death = self._sender_died
-        self._connected_meta: Signal | None = None
-        self._disconnected_meta: Signal | None = None
-        """The meta-signals, once made (see receiver_connected)."""
+        self._meta: tuple[Signal, Signal] | None = None
+        """The meta-signals (connected, disconnected), once either is asked for."""
         self._installed: _loops.Send | None = None
-        """The generated send installed on the instance (as ``send`` in its
-        ``__dict__``), if any."""
+        """The generated send installed on the instance (its ``send``
+        attribute), if any."""
         # The table and how stale it is.
         # Its sender dicts belong to this signal: _extended_table changes them.
         self._table = _Table((), {}, {}, frozenset())
         self._dirty = False
         """The table misses changes: the next send or lookup makes it again."""
-        self._appended: list[_Record] = []
-        """New receivers not yet in the table, when that is all that changed."""
-        self._rebuild_all = False
-        """Some change other than new receivers: the table is made from scratch."""
+        self._appended: list[_Record] | None = []
+        """New receivers not yet in the table, when that is all that changed;
+        None after some other change: the table is made from scratch."""
         self._changes = 0
         """Counts connects and disconnects; a table made while it moved is stale."""
         self._undo: tuple[_Record, _Table, _Published | None] | None = None
@@ -369,12 +368,11 @@ class Signal:
         # Sends are counted by drawing from an itertools.count: its __next__
         # is one C call, atomic under the GIL, so sends from many threads
         # count exactly without a lock. See stats() for reading it.
-        self._sends = itertools.count()
-        self._count_send = self._sends.__next__
-        self._stats_draws = 0
-        self._failures = 0
+        self._count_send = itertools.count().__next__
+        self._counts = [0, 0]
+        """The stats() calls so far (each draws from the send count) and the
+        failed receiver calls."""
         self._muted = False
-        self._last_loop: tuple[tuple[str, ...], _loops.Loop | None] = ((), None)
         self._kwarg_names: tuple[str, ...] = ()
         """The keyword names the installed send is specialised for: the names
         of the last send that came with others (see _send_other_shape)."""
@@ -391,29 +389,50 @@ class Signal:
         1 after a table made by a send. A change undone after one send (a
         short-lived receiver) never pays for generating a send."""
         self._published: _Published | None = None
-        self._specialise = type(self).send is Signal.send
-        """Only a class that keeps the base send gets the generated one
-        installed on the instance: a subclass's own send is always called."""
         with _registry_lock:
             _registry.add(self)
         self._publish()
 
+    # Every attribute is set in __init__, in the same order, and none is ever
+    # read or written through the instance's __dict__: instances then share
+    # their attribute keys (CPython keeps at most 30 shared keys per class,
+    # counting NamedSignal's name, an installed send and a docstring), so
+    # attribute reads and method calls on a signal stay specialised.
+
+    _specialise = True
+    """Only a class that keeps the base send gets the generated one installed
+    on the instance: a subclass's own send is always called."""
+
+    def __init_subclass__(cls, **kwargs: t.Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._specialise = cls.send is Signal.send
+
     # -- meta-signals -------------------------------------------------------
 
-    @cached_property
+    def _meta_signals(self) -> tuple[Signal, Signal]:
+        meta = self._meta
+        if meta is None:
+            with self._lock:
+                meta = self._meta
+                if meta is None:
+                    meta = self._meta = (
+                        Signal(doc="Emitted after a receiver connects."),
+                        Signal(doc="Emitted after a receiver disconnects."),
+                    )
+        return meta
+
+    @property
     def receiver_connected(self) -> Signal:
         """Sent at the end of each :meth:`connect`; the sender is this signal,
         with ``receiver``, ``sender`` and ``weak`` as keyword arguments."""
-        meta = self._connected_meta = Signal(doc="Emitted after a receiver connects.")
-        return meta
+        return self._meta_signals()[0]
 
-    @cached_property
+    @property
     def receiver_disconnected(self) -> Signal:
         """Sent at the end of each explicit :meth:`disconnect`; the sender is
         this signal, with ``receiver`` and ``sender``. Not sent when a weakly
         referenced receiver or sender is collected."""
-        meta = self._disconnected_meta = Signal(doc="Emitted after a receiver disconnects.")
-        return meta
+        return self._meta_signals()[1]
 
     # -- policy and introspection ----------------------------------------------
 
@@ -460,10 +479,11 @@ class Signal:
         with self._lock:
             # The count can only be read by drawing from it, so what it gives
             # is the sends plus the draws earlier stats() calls made.
-            drawn = next(self._sends)
-            sent = drawn - self._stats_draws
-            self._stats_draws += 1
-            return SignalStats(sent=sent, failed=self._failures)
+            drawn = self._count_send()
+            counts = self._counts
+            sent = drawn - counts[0]
+            counts[0] += 1
+            return SignalStats(sent=sent, failed=counts[1])
 
     def receiver_info(self) -> list[ReceiverInfo]:
         """The live receivers, in call order, with their senders and owners."""
@@ -475,7 +495,7 @@ class Signal:
                 if receiver is None:
                     continue
                 senders = tuple(
-                    ANY if key is _ANY_KEY else self._sender_labels.get(key, key)
+                    ANY if key is _ANY_KEY else self._senders.get(key, (key,))[0]
                     for key in record.senders
                 )
                 out.append(
@@ -556,8 +576,9 @@ class Signal:
                 table = self._table
                 if self._dirty:
                     self._stale(rebuild_all=False)
-                    if not self._rebuild_all:
-                        self._appended.append(record)
+                    appended = self._appended
+                    if appended is not None:
+                        appended.append(record)
                 else:
                     undo = (record, table, self._published)
                     every, by_value, by_identity, coroutines = table
@@ -572,7 +593,9 @@ class Signal:
                         )
                     else:
                         self._stale(rebuild_all=False)
-                        self._appended.append(record)
+                        appended = self._appended
+                        if appended is not None:
+                            appended.append(record)
                     self._undo = undo
             else:
                 before = record.senders.get(skey)
@@ -586,10 +609,10 @@ class Signal:
                     self._publish_small_change(self._table)
             if skey is not _ANY_KEY:
                 self._remember_sender(skey, sender)
-        meta = self._connected_meta
-        if meta is not None and meta._records:
+        meta = self._meta
+        if meta is not None and meta[0]._records:
             try:
-                self.receiver_connected.send(self, receiver=receiver, sender=sender, weak=weak)
+                meta[0].send(self, receiver=receiver, sender=sender, weak=weak)
             except TypeError:
                 self.disconnect(receiver, sender)
                 raise
@@ -621,8 +644,7 @@ class Signal:
         None when the case is not that one (the block connects as usual)."""
         if (
             sender is not ANY
-            or self._connected_meta is not None
-            or self._disconnected_meta is not None
+            or self._meta is not None
             or type(receiver) is not FunctionType
             or _COROUTINE_MARKS
             or receiver.__code__.co_flags & CO_COROUTINE
@@ -706,9 +728,9 @@ class Signal:
                         self._put_back(undo[1], undo[2])
                     else:
                         self._stale(rebuild_all=True)
-        meta = self._disconnected_meta
-        if meta is not None and meta._records:
-            self.receiver_disconnected.send(self, receiver=receiver, sender=sender)
+        meta = self._meta
+        if meta is not None and meta[1]._records:
+            meta[1].send(self, receiver=receiver, sender=sender)
 
     def _drop_connection(self, record: _Record, skey: t.Any, owner: t.Any) -> bool:
         """Remove what :meth:`disconnect` asked for; whether anything was."""
@@ -739,8 +761,7 @@ class Signal:
         """Disconnect every receiver and forget every sender. Useful for tests."""
         with self._lock:
             self._records.clear()
-            self._sender_labels.clear()
-            self._weak_senders.clear()
+            self._senders.clear()
             self._stale(rebuild_all=True)
 
     # -- sending ------------------------------------------------------------
@@ -823,16 +844,8 @@ class Signal:
         return self._call_each(table.any, sender, kwargs)
 
     def _keyword_loop(self, kwargs: dict[str, t.Any]) -> _loops.Loop | None:
-        """The send loop specialised for these keyword names (None: the generic one).
-
-        The last shape used is kept on the signal, since a signal is nearly
-        always sent with the same keywords.
-        """
-        names = (*kwargs,)
-        cached = self._last_loop
-        if cached[0] != names:
-            cached = self._last_loop = (names, _loops.loop_for(names))
-        return cached[1]
+        """The send loop specialised for these keyword names (None: the generic one)."""
+        return _loops.loop_for((*kwargs,))
 
     def _call_each(
         self, targets: tuple[Getter, ...], sender: t.Any, kwargs: dict[str, t.Any]
@@ -1031,7 +1044,7 @@ class Signal:
         if self._policy == RAISE or not _settings.isolate_failures:
             raise exc
         with self._lock:
-            self._failures += 1
+            self._counts[1] += 1
             record = self._records.get(receiver_id(receiver))
             if record is not None:
                 record.failures += 1
@@ -1120,18 +1133,22 @@ class Signal:
     def _remember_sender(self, skey: t.Any, sender: t.Any) -> None:
         by_value = skey[0]
         if by_value:
-            self._sender_labels[skey] = sender
+            self._senders[skey] = (sender, None)
             return
-        if skey in self._weak_senders:
-            return
-        self._sender_labels[skey] = _short_repr(sender)
+        known = self._senders.get(skey)
+        if known is not None and known[1] is not None:
+            return  # watched already
+        label = _short_repr(sender)
         # A sender that cannot be weakly referenced is kept until disconnected,
         # as blinker does.
-        with suppress(TypeError):
-            target = sender.__self__ if type(sender) is MethodType else sender
-            ref = _WeakSender(target, self._on_sender_death)
-            ref.skey = skey
-            self._weak_senders[skey] = ref
+        target = sender.__self__ if type(sender) is MethodType else sender
+        try:
+            watcher = _WeakSender(target, self._on_sender_death)
+        except TypeError:
+            self._senders[skey] = (label, None)
+            return
+        watcher.skey = skey
+        self._senders[skey] = (label, watcher)
 
     def _sender_died(self, ref: _WeakSender) -> None:
         """Weak reference callback: queue the death; the table is stale.
@@ -1166,10 +1183,10 @@ class Signal:
             if isinstance(ref, _WeakSender):
                 self._senders_died -= 1
                 skey = ref.skey
-                if self._weak_senders.get(skey) is not ref:
+                known = self._senders.get(skey)
+                if known is None or known[1] is not ref:
                     continue
-                del self._weak_senders[skey]
-                self._sender_labels.pop(skey, None)
+                del self._senders[skey]
                 for rid, record in list(self._records.items()):
                     if record.senders.pop(skey, None) is None:
                         continue
@@ -1253,8 +1270,7 @@ class Signal:
         self._undo = None
         self._changes += 1
         if rebuild_all:
-            self._rebuild_all = True
-            self._appended = []  # a table from scratch has them all
+            self._appended = None  # a table from scratch has them all
 
     def _refresh(self) -> None:
         """Make the table again from the bookkeeping and publish it, once for
@@ -1266,8 +1282,7 @@ class Signal:
                     self._reap_pending()
                 appended, self._appended = self._appended, []
                 every, by_value, by_identity, coroutines = self._table
-                if self._rebuild_all:
-                    self._rebuild_all = False
+                if appended is None:
                     self._table = self._build_table()
                     self._dirty = False
                     self._publish(install=False)
@@ -1361,16 +1376,18 @@ class Signal:
         self._receivers_view = None
         self._table = table
         self._dirty = False
-        inputs = before.inputs if before is not None else None
+        if before is None:
+            self._publish(install=False)
+            return
+        inputs = before.inputs
         if (
-            inputs is not None
-            and inputs[0] == self._kwarg_names
+            inputs[0] == self._kwarg_names
             and inputs[1] is _settings.receiver_observer
             and inputs[2] is _settings.guard_arguments
             and inputs[3] is self._muted
             and inputs[4] is _settings.send_observer
         ):
-            self._restore(t.cast(_Published, before))
+            self._restore(before)
         else:
             self._publish(install=False)
 
@@ -1424,14 +1441,17 @@ class Signal:
             if self._installed is not None:
                 self._uninstall()
         else:
-            self.__dict__["send"] = self._installed = installed
+            self.send = self._installed = installed  # type: ignore[method-assign]
         if self._senders_died:  # a sender died meanwhile: stay on the locked path
             self._stale_unlocked()
 
     def _uninstall(self) -> None:
         """Take the generated send off the instance: the class's send serves."""
         self._installed = None
-        self.__dict__.pop("send", None)
+        try:  # noqa: SIM105 - contextlib.suppress would cost three Python frames
+            del self.send
+        except AttributeError:  # taken off already, by a finalizer on another thread
+            pass
 
     def _snapshot(self) -> _Published:
         """What is published now, to be put back by an undo."""
@@ -1458,7 +1478,7 @@ class Signal:
             if self._installed is not None:
                 self._uninstall()
         else:
-            self.__dict__["send"] = self._installed = published.installed
+            self.send = self._installed = published.installed  # type: ignore[method-assign]
         if self._senders_died:  # a sender died meanwhile: stay on the locked path
             self._stale_unlocked()
 
@@ -1579,7 +1599,7 @@ class Namespace(dict[str, NamedSignal]):
                     existing = NamedSignal(name, doc, policy=RAISE if policy is None else policy)
                     self[name] = existing
                     return existing
-        if doc and "__doc__" not in existing.__dict__:  # not the class docstring
+        if doc and existing.__doc__ is type(existing).__doc__:  # no doc of its own
             existing.__doc__ = doc
         return existing
 

@@ -249,3 +249,31 @@ def _fresh(fn: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
         return fn(sender, **kwargs)
 
     return receiver
+
+
+def test_a_named_signal_keeps_its_attributes_within_cpythons_shared_keys() -> None:
+    """Every attribute a named signal ever holds (its name, a docstring, a
+    contract, an installed send, the meta-signals once asked for) fits in the
+    keys CPython 3.11 shares between the instances of a class (29 at most):
+    past them every signal gets a dict of its own and its method calls stay
+    unspecialised, slowing every connect and send."""
+    from heliograph.signals.base import NamedSignal
+
+    seen: set[str] = set()
+    for number in range(3):
+        sig = NamedSignal(f"shared-keys-{number}", doc="A documented signal.")
+        sig.contract = None
+        receiver = Owner("kept").on_signal
+        sig.connect(receiver)
+        sig.send("sender", value=1)
+        sig.send("sender", value=1)  # installs the generated send
+        seen.update(vars(sig))
+        with sig.connected_to(lambda sender, **kwargs: None):
+            sig.send("sender")
+        sig.connect(lambda sender, **kwargs: None, sender="by-value")
+        assert sig.receiver_connected is sig.receiver_connected
+        sig.disconnect(receiver)
+        sig.stats()
+        seen.update(vars(sig))
+    assert "send" in seen
+    assert len(seen) <= 29, sorted(seen)
