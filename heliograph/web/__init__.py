@@ -39,6 +39,7 @@ from heliograph.lib import signals
 from heliograph.logic import uploads
 from heliograph.model import migrate
 from heliograph.web import accounts, blueprints, metrics, templating
+from heliograph.web.application import Portal
 from heliograph.web.views import api, render_error
 
 __all__ = ["make_app"]
@@ -65,7 +66,7 @@ def make_app(config: Config | c.Mapping[str, t.Any] | None = None) -> Flask:
     elif not isinstance(config, Config):
         config = load(overrides=config)
 
-    app = Flask(__name__)
+    app = Portal(__name__)
     app.config["SECRET_KEY"] = config["heliograph.secret_key"]
     app.config["MAX_CONTENT_LENGTH"] = config["heliograph.max_request_size_mb"] * 1024 * 1024
     app.json.sort_keys = False  # type: ignore[attr-defined]

@@ -99,7 +99,8 @@ def test_sends_are_spans_under_the_request_span_with_their_receivers_under_them(
         assert send.context.trace_id == request.context.trace_id
         assert request.start_time <= send.start_time <= send.end_time <= request.end_time
     assert sends["ckan.action_succeeded"].attributes["heliograph.sender"] == "status_show"
-    assert sends["ckan.request_started"].attributes["heliograph.sender"] == "Flask"
+    # the app, whose class is the portal's Flask subclass
+    assert sends["ckan.request_started"].attributes["heliograph.sender"] == "Portal"
     by_receiver = {
         s.attributes["heliograph.receiver"]: s for s in spans if s.name.startswith("receiver ")
     }

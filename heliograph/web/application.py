@@ -1,0 +1,131 @@
+"""The portal's Flask class: Flask with the per-request work that gives the
+same answer every time done once.
+
+- :meth:`Portal.url_for` keeps the URLs it built. A page builds twenty or so
+  (the header's links, each resource's download link), each a walk through
+  werkzeug's routing, and builds the same ones on every request. A URL is
+  kept under everything its text depends on: the endpoint (with the
+  request's blueprint for a relative one), the values in their order, the
+  anchor, method, scheme and external flag, and the request's host, script
+  root, scheme and subdomain. Only values of plain types are kept (str, int,
+  None; not bool, which equals an int but is written otherwise), and nothing
+  is kept while the app has URL-default functions (they may add values the
+  key does not show). The store is bounded: it is emptied when full.
+- :class:`SessionInterface` makes the session cookie's signing serializer
+  once per secret key (Flask makes it anew on every request, cookie or not).
+- :class:`TemplateEnvironment` reads ``pkg.title`` of a dict as the item
+  first: Jinja tries the attribute first, and the AttributeError it raises
+  and catches for every such lookup is most of a page's attribute reads.
+  The answer is the same, since a name that is not an attribute of dict is
+  what Jinja would look up as the item anyway.
+"""
+
+from __future__ import annotations
+
+import threading
+import typing as t
+
+from flask import Flask
+from flask.globals import _cv_request
+from flask.sessions import SecureCookieSessionInterface
+from flask.templating import Environment
+from itsdangerous import URLSafeTimedSerializer
+
+__all__ = ["MAX_URLS", "Portal", "SessionInterface", "TemplateEnvironment"]
+
+MAX_URLS = 4096
+"""URLs kept by :meth:`Portal.url_for` before the store is emptied."""
+
+_PLAIN = frozenset({str, int, type(None)})
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class TemplateEnvironment(Environment):
+    """Flask's Jinja environment, reading a dict's items without an exception."""
+
+    def getattr(self, obj: t.Any, attribute: str) -> t.Any:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
+class Portal(Flask):
+    """The portal application (see the module's docstring)."""
+
+    jinja_environment = TemplateEnvironment
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._urls: dict[tuple[t.Any, ...], str] = {}
+        self.session_interface = SessionInterface()
+
+    def url_for(
+        self,
+        /,
+        endpoint: str,
+        *,
+        _anchor: str | None = None,
+        _method: str | None = None,
+        _scheme: str | None = None,
+        _external: bool | None = None,
+        **values: t.Any,
+    ) -> str:
+        context = _cv_request.get(None)
+        adapter = context.url_adapter if context is not None else None
+        key = None
+        if (
+            adapter is not None
+            and not self.url_default_functions
+            and all(type(value) in _PLAIN for value in values.values())
+        ):
+            key = (
+                endpoint,
+                context.request.blueprint if endpoint[:1] == "." else None,  # type: ignore[union-attr]
+                _anchor,
+                _method,
+                _scheme,
+                _external,
+                adapter.server_name,
+                adapter.script_name,
+                adapter.url_scheme,
+                adapter.subdomain,
+                *values.items(),
+            )
+            url = self._urls.get(key)
+            if url is not None:
+                return url
+        url = super().url_for(
+            endpoint,
+            _anchor=_anchor,
+            _method=_method,
+            _scheme=_scheme,
+            _external=_external,
+            **values,
+        )
+        if key is not None:
+            urls = self._urls
+            if len(urls) >= MAX_URLS:
+                urls.clear()
+            urls[key] = url
+        return url
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the serializer made once per key."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._made: tuple[tuple[t.Any, ...], URLSafeTimedSerializer | None] | None = None
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        keys = (app.secret_key, *(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        made = self._made
+        if made is not None and made[0] == keys:
+            return made[1]
+        with self._lock:
+            serializer = super().get_signing_serializer(app)
+            self._made = (keys, serializer)
+        return serializer

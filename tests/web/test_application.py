@@ -1,0 +1,156 @@
+"""The portal's Flask class: kept URLs, dict items read first in templates,
+one session serializer per key - each giving exactly what Flask gives."""
+
+from __future__ import annotations
+
+import typing as t
+
+import flask
+import pytest
+from flask import Blueprint, Flask
+
+from heliograph.web import application
+from heliograph.web.application import Portal
+
+
+def build(kind: type[Flask]) -> Flask:
+    app = kind("urls_under_test")
+    app.config["SECRET_KEY"] = "a secret for the tests"
+    for name in ("alpha", "beta"):
+        blueprint = Blueprint(name, __name__, url_prefix=f"/{name}")
+        blueprint.add_url_rule("/", "index", lambda: "")
+        blueprint.add_url_rule("/<id>", "read", lambda id: "")
+        app.register_blueprint(blueprint)
+    app.add_url_rule("/search", "search", lambda: "")
+    return app
+
+
+CASES: list[tuple[str, dict[str, t.Any]]] = [
+    ("alpha.read", {"id": "one"}),
+    ("alpha.read", {"id": 7}),
+    ("search", {"tags": "a b", "page": 2}),
+    ("search", {"page": 2, "tags": "a b"}),  # the query keeps the values' order
+    ("search", {"flag": True}),
+    ("search", {"flag": 1}),  # equal to True, written otherwise
+    ("search", {"q": None}),
+    ("search", {"_anchor": "top", "q": "x"}),
+    ("search", {"_external": True}),
+    ("beta.read", {"id": "ü/ß", "_method": "GET"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("base_url", "root"),
+    [("http://example.org", ""), ("https://other.example:8443/portal", "/portal")],
+)
+@pytest.mark.parametrize("path", ["/alpha/", "/beta/"])
+def test_url_for_gives_what_flask_gives_on_every_host_root_and_blueprint(
+    base_url: str, root: str, path: str
+) -> None:
+    plain, portal = build(Flask), build(Portal)
+    for _ in range(2):  # built, then kept
+        expected, got = [], []
+        for app, out in ((plain, expected), (portal, got)):
+            with app.test_request_context(path, base_url=base_url):
+                out.extend(flask.url_for(endpoint, **dict(values)) for endpoint, values in CASES)
+                out.append(flask.url_for(".read", id="relative"))
+                out.append(flask.url_for(".index"))
+        assert got == expected
+    assert expected[-2:] == [f"{root}{path}relative", f"{root}{path}"]
+    assert f"{base_url}/search" in expected  # _external=True
+
+
+def test_url_for_keeps_no_url_while_url_defaults_may_add_values() -> None:
+    app = build(Portal)
+    language = {"value": "en"}
+
+    @app.url_defaults
+    def add_language(endpoint: str, values: dict[str, t.Any]) -> None:
+        values.setdefault("lang", language["value"])
+
+    with app.test_request_context("/"):
+        assert flask.url_for("search") == "/search?lang=en"
+        language["value"] = "fr"
+        assert flask.url_for("search") == "/search?lang=fr"
+
+
+def test_url_for_outside_a_request_and_with_objects_as_values_is_flasks() -> None:
+    app = build(Portal)
+    app.config["SERVER_NAME"] = "example.org"
+
+    class Ident:
+        def __init__(self) -> None:
+            self.value = "first"
+
+        def __str__(self) -> str:
+            return self.value
+
+    ident = Ident()
+    with app.app_context():
+        assert flask.url_for("search") == "http://example.org/search"
+    with app.test_request_context("/"):
+        assert flask.url_for("alpha.read", id=ident) == "/alpha/first"
+        ident.value = "second"  # not a plain value: never kept
+        assert flask.url_for("alpha.read", id=ident) == "/alpha/second"
+
+
+def test_url_for_keeps_a_bounded_number_of_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(application, "MAX_URLS", 5)
+    app = build(Portal)
+    with app.test_request_context("/"):
+        for number in range(23):
+            assert flask.url_for("alpha.read", id=number) == f"/alpha/{number}"
+            assert len(app._urls) <= 5  # type: ignore[attr-defined]
+
+
+def test_url_build_errors_still_raise() -> None:
+    app = build(Portal)
+    with app.test_request_context("/"), pytest.raises(Exception, match="Could not build url"):
+        flask.url_for("nowhere")
+
+
+TEMPLATE = (
+    "{{ d.title }}|{{ d.missing }}|{{ d.items is callable }}|{{ d.get('title') }}|"
+    "{{ s.title }}|{{ o.real }}|{{ d['items'] }}"
+)
+
+
+class Sub(dict[str, t.Any]):
+    title = "the attribute"
+
+
+def test_templates_read_dict_items_as_jinja_does() -> None:
+    values = {
+        "d": {"title": "T", "items": "an item called items"},
+        "s": Sub(title="the item"),
+        "o": 3,
+    }
+    rendered = []
+    for kind in (Flask, Portal):
+        app = build(kind)
+        with app.app_context():
+            rendered.append(flask.render_template_string(TEMPLATE, **values))
+    assert rendered[0] == rendered[1] == "T||True|T|the attribute|3|an item called items"
+
+
+def test_one_session_serializer_per_secret_key() -> None:
+    app = build(Portal)
+    interface = app.session_interface
+    first = interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    assert interface.get_signing_serializer(app) is first  # type: ignore[attr-defined]
+
+    @app.route("/count")
+    def count() -> str:
+        flask.session["n"] = flask.session.get("n", 0) + 1
+        return str(flask.session["n"])
+
+    client = app.test_client()
+    assert client.get("/count").text == "1"
+    assert client.get("/count").text == "2"
+    app.config["SECRET_KEY"] = "a new secret"
+    app.config["SECRET_KEY_FALLBACKS"] = ["a secret for the tests"]
+    assert interface.get_signing_serializer(app) is not first  # type: ignore[attr-defined]
+    assert client.get("/count").text == "3"  # the old cookie still reads
+    app.config["SECRET_KEY_FALLBACKS"] = []
+    app.config["SECRET_KEY"] = "yet another secret"
+    assert client.get("/count").text == "1"  # signed with a key no longer known
