@@ -173,9 +173,7 @@ def usable(session: t.Any) -> bool:
 def token(session: t.Any) -> str | None:
     """The revision token a read in ``session`` works under, with the site
     URL the documents embed; None when caching cannot be used."""
-    if not usable(session):
-        return None
-    value = model.revision.current_token(session)
+    value = model.revision.current_token(session, unless_written=True)
     if value is None:
         return None
     return f"{value}|{config.get('heliograph.site_url') or ''}"

@@ -68,6 +68,7 @@ __all__ = [
     "collect",
     "exposition",
     "multiprocess_dir",
+    "observe_action",
     "observe_request",
     "receiver_name",
     "signal_label",
@@ -152,8 +153,29 @@ HTTP_SECONDS = Histogram(
 
 
 def observe_request(endpoint: str, method: str, status: int, seconds: float) -> None:
-    HTTP_REQUESTS.labels(endpoint, method, str(status)).inc()
-    HTTP_SECONDS.labels(endpoint).observe(seconds)
+    key = (endpoint, method, status)
+    children = _request_children.get(key)
+    if children is None:
+        children = _request_children[key] = (
+            HTTP_REQUESTS.labels(endpoint, method, str(status)),
+            HTTP_SECONDS.labels(endpoint),
+        )
+    children[0].inc()
+    children[1].observe(seconds)
+
+
+def observe_action(name: str, status: str, seconds: float) -> None:
+    child = _action_children.get((name, status))
+    if child is None:
+        child = _action_children[name, status] = ACTION_SECONDS.labels(name, status)
+    child.observe(seconds)
+
+
+# The labelled children, kept: labels() validates and looks them up under a
+# lock on every call. As many as the metrics hold; in multiprocess mode a
+# child notices a fork on its own.
+_request_children: dict[tuple[str, str, int], tuple[t.Any, t.Any]] = {}
+_action_children: dict[tuple[str, str], t.Any] = {}
 
 
 # -- signals -------------------------------------------------------------------------

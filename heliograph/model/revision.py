@@ -52,8 +52,10 @@ def on_commit(callback: c.Callable[[], None]) -> None:
         _committed.append(callback)
 
 
-def current_token(session: t.Any) -> str | None:
-    """The token as a read in ``session`` must see it (None without the row).
+def current_token(session: t.Any, *, unless_written: bool = False) -> str | None:
+    """The token as a read in ``session`` must see it (None without the row;
+    None too with ``unless_written`` when the session holds writes of its own,
+    see :func:`has_written`).
 
     Inside a transaction it is read there (the snapshot the rows will come
     from). Before one, it is read on a connection of this thread's own kept
@@ -62,6 +64,8 @@ def current_token(session: t.Any) -> str | None:
     needs no session connection at all.
     """
     real = _session_of(session)
+    if unless_written and real is not None and _written(real):
+        return None
     if real is None or not real.in_transaction():
         bind = real.get_bind() if real is not None else _factory_bind(session)
         if isinstance(bind, Engine):
@@ -83,23 +87,21 @@ def _read_on_own_connection(engine: Engine) -> object:
         return _FAILED  # another connection would open another database
     connections: dict[int, t.Any] = _own.__dict__.setdefault("connections", {})
     key = id(engine)
-    connection = connections.get(key)
+    kept = connections.get(key)  # (connection, its cursor), kept for the thread
     try:
-        if connection is None:
-            connection = connections[key] = _connect(engine)
-        cursor = connection.cursor()
-        try:
-            cursor.execute(_TOKEN_SQL)
-            row = cursor.fetchone()
-        finally:
-            cursor.close()
+        if kept is None:
+            connection = _connect(engine)
+            kept = connections[key] = (connection, connection.cursor())
+        cursor = kept[1]
+        cursor.execute(_TOKEN_SQL)
+        rows = cursor.fetchall()  # to the end: no statement stays open on the connection
     except Exception:  # a dropped connection, a missing table: the session's way then
         connections.pop(key, None)
         with contextlib.suppress(Exception):
-            if connection is not None:
-                connection.close()
+            if kept is not None:
+                kept[0].close()
         return _FAILED
-    return None if row is None or row[0] is None else str(row[0])
+    return None if not rows or rows[0][0] is None else str(rows[0][0])
 
 
 def _connect(engine: Engine) -> t.Any:
@@ -137,9 +139,11 @@ def _session_of(session: t.Any) -> Session | None:
 def has_written(session: t.Any) -> bool:
     """Whether ``session`` holds writes not yet committed (flushed or pending)."""
     real = _session_of(session)
-    if real is None:
-        return False
-    return bool(real.info.get(_MARK) or real.new or real.deleted or real.dirty)
+    return real is not None and _written(real)
+
+
+def _written(session: Session) -> bool:
+    return bool(session.info.get(_MARK) or session.new or session.deleted or session.dirty)
 
 
 def _mark(session: Session) -> None:

@@ -11,6 +11,9 @@ same answer every time done once.
   None; not bool, which equals an int but is written otherwise), and nothing
   is kept while the app has URL-default functions (they may add values the
   key does not show). The store is bounded: it is emptied when full.
+- :meth:`Portal.ensure_sync` remembers the functions it found not to be
+  coroutine functions (Flask asks ``inspect`` again for every hook of every
+  request).
 - :class:`SessionInterface` makes the session cookie's signing serializer
   once per secret key (Flask makes it anew on every request, cookie or not).
 - :class:`TemplateEnvironment` reads ``pkg.title`` of a dict as the item
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import threading
 import typing as t
+from types import FunctionType
 
 from flask import Flask
 from flask.globals import _cv_request
@@ -31,10 +35,12 @@ from flask.sessions import SecureCookieSessionInterface
 from flask.templating import Environment
 from itsdangerous import URLSafeTimedSerializer
 
-__all__ = ["MAX_URLS", "Portal", "SessionInterface", "TemplateEnvironment"]
+__all__ = ["MAX_SYNC", "MAX_URLS", "Portal", "SessionInterface", "TemplateEnvironment"]
 
 MAX_URLS = 4096
 """URLs kept by :meth:`Portal.url_for` before the store is emptied."""
+MAX_SYNC = 1024
+"""Functions :meth:`Portal.ensure_sync` remembers before it forgets them all."""
 
 _PLAIN = frozenset({str, int, type(None)})
 _DICT_ATTRIBUTES = frozenset(dir(dict))
@@ -60,7 +66,19 @@ class Portal(Flask):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self._urls: dict[tuple[t.Any, ...], str] = {}
+        self._sync: set[t.Callable[..., t.Any]] = set()
         self.session_interface = SessionInterface()
+
+    def ensure_sync(self, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+        known = self._sync
+        if func in known:
+            return func
+        made = super().ensure_sync(func)
+        if made is func and type(func) is FunctionType:  # others may be made anew each time
+            if len(known) >= MAX_SYNC:
+                known.clear()
+            known.add(func)
+        return made
 
     def url_for(
         self,

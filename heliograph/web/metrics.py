@@ -75,7 +75,7 @@ def action_status(error: BaseException | None) -> str:
 
 def observe_action(name: str, seconds: float, error: BaseException | None) -> None:
     """The action observer (``heliograph.logic.set_action_observer``)."""
-    metrics.ACTION_SECONDS.labels(name, action_status(error)).observe(seconds)
+    metrics.observe_action(name, action_status(error), seconds)
 
 
 def _name_span() -> None:

@@ -154,3 +154,25 @@ def test_one_session_serializer_per_secret_key() -> None:
     app.config["SECRET_KEY_FALLBACKS"] = []
     app.config["SECRET_KEY"] = "yet another secret"
     assert client.get("/count").text == "1"  # signed with a key no longer known
+
+
+def test_ensure_sync_answers_as_flask_for_plain_and_coroutine_functions() -> None:
+    plain, portal = build(Flask), build(Portal)
+
+    def hook() -> None:
+        return None
+
+    async def coroutine_hook() -> None:
+        return None
+
+    for _ in range(2):  # asked, then remembered
+        assert portal.ensure_sync(hook) is hook is plain.ensure_sync(hook)
+        outcomes = []
+        for app in (plain, portal):
+            try:
+                made = app.ensure_sync(coroutine_hook)
+            except RuntimeError as exc:  # Flask without its async extra
+                outcomes.append(str(exc))
+            else:
+                outcomes.append("wrapped" if made is not coroutine_hook else "as is")
+        assert outcomes[0] == outcomes[1] != "as is"
