@@ -252,7 +252,9 @@ def login_throttle() -> LoginThrottle:
 
 def init_app(app: Flask) -> None:
     """Set up Flask-Login and CSRF protection on ``app`` (before blueprints)."""
-    login_manager.init_app(app)
+    # Templates get Flask-Login's current_user as its lazy proxy (templating),
+    # so that a page nobody is logged in to never asks Flask-Login.
+    login_manager.init_app(app, add_context_processor=False)
     # CSRF is checked by _check_csrf, which knows API token callers.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)

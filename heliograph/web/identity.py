@@ -14,6 +14,7 @@ import typing as t
 
 import flask
 import flask_login
+from flask_login.config import COOKIE_NAME
 
 from heliograph import model
 from heliograph.logic import tokens
@@ -21,6 +22,9 @@ from heliograph.logic import tokens
 log = logging.getLogger(__name__)
 
 HEADERS = ("Authorization", "X-CKAN-API-Key")
+_ENVIRON_KEYS = tuple("HTTP_" + header.upper().replace("-", "_") for header in HEADERS)
+"""The headers' WSGI environ keys (read there: werkzeug's headers.get raises
+and catches an exception for every header that is absent)."""
 
 _ANONYMOUS: tuple[str | None, t.Any] = (None, None)
 
@@ -32,8 +36,9 @@ def user_for_token(session: t.Any, token: str) -> model.User | None:
 
 def _candidates() -> list[str]:
     found: list[str] = []
-    for header in HEADERS:
-        value = (flask.request.headers.get(header) or "").strip()
+    environ = flask.request.environ
+    for key in _ENVIRON_KEYS:
+        value = (environ.get(key) or "").strip()
         if value[:7].lower() == "bearer ":
             value = value[7:].strip()
         if value and value not in found:
@@ -42,6 +47,9 @@ def _candidates() -> list[str]:
 
 
 def _session_user() -> tuple[str | None, model.User | None]:
+    remember = flask.current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME)
+    if flask.session.get("_user_id") is None and remember not in flask.request.cookies:
+        return _ANONYMOUS  # no login in the session, no remember-me cookie: nobody
     user = flask_login.current_user
     if isinstance(user, model.User) and user.state == model.tables.ACTIVE:
         return (user.name, user)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections.abc as c
 import typing as t
 
+import flask_login
 import jinja2
 from flask import Flask
 
@@ -70,9 +71,11 @@ class PluginTemplates(jinja2.BaseLoader):
 
 
 def template_globals() -> dict[str, t.Any]:
-    """The caller, the permission test, the URL helpers, the links plugins add
-    to a profile and the site's title and description."""
+    """The caller (as Flask-Login's ``current_user`` too), the permission test,
+    the URL helpers, the links plugins add to a profile and the site's title
+    and description."""
     return {
+        "current_user": flask_login.current_user,  # a proxy: the user is loaded when read
         "current_user_obj": identity.identify()[1],
         "may": forms.may,
         "dataset_url": forms.dataset_url,

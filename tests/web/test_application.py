@@ -176,3 +176,22 @@ def test_ensure_sync_answers_as_flask_for_plain_and_coroutine_functions() -> Non
             else:
                 outcomes.append("wrapped" if made is not coroutine_hook else "as is")
         assert outcomes[0] == outcomes[1] != "as is"
+
+
+def test_templates_see_flask_logins_current_user_for_anonymous_and_logged_in(
+    app: Flask, client: t.Any
+) -> None:
+    """Flask-Login's own context processor is off (a page nobody is logged in
+    to never asks it); templates still read ``current_user``, loaded lazily."""
+    from tests.web.accounts_helpers import log_in, make_user
+
+    template = "{{ current_user.is_authenticated }} {{ current_user.name or '-' }}"
+
+    @app.route("/whoami-under-test")
+    def whoami() -> str:
+        return flask.render_template_string(template)
+
+    assert client.get("/whoami-under-test").text == "False -"
+    make_user("carol")
+    log_in(client, "carol")
+    assert client.get("/whoami-under-test").text == "True carol"

@@ -197,9 +197,10 @@ def _jsonp_callback() -> str | None:
     request = flask.request
     if request.method != "GET":
         return None
-    callback = request.args.get("callback")
-    if callback is None:
+    args = request.args
+    if "callback" not in args:  # args.get raises and catches for a missing key
         return None
+    callback = args["callback"]
     return callback if _CALLBACK.match(callback) else None
 
 
