@@ -222,3 +222,24 @@ def test_a_document_bigger_than_the_bound_is_not_kept() -> None:
     assert small.get("token", "small") is not None
     assert small.get("another token", "small") is None  # another token empties it
     assert len(small) == 0 and small.size == 0
+
+
+def test_the_token_is_read_on_the_threads_own_connection_as_the_session_sees_it(
+    call: Call, org: dict[str, t.Any], db: sa.Engine
+) -> None:
+    """Before a transaction the token comes from a connection of the thread's
+    own (on PostgreSQL through libpq's prepared statement), never from the
+    fallback through the session: both answers agree, and follow a commit."""
+    _dataset(call, org, "tides")
+    model.Session.remove()
+    own = revision._read_on_own_connection(db)
+    assert own is not revision._FAILED and isinstance(own, str)
+    with OrmSession(db) as session:
+        assert session.execute(sa.text(revision._TOKEN_SQL)).scalar() == own
+    assert revision.current_token(model.Session) == own
+    call("package_patch", {"id": "tides", "title": "changed"}, user="editor")
+    model.Session.remove()
+    after = revision._read_on_own_connection(db)
+    assert isinstance(after, str) and after != own
+    with OrmSession(db) as session:
+        assert session.execute(sa.text(revision._TOKEN_SQL)).scalar() == after
