@@ -35,10 +35,13 @@ from flask.sessions import SecureCookieSessionInterface
 from flask.templating import Environment
 from itsdangerous import URLSafeTimedSerializer
 
-__all__ = ["MAX_SYNC", "MAX_URLS", "Portal", "SessionInterface", "TemplateEnvironment"]
+__all__ = ["MAX_HOSTS", "MAX_SYNC", "MAX_URLS", "Portal", "SessionInterface", "TemplateEnvironment"]
 
 MAX_URLS = 4096
-"""URLs kept by :meth:`Portal.url_for` before the store is emptied."""
+"""URLs kept by :meth:`Portal.url_for` per host before they are forgotten."""
+MAX_HOSTS = 64
+"""Hosts (with root, scheme, subdomain) whose URLs are kept at once."""
+_URLS_OF_REQUEST = "heliograph_urls"
 MAX_SYNC = 1024
 """Functions :meth:`Portal.ensure_sync` remembers before it forgets them all."""
 
@@ -65,7 +68,8 @@ class Portal(Flask):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
-        self._urls: dict[tuple[t.Any, ...], str] = {}
+        self._urls: dict[tuple[t.Any, ...], dict[tuple[t.Any, ...], str]] = {}
+        """Host, root, scheme, subdomain -> the URLs kept for them."""
         self._sync: set[t.Callable[..., t.Any]] = set()
         self.session_interface = SessionInterface()
 
@@ -92,29 +96,28 @@ class Portal(Flask):
         **values: t.Any,
     ) -> str:
         context = _cv_request.get(None)
-        adapter = context.url_adapter if context is not None else None
+        urls: dict[tuple[t.Any, ...], str] | None = None
+        if context is not None and not self.url_default_functions:
+            kept: t.Any = context.__dict__.get(_URLS_OF_REQUEST)
+            urls = kept if kept is not None else self._urls_for(context)
         key = None
-        if (
-            adapter is not None
-            and not self.url_default_functions
-            and all(type(value) in _PLAIN for value in values.values())
-        ):
-            key = (
-                endpoint,
-                context.request.blueprint if endpoint[:1] == "." else None,  # type: ignore[union-attr]
-                _anchor,
-                _method,
-                _scheme,
-                _external,
-                adapter.server_name,
-                adapter.script_name,
-                adapter.url_scheme,
-                adapter.subdomain,
-                *values.items(),
-            )
-            url = self._urls.get(key)
-            if url is not None:
-                return url
+        if urls is not None:
+            for value in values.values():
+                if type(value) not in _PLAIN:
+                    break
+            else:
+                key = (
+                    endpoint,
+                    context.request.blueprint if endpoint[:1] == "." else None,  # type: ignore[union-attr]
+                    _anchor,
+                    _method,
+                    _scheme,
+                    _external,
+                    *values.items(),
+                )
+                url = urls.get(key)
+                if url is not None:
+                    return url
         url = super().url_for(
             endpoint,
             _anchor=_anchor,
@@ -123,12 +126,26 @@ class Portal(Flask):
             _external=_external,
             **values,
         )
-        if key is not None:
-            urls = self._urls
+        if key is not None and urls is not None:
             if len(urls) >= MAX_URLS:
                 urls.clear()
             urls[key] = url
         return url
+
+    def _urls_for(self, context: t.Any) -> dict[tuple[t.Any, ...], str] | None:
+        """The URLs kept for the host, root, scheme and subdomain of the
+        request of ``context``, remembered on the context for its next calls."""
+        adapter = context.url_adapter
+        if adapter is None:
+            return None
+        where = (adapter.server_name, adapter.script_name, adapter.url_scheme, adapter.subdomain)
+        urls = self._urls.get(where)
+        if urls is None:
+            if len(self._urls) >= MAX_HOSTS:  # the host is the client's to choose
+                self._urls.clear()
+            urls = self._urls[where] = {}
+        context.__dict__[_URLS_OF_REQUEST] = urls
+        return urls
 
 
 class SessionInterface(SecureCookieSessionInterface):

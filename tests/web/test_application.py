@@ -96,11 +96,18 @@ def test_url_for_outside_a_request_and_with_objects_as_values_is_flasks() -> Non
 
 def test_url_for_keeps_a_bounded_number_of_urls(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(application, "MAX_URLS", 5)
+    monkeypatch.setattr(application, "MAX_HOSTS", 3)
     app = build(Portal)
+    kept: dict[t.Any, dict[t.Any, str]] = app._urls  # type: ignore[attr-defined]
     with app.test_request_context("/"):
         for number in range(23):
             assert flask.url_for("alpha.read", id=number) == f"/alpha/{number}"
-            assert len(app._urls) <= 5  # type: ignore[attr-defined]
+            assert sum(map(len, kept.values())) <= 5
+    for number in range(10):  # a client may send any Host header
+        host = f"http://host-{number}.example"
+        with app.test_request_context("/", base_url=host):
+            assert flask.url_for("search", _external=True) == f"{host}/search"
+        assert len(kept) <= 3
 
 
 def test_url_build_errors_still_raise() -> None:
