@@ -9,7 +9,7 @@ Correctness rests on the dataset revision (:mod:`heliograph.model.revision`):
   process or any other) empties it first. Every commit that writes a tracked
   table changes the token in its own transaction, and in this process empties
   the caches right after. A session holding its own uncommitted writes
-  neither reads nor fills a cache (:func:`usable`).
+  neither reads nor fills a cache (:func:`token` is None).
 - **Never unauthorised.** A dataset entry is the document alone, the same for
   everyone; whoever asks still passes ``package_show``'s auth function, fed
   the entry's permission labels (:meth:`Entry.labels`). A search answer
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from heliograph import model
 from heliograph.config import config
 
-__all__ = ["Cache", "Entry", "datasets", "searches", "token", "usable"]
+__all__ = ["Cache", "Entry", "datasets", "searches", "token"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,12 +162,6 @@ searches = Cache("heliograph.cache.searches_mb", 16.0)
 
 model.revision.on_commit(datasets.clear)
 model.revision.on_commit(searches.clear)
-
-
-def usable(session: t.Any) -> bool:
-    """Whether a read in ``session`` may use the caches (no writes of its own
-    pending in its transaction)."""
-    return not model.revision.has_written(session)
 
 
 def token(session: t.Any) -> str | None:

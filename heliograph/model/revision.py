@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import collections.abc as c
 import contextlib
+import select
 import threading
 import typing as t
 import uuid
@@ -83,60 +84,166 @@ _token_engines_lock = threading.Lock()
 
 
 def _read_on_own_connection(engine: Engine) -> object:
-    if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
-        return _FAILED  # another connection would open another database
-    connections: dict[int, t.Any] = _own.__dict__.setdefault("connections", {})
-    key = id(engine)
-    kept = connections.get(key)  # (connection, its reader), kept for the thread
-    try:
-        if kept is None:
-            connection = _connect(engine)
-            kept = connections[key] = (connection, _reader(connection))
-        return kept[1]()
-    except Exception:  # a dropped connection, a missing table: the session's way then
-        connections.pop(key, None)
-        with contextlib.suppress(Exception):
-            if kept is not None:
-                kept[0].close()
+    _own.read = True
+    reader = _own_reader(engine)
+    if reader is None:
         return _FAILED
+    try:
+        return reader.read()
+    except Exception:  # a dropped connection, a missing table: the session's way then
+        _drop_own(engine)
+        return _FAILED
+
+
+def _own_reader(engine: Engine) -> _Reader | None:
+    """This thread's reader of ``engine``'s token (made on first use), or None
+    where an own connection cannot serve."""
+    if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
+        return None  # another connection would open another database
+    readers: dict[int, _Reader] = _own.__dict__.setdefault("readers", {})
+    reader = readers.get(id(engine))
+    if reader is None:
+        try:
+            reader = readers[id(engine)] = _Reader(_connect(engine))
+        except Exception:
+            return None
+    return reader
+
+
+def _drop_own(engine: Engine) -> None:
+    readers: dict[int, _Reader] = _own.__dict__.setdefault("readers", {})
+    reader = readers.pop(id(engine), None)
+    if reader is not None:
+        with contextlib.suppress(Exception):
+            reader.connection.close()
+
+
+def prefetch(engine: Engine) -> None:
+    """Send the query for ``engine``'s token on this thread's own connection
+    without waiting for the answer, where the driver allows it (libpq).
+
+    The next :func:`current_token` of this thread that reads on that
+    connection takes the answer instead of asking again, so the round trip
+    overlaps whatever the thread does in between. Call it as a unit of work
+    that will read the token starts (a request) and call :func:`settle` as it
+    ends: the answer is never used after that. A commit of this thread that
+    writes a tracked table discards the answer too (it predates the write).
+    Nothing is sent on other databases; on a dropped connection the read
+    happens as usual."""
+    reader = _own_reader(engine)
+    if reader is None:
+        return
+    try:
+        reader.send()
+    except Exception:
+        _drop_own(engine)
+
+
+def settle() -> bool:
+    """End this thread's prefetches (see :func:`prefetch`): an answer not
+    taken is read off its connection and dropped. True when the thread read
+    a token on an own connection since the last ``settle`` (what a caller
+    learns which work needs the token from)."""
+    own = _own.__dict__
+    read = bool(own.pop("read", False))
+    readers: dict[int, _Reader] | None = own.get("readers")
+    if readers:
+        for key, reader in list(readers.items()):
+            if reader.pending:
+                try:
+                    reader.receive()
+                except Exception:
+                    readers.pop(key, None)
+                    with contextlib.suppress(Exception):
+                        reader.connection.close()
+    return read
+
+
+def _discard_prefetched() -> None:
+    for reader in (_own.__dict__.get("readers") or {}).values():
+        reader.fresh = False
 
 
 _TOKEN_STATEMENT = b"heliograph_revision_token"
 
 
-def _reader(connection: t.Any) -> c.Callable[[], str | None]:
-    """A function reading the token on ``connection`` (a DBAPI connection of
-    ``_connect``); it raises when the read fails.
+class _Reader:
+    """Reads the token on ``connection`` (a DBAPI connection of
+    ``_connect``); ``read`` raises when the read fails.
 
     On psycopg 3 the query is a prepared statement run through libpq itself
     (the connection's ``pgconn``): psycopg's cursor costs twice the CPU of
-    the round trip for a one-value answer."""
-    pgconn = getattr(connection.driver_connection, "pgconn", None)
-    if pgconn is not None:
-        from psycopg import pq
+    the round trip for a one-value answer. There the query can also be sent
+    ahead (``send``) and its answer taken later: waiting happens in
+    ``select`` (the GIL released), and only once the answer is whole is it
+    taken off the connection.
+    """
 
-        def checked(result: t.Any) -> t.Any:
-            if result.status not in (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK):
-                message = result.error_message.decode("utf-8", "replace").strip()
-                raise RuntimeError(f"reading the dataset revision failed: {message}")
-            return result
+    __slots__ = ("connection", "cursor", "fresh", "pending", "pgconn")
 
-        checked(pgconn.prepare(_TOKEN_STATEMENT, _TOKEN_SQL.encode()))
+    def __init__(self, connection: t.Any) -> None:
+        self.connection = connection
+        self.pending = False
+        """A query was sent and its answer not taken yet."""
+        self.fresh = False
+        """The pending answer may still be used (see :func:`prefetch`)."""
+        self.pgconn = getattr(connection.driver_connection, "pgconn", None)
+        self.cursor: t.Any = None
+        if self.pgconn is not None:
+            _checked(self.pgconn.prepare(_TOKEN_STATEMENT, _TOKEN_SQL.encode()))
+        else:
+            self.cursor = connection.cursor()
 
-        def read_libpq() -> str | None:
-            result = checked(pgconn.exec_prepared(_TOKEN_STATEMENT, []))
-            value = result.get_value(0, 0) if result.ntuples else None
-            return None if value is None else bytes(value).decode("ascii")
-
-        return read_libpq
-    cursor = connection.cursor()
-
-    def read() -> str | None:
+    def read(self) -> str | None:
+        if self.pending:
+            fresh = self.fresh
+            value = self.receive()
+            if fresh:
+                return value
+        if self.pgconn is not None:
+            return _token_of(_checked(self.pgconn.exec_prepared(_TOKEN_STATEMENT, [])))
+        cursor = self.cursor
         cursor.execute(_TOKEN_SQL)
         rows = cursor.fetchall()  # to the end: no statement stays open on the connection
         return None if not rows or rows[0][0] is None else str(rows[0][0])
 
-    return read
+    def send(self) -> None:
+        if self.pgconn is None or self.pending:
+            return
+        self.pgconn.send_query_prepared(_TOKEN_STATEMENT, [])
+        self.pending = self.fresh = True
+
+    def receive(self) -> str | None:
+        """The answer to the query sent, taken off the connection."""
+        pgconn = self.pgconn
+        assert pgconn is not None
+        self.pending = self.fresh = False
+        first = None
+        while True:
+            pgconn.consume_input()
+            if pgconn.is_busy():
+                select.select([pgconn.socket], [], [])
+                continue
+            result = pgconn.get_result()
+            if result is None:
+                break
+            if first is None:
+                first = result
+        return _token_of(_checked(first))
+
+
+def _checked(result: t.Any) -> t.Any:
+    from psycopg import pq
+
+    if result is None or result.status not in (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK):
+        message = "no answer" if result is None else result.error_message.decode("utf-8", "replace")
+        raise RuntimeError(f"reading the dataset revision failed: {message.strip()}")
+    return result
+
+
+def _token_of(result: t.Any) -> str | None:
+    value = result.get_value(0, 0) if result.ntuples else None
+    return None if value is None else bytes(value).decode("ascii")
 
 
 def _connect(engine: Engine) -> t.Any:
@@ -228,6 +335,7 @@ def _before_commit(session: Session) -> None:
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     if session.info.pop(_MARK, None):
+        _discard_prefetched()
         for callback in list(_committed):
             callback()
 

@@ -80,6 +80,7 @@ def make_app(config: Config | c.Mapping[str, t.Any] | None = None) -> Flask:
     migrate.upgrade_plugins(engine, configured_plugins(config))
 
     app.teardown_appcontext(_remove_session)
+    _read_revision_ahead(app, engine)
     _rebroadcast_request_signals(app)
     _register_error_handlers(app)
     metrics.init_app(app)
@@ -136,6 +137,41 @@ def _sweep_upload_files() -> None:
 
 def _remove_session(_exc: BaseException | None) -> None:
     model.Session.remove()
+
+
+MAX_READ_AHEAD = 4096
+"""Kinds of request remembered as reading the dataset revision."""
+
+
+def _read_revision_ahead(app: Flask, engine: Engine) -> None:
+    """Send the dataset revision's query as a request starts, when requests of
+    its kind read it (:func:`heliograph.model.revision.prefetch`): its round
+    trip then overlaps the request's own work before the read cache asks.
+
+    A kind is the endpoint, with the action's name for the action API; a
+    kind is learned from a request that read the token. Only GET and HEAD
+    requests send ahead; every request settles what it sent as it ends."""
+    reading: set[tuple[str | None, t.Any]] = set()
+
+    def kind() -> tuple[str | None, t.Any]:
+        request = flask.request
+        endpoint = request.endpoint
+        if endpoint == "api.action":
+            return endpoint, (request.view_args or {}).get("name")
+        return endpoint, None
+
+    def start() -> None:
+        if flask.request.method in ("GET", "HEAD") and kind() in reading:
+            model.revision.prefetch(engine)
+
+    def end(_exc: BaseException | None) -> None:
+        if model.revision.settle() and flask.request.method in ("GET", "HEAD"):
+            if len(reading) >= MAX_READ_AHEAD:
+                reading.clear()
+            reading.add(kind())
+
+    app.before_request_funcs.setdefault(None, []).insert(0, start)
+    app.teardown_request(end)
 
 
 # -- plugins ---------------------------------------------------------------------

@@ -243,3 +243,45 @@ def test_the_token_is_read_on_the_threads_own_connection_as_the_session_sees_it(
     assert isinstance(after, str) and after != own
     with OrmSession(db) as session:
         assert session.execute(sa.text(revision._TOKEN_SQL)).scalar() == after
+
+
+def test_a_token_sent_ahead_answers_as_at_its_sending_and_never_after_settle(
+    call: Call, org: dict[str, t.Any], db: sa.Engine
+) -> None:
+    """``prefetch`` sends the token's query (on PostgreSQL; elsewhere nothing
+    is sent and the read happens when asked). The next read takes its answer;
+    once settled, an answer not taken is never used, so a read after a
+    commit made by another connection (another process) sees that commit."""
+    _dataset(call, org, "tides")
+    model.Session.remove()
+    before = revision.current_token(model.Session)
+    assert isinstance(before, str)
+    revision.prefetch(db)
+    assert revision.current_token(model.Session) == before
+    assert revision.settle() is True  # a token was read
+
+    revision.prefetch(db)
+    with db.begin() as conn:  # another process's write, as far as this one knows
+        conn.execute(sa.text("UPDATE dataset_revision SET token = 'elsewhere' WHERE id = 1"))
+    assert revision.settle() is False  # the answer sent ahead was not taken: dropped
+    assert revision.current_token(model.Session) == "elsewhere"
+    assert revision.settle() is True
+
+
+def test_a_commit_of_the_thread_discards_the_token_it_sent_ahead(
+    call: Call, org: dict[str, t.Any], db: sa.Engine
+) -> None:
+    """An answer sent before this thread's own write predates that write:
+    the read after the commit asks again and sees the commit's token."""
+    _dataset(call, org, "tides")
+    model.Session.remove()
+    before = revision.current_token(model.Session)
+    revision.prefetch(db)
+    call("package_patch", {"id": "tides", "title": "changed"}, user="editor")
+    model.Session.remove()
+    after = revision.current_token(model.Session)
+    revision.settle()
+    with OrmSession(db) as session:
+        assert session.execute(sa.text(revision._TOKEN_SQL)).scalar() == after
+    assert after != before
+    assert call("package_show", {"id": "tides"})["title"] == "changed"
