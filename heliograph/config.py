@@ -247,6 +247,13 @@ OPTIONS: tuple[Option, ...] = (
         "memory (MB) for package_search answers (keyed by the caller's permission "
         "labels); 0 turns the cache off",
     ),
+    Option(
+        "heliograph.cache.markdown_mb",
+        _as_float,
+        "8",
+        "memory (MB) for the HTML of rendered Markdown texts (a dataset's notes), "
+        "least recently shown out first; 0 turns the cache off",
+    ),
     Option("heliograph.search.rows_max", _as_int, "1000", "largest page of package_search"),
     Option(
         "heliograph.search.max_text_length",

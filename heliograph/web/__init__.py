@@ -35,7 +35,6 @@ from werkzeug.exceptions import HTTPException
 
 from heliograph import events, logic, model, plugins
 from heliograph.config import Config, ConfigError, configured_plugins, install, load
-from heliograph.lib import signals
 from heliograph.logic import uploads
 from heliograph.model import migrate
 from heliograph.web import accounts, blueprints, metrics, templating
@@ -81,7 +80,6 @@ def make_app(config: Config | c.Mapping[str, t.Any] | None = None) -> Flask:
 
     app.teardown_appcontext(_remove_session)
     _read_revision_ahead(app, engine)
-    _rebroadcast_request_signals(app)
     _register_error_handlers(app)
     metrics.init_app(app)
     accounts.init_app(app)
@@ -188,24 +186,6 @@ def _load_plugins(config: Config) -> None:
         except plugins.PluginError as exc:
             raise ConfigError(f"configuration key 'heliograph.plugins': {exc}") from exc
     logic.registry.reset()
-
-
-# -- request signals ------------------------------------------------------------
-
-
-def _rebroadcast_started(sender: Flask, **_extra: t.Any) -> None:
-    signals.request_started.send(sender)
-
-
-def _rebroadcast_finished(sender: Flask, **extra: t.Any) -> None:
-    signals.request_finished.send(sender, response=extra.get("response"))
-
-
-def _rebroadcast_request_signals(app: Flask) -> None:
-    # Module-level receivers connected weakly, filtered by this app: an app
-    # that goes away takes its connections with it.
-    flask.request_started.connect(_rebroadcast_started, app)
-    flask.request_finished.connect(_rebroadcast_finished, app)
 
 
 # -- errors ---------------------------------------------------------------------

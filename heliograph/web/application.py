@@ -1,6 +1,10 @@
 """The portal's Flask class: Flask with the per-request work that gives the
 same answer every time done once.
 
+- The core signals ``request_started`` and ``request_finished`` are sent
+  by :class:`Portal` itself, at the moments Flask sends its own (which
+  still go to whoever connects to them), with the app as sender.
+
 - :meth:`Portal.url_for` keeps the URLs it built. A page builds twenty or so
   (the header's links, each resource's download link), each a walk through
   werkzeug's routing, and builds the same ones on every request. A URL is
@@ -29,11 +33,13 @@ import threading
 import typing as t
 from types import FunctionType
 
-from flask import Flask
+from flask import Flask, Response
 from flask.globals import _cv_request
 from flask.sessions import SecureCookieSessionInterface
 from flask.templating import Environment
 from itsdangerous import URLSafeTimedSerializer
+
+from heliograph.lib import signals
 
 __all__ = ["MAX_HOSTS", "MAX_SYNC", "MAX_URLS", "Portal", "SessionInterface", "TemplateEnvironment"]
 
@@ -72,6 +78,17 @@ class Portal(Flask):
         """Host, root, scheme, subdomain -> the URLs kept for them."""
         self._sync: set[t.Callable[..., t.Any]] = set()
         self.session_interface = SessionInterface()
+
+    def preprocess_request(self) -> t.Any:
+        # Where Flask sends its own request_started (just before this).
+        signals.request_started.send(self)
+        return super().preprocess_request()
+
+    def process_response(self, response: Response) -> Response:
+        response = super().process_response(response)
+        # Where Flask sends its own request_finished (just after this).
+        signals.request_finished.send(self, response=response)
+        return response
 
     def ensure_sync(self, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
         known = self._sync
@@ -149,7 +166,9 @@ class Portal(Flask):
 
 
 class SessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, with the serializer made once per key."""
+    """Flask's signed-cookie sessions, with the serializer made once per key,
+    no cookie parsing for a request that sent no cookie and nothing read to
+    save an empty session left as it was."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -164,3 +183,21 @@ class SessionInterface(SecureCookieSessionInterface):
             serializer = super().get_signing_serializer(app)
             self._made = (keys, serializer)
         return serializer
+
+    def open_session(self, app: Flask, request: t.Any) -> t.Any:
+        if "HTTP_COOKIE" in request.environ:
+            return super().open_session(app, request)
+        # No cookie sent: Flask's new session, without parsing the cookies.
+        return None if self.get_signing_serializer(app) is None else self.session_class()
+
+    def save_session(self, app: Flask, session: t.Any, response: Response) -> None:
+        if session or session.modified:
+            super().save_session(app, session, response)
+            return
+        # An empty session left as it was sets no cookie: Flask's answer
+        # without reading the cookie settings, and Vary set without parsing it.
+        if session.accessed:
+            if "Vary" in response.headers:
+                response.vary.add("Cookie")
+            else:
+                response.headers["Vary"] = "Cookie"

@@ -47,9 +47,13 @@ def _candidates() -> list[str]:
 
 
 def _session_user() -> tuple[str | None, model.User | None]:
-    remember = flask.current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME)
-    if flask.session.get("_user_id") is None and remember not in flask.request.cookies:
-        return _ANONYMOUS  # no login in the session, no remember-me cookie: nobody
+    if flask.session.get("_user_id") is None:
+        request = flask.request
+        if "HTTP_COOKIE" not in request.environ:
+            return _ANONYMOUS  # no login in the session, no cookie at all: nobody
+        remember = flask.current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME)
+        if remember not in request.cookies:
+            return _ANONYMOUS  # nor a remember-me cookie
     user = flask_login.current_user
     if isinstance(user, model.User) and user.state == model.tables.ACTIVE:
         return (user.name, user)

@@ -163,6 +163,51 @@ def test_one_session_serializer_per_secret_key() -> None:
     assert client.get("/count").text == "1"  # signed with a key no longer known
 
 
+def _session_app(kind: type[Flask]) -> Flask:
+    app = build(kind)
+
+    @app.route("/look")
+    def look() -> str:
+        return str(flask.session.get("n"))
+
+    @app.route("/vary")
+    def vary() -> flask.Response:
+        flask.session.get("n")
+        return flask.Response("", headers={"Vary": "Accept-Encoding"})
+
+    @app.route("/untouched")
+    def untouched() -> str:
+        return ""
+
+    @app.route("/set")
+    def set_it() -> str:
+        flask.session["n"] = 1
+        return ""
+
+    @app.route("/clear")
+    def clear() -> str:
+        flask.session.clear()
+        return ""
+
+    return app
+
+
+def test_an_empty_session_is_saved_as_flask_saves_it() -> None:
+    """Vary and Set-Cookie as Flask gives them, for an empty session looked
+    at, not looked at, beside another Vary, and emptied."""
+    ours, flasks = _session_app(Portal), _session_app(Flask)
+    for path in ("/look", "/vary", "/untouched", "/set", "/clear", "/look"):
+        answers = []
+        for app in (ours, flasks):
+            client = app.test_client()
+            if path == "/clear":
+                client.get("/set")
+            response = client.get(path)
+            answers.append((response.headers.get("Vary"), response.headers.get("Set-Cookie")))
+        assert answers[0] == answers[1], path
+    assert answers[0][0] == "Cookie"
+
+
 def test_ensure_sync_answers_as_flask_for_plain_and_coroutine_functions() -> None:
     plain, portal = build(Flask), build(Portal)
 

@@ -15,6 +15,8 @@ import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from heliograph.logic import cache
+
 TAGS = {
     "a",
     "abbr",
@@ -68,10 +70,16 @@ def render_markdown(text: str | None) -> Markup:
     return _render(str(text))
 
 
-@functools.lru_cache(maxsize=512)
+_rendered = cache.Cache("heliograph.cache.markdown_mb", 8.0)
+"""The HTML of the texts shown most recently (a page shown again does not
+parse and clean its description again), bounded by the HTML's size."""
+_ANY = "markdown"  # the rendering of a text never goes stale: one token for all
+
+
 def _render(text: str) -> Markup:
-    """The rendering of ``text``, kept for the texts shown most recently (a
-    page shown again does not parse and clean its description again)."""
+    entry = _rendered.get(_ANY, text)
+    if entry is not None:
+        return Markup(entry.document())
     html = _parser().render(text)
     cleaned = nh3.clean(
         html,
@@ -80,4 +88,5 @@ def _render(text: str) -> Markup:
         url_schemes=URL_SCHEMES,
         link_rel="nofollow noopener noreferrer",
     )
+    _rendered.put(_ANY, text, cleaned)
     return Markup(cleaned)
