@@ -220,10 +220,11 @@ class _Reader:
         self.pending = self.fresh = False
         first = None
         while True:
-            pgconn.consume_input()
-            if pgconn.is_busy():
-                select.select([pgconn.socket], [], [])
-                continue
+            if pgconn.is_busy():  # read the socket only while the answer is not whole
+                pgconn.consume_input()
+                if pgconn.is_busy():
+                    select.select([pgconn.socket], [], [])
+                    continue
             result = pgconn.get_result()
             if result is None:
                 break

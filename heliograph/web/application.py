@@ -34,20 +34,36 @@ import typing as t
 from types import FunctionType
 
 from flask import Flask, Response
+from flask.ctx import RequestContext
 from flask.globals import _cv_request
 from flask.sessions import SecureCookieSessionInterface
 from flask.templating import Environment
 from itsdangerous import URLSafeTimedSerializer
+from werkzeug.routing import MapAdapter
 
 from heliograph.lib import signals
 
-__all__ = ["MAX_HOSTS", "MAX_SYNC", "MAX_URLS", "Portal", "SessionInterface", "TemplateEnvironment"]
+__all__ = [
+    "MAX_BINDS",
+    "MAX_HOSTS",
+    "MAX_MATCHES",
+    "MAX_SYNC",
+    "MAX_URLS",
+    "Portal",
+    "PortalRequestContext",
+    "SessionInterface",
+    "TemplateEnvironment",
+]
 
 MAX_URLS = 4096
 """URLs kept by :meth:`Portal.url_for` per host before they are forgotten."""
 MAX_HOSTS = 64
 """Hosts (with root, scheme, subdomain) whose URLs are kept at once."""
 _URLS_OF_REQUEST = "heliograph_urls"
+MAX_BINDS = 64
+"""Hosts (Host header, server name and port, scheme) whose binding is kept."""
+MAX_MATCHES = 4096
+"""Matched URLs kept by :class:`PortalRequestContext` before they are forgotten."""
 MAX_SYNC = 1024
 """Functions :meth:`Portal.ensure_sync` remembers before it forgets them all."""
 
@@ -77,7 +93,67 @@ class Portal(Flask):
         self._urls: dict[tuple[t.Any, ...], dict[tuple[t.Any, ...], str]] = {}
         """Host, root, scheme, subdomain -> the URLs kept for them."""
         self._sync: set[t.Callable[..., t.Any]] = set()
+        self._binds: dict[tuple[t.Any, ...], tuple[str, str]] = {}
+        """Host header, server name and port, scheme -> request host, bound name."""
+        self._matches: dict[tuple[str, ...], tuple[t.Any, dict[str, t.Any]]] = {}
+        """Bound name, root, scheme, path and method -> the rule and arguments."""
+        self._matchable: bool | None = None
         self.session_interface = SessionInterface()
+
+    def request_context(self, environ: dict[str, t.Any]) -> RequestContext:
+        return PortalRequestContext(self, environ)
+
+    def create_url_adapter(self, request: t.Any) -> MapAdapter | None:
+        config = self.config
+        if (
+            request is None
+            or config["TRUSTED_HOSTS"] is not None
+            or config["SERVER_NAME"] is not None
+            or self.url_map.host_matching
+            or self.subdomain_matching
+        ):
+            return super().create_url_adapter(request)
+        environ = request.environ
+        if "HTTP_UPGRADE" in environ:
+            return super().create_url_adapter(request)
+        key = (
+            environ.get("HTTP_HOST"),
+            environ.get("SERVER_NAME"),
+            environ.get("SERVER_PORT"),
+            environ["wsgi.url_scheme"],
+        )
+        bound = self._binds.get(key)
+        if bound is None:
+            adapter = super().create_url_adapter(request)  # raises for a bad host
+            if adapter is not None:
+                if len(self._binds) >= MAX_BINDS:
+                    self._binds.clear()
+                self._binds[key] = (request.host, adapter.server_name)
+            return adapter
+        # What Flask and werkzeug work out from the same environ (see
+        # Map.bind_to_environ and Map.bind), the host part kept.
+        request.host = bound[0]
+        script_name = environ.get("SCRIPT_NAME")
+        path_info = environ.get("PATH_INFO")
+        query_args = environ.get("QUERY_STRING")
+        return MapAdapter(
+            self.url_map,
+            bound[1],
+            "/" if script_name is None else _wsgi_text(script_name),
+            self.url_map.default_subdomain or "",
+            key[3],
+            "/" if path_info is None else _wsgi_text(path_info),
+            environ["REQUEST_METHOD"],
+            None if query_args is None else _wsgi_text(query_args),
+        )
+
+    def matchable(self) -> bool:
+        """Whether a match may be kept: every converter of the URL map is one
+        of werkzeug's own (a plugin's converter might answer otherwise another
+        time), and no rule redirects or matches by host."""
+        if self._matchable is None:
+            self._matchable = all(_plain_rule(rule) for rule in self.url_map.iter_rules())
+        return self._matchable
 
     def preprocess_request(self) -> t.Any:
         # Where Flask sends its own request_started (just before this).
@@ -163,6 +239,57 @@ class Portal(Flask):
             urls = self._urls[where] = {}
         context.__dict__[_URLS_OF_REQUEST] = urls
         return urls
+
+
+def _plain_rule(rule: t.Any) -> bool:
+    converters = getattr(rule, "_converters", None)
+    return (
+        converters is not None
+        and not rule.redirect_to
+        and not rule.host
+        and all(type(c).__module__ == "werkzeug.routing.converters" for c in converters.values())
+    )
+
+
+def _wsgi_text(value: str) -> str:
+    """A WSGI environ string as text (werkzeug reads it the same way)."""
+    return value.encode("latin1").decode(errors="replace")
+
+
+class PortalRequestContext(RequestContext):
+    """Flask's request context, keeping the URLs it matched: a match depends
+    on the URL map (fixed once the app serves), the bound host name, root,
+    scheme, path and method, and on nothing else while
+    :meth:`Portal.matchable`. Only matches are kept; a URL that raises (not
+    found, a redirect, a method not allowed) is matched again each time."""
+
+    app: Portal
+
+    def match_request(self) -> None:
+        adapter = self.url_adapter
+        app = self.app
+        if adapter is None or not app.matchable():
+            super().match_request()
+            return
+        key = (
+            adapter.server_name,
+            adapter.script_name,
+            adapter.url_scheme,
+            adapter.path_info,
+            adapter.default_method or "GET",
+        )
+        kept = app._matches.get(key)
+        if kept is not None:
+            self.request.url_rule, args = kept
+            self.request.view_args = dict(args)
+            return
+        super().match_request()
+        request = self.request
+        if request.routing_exception is None and request.url_rule is not None:
+            matches = app._matches
+            if len(matches) >= MAX_MATCHES:
+                matches.clear()
+            matches[key] = (request.url_rule, dict(request.view_args or {}))
 
 
 class SessionInterface(SecureCookieSessionInterface):

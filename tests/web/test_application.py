@@ -247,3 +247,109 @@ def test_templates_see_flask_logins_current_user_for_anonymous_and_logged_in(
     make_user("carol")
     log_in(client, "carol")
     assert client.get("/whoami-under-test").text == "True carol"
+
+
+def _routed(kind: type[Flask]) -> Flask:
+    app = build(kind)
+    app.add_url_rule("/n/<int:number>", "number", lambda number: str(number))
+    app.add_url_rule("/p/<path:rest>", "rest", lambda rest: rest)
+    app.add_url_rule("/slash/", "slash", lambda: "")
+    app.add_url_rule("/post", "post", lambda: "", methods=["POST"])
+    return app
+
+
+ENVIRONS: list[dict[str, t.Any]] = [
+    {"path": "/alpha/one"},
+    {"path": "/alpha/caf%C3%A9", "base_url": "http://Example.ORG:80/root"},
+    {"path": "/n/42", "base_url": "https://bücher.example:443"},
+    {"path": "/n/x"},  # not found
+    {"path": "/p/a/b/c", "query_string": "q=1&q=2"},
+    {"path": "/slash"},  # a redirect to /slash/
+    {"path": "/post"},  # method not allowed
+    {"path": "/post", "method": "POST"},
+    {"path": "/search", "headers": {"Host": "other.example:8080"}},
+    {"path": "/search", "base_url": "http://localhost:5000", "method": "HEAD"},
+]
+
+
+def _what_routing_gives(app: Flask, spec: dict[str, t.Any]) -> tuple[t.Any, ...]:
+    from werkzeug.test import EnvironBuilder
+
+    environ = EnvironBuilder(**spec).get_environ()
+    context = app.request_context(environ)
+    with context:
+        adapter = context.url_adapter
+        request = flask.request
+        error = request.routing_exception
+        return (
+            request.host,
+            None
+            if adapter is None
+            else (
+                adapter.server_name,
+                adapter.script_name,
+                adapter.subdomain,
+                adapter.url_scheme,
+                adapter.path_info,
+                adapter.default_method,
+                adapter.query_args,
+            ),
+            request.url_rule.endpoint if request.url_rule is not None else None,
+            request.view_args,
+            type(error).__name__ if error is not None else None,
+            getattr(error, "new_url", None),
+        )
+
+
+def test_routing_gives_what_flask_gives_first_and_when_kept() -> None:
+    """The host bound once per Host header, and the matches kept: the same
+    adapter, host, rule, arguments and routing error as Flask's, on the first
+    request and on the ones after."""
+    ours, flasks = _routed(Portal), _routed(Flask)
+    for _round in range(3):
+        for spec in ENVIRONS:
+            assert _what_routing_gives(ours, spec) == _what_routing_gives(flasks, spec), spec
+    assert ours._matches and ours._binds  # type: ignore[attr-defined]
+
+
+def test_kept_arguments_are_a_fresh_dict_each_request() -> None:
+    app = _routed(Portal)
+    spec = {"path": "/n/7"}
+    first = _what_routing_gives(app, spec)
+    from werkzeug.test import EnvironBuilder
+
+    with app.request_context(EnvironBuilder(**spec).get_environ()):
+        flask.request.view_args["number"] = 8  # type: ignore[index]
+    assert _what_routing_gives(app, spec) == first
+
+
+def test_a_map_with_a_converter_of_its_own_keeps_no_match() -> None:
+    from werkzeug.routing import BaseConverter
+
+    class Upper(BaseConverter):
+        def to_python(self, value: str) -> str:
+            return value.upper()
+
+    app = build(Portal)
+    app.url_map.converters["upper"] = Upper
+    app.add_url_rule("/u/<upper:word>", "upper", lambda word: word)
+    assert _what_routing_gives(app, {"path": "/u/abc"})[3] == {"word": "ABC"}
+    assert app._matches == {}  # type: ignore[attr-defined]
+
+
+def test_trusted_hosts_and_server_name_take_flasks_way() -> None:
+    from werkzeug.test import EnvironBuilder
+
+    app = _routed(Portal)
+    app.config["TRUSTED_HOSTS"] = ["good.example"]
+    environ = EnvironBuilder(path="/search", base_url="http://evil.example").get_environ()
+    with app.request_context(environ):
+        assert type(flask.request.routing_exception).__name__ == "SecurityError"
+    app.config["TRUSTED_HOSTS"] = None
+    app.config["SERVER_NAME"] = "portal.example"
+    ours = _what_routing_gives(app, {"path": "/alpha/one", "base_url": "http://portal.example"})
+    flasks_app = _routed(Flask)
+    flasks_app.config["SERVER_NAME"] = "portal.example"
+    spec = {"path": "/alpha/one", "base_url": "http://portal.example"}
+    assert ours == _what_routing_gives(flasks_app, spec)
+    assert app._binds == {}  # type: ignore[attr-defined]
