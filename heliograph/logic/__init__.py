@@ -55,6 +55,7 @@ __all__ = [
     "check_access",
     "config",
     "get_action",
+    "has_access",
     "is_side_effect_free",
     "registry",
     "set_action_observer",
@@ -486,11 +487,38 @@ def check_access(name: str, context: Context, data_dict: DataDict | None = None)
     ``context['ignore_auth']`` skips the check. Anonymous callers are refused
     unless the auth function allows anonymous access.
     """
+    refusal = _refusal(name, context, data_dict or {})
+    if refusal is not None:
+        raise NotAuthorized(refusal)
+    return True
+
+
+def has_access(name: str, context: Context, data_dict: DataDict | None = None) -> bool:
+    """Whether :func:`check_access` would let the caller run ``name`` (False
+    where it raises NotAuthorized), without raising for a refusal."""
+    return _refusal(name, context, data_dict or {}) is None
+
+
+def _refusal(name: str, context: Context, data_dict: DataDict) -> str | None:
+    """Why the caller may not run action ``name``; None when it may."""
     from heliograph.logic import auth as auth_helpers
 
-    data_dict = data_dict or {}
     if context.get("ignore_auth"):
-        return True
+        return None
+    auth_fn = registry.auth_functions().get(name)
+    if auth_fn is None:
+        return f"Action {name} has no auth function"
+    user = auth_helpers.current_user(context)
+    if user is not None and user.state != "active":
+        return "Your account is not active"
+    if user is not None and user.sysadmin and not getattr(auth_fn, "auth_sysadmins_check", False):
+        return None
+    if user is None and not getattr(auth_fn, "auth_allow_anonymous_access", False):
+        return f"Action {name} requires an authenticated user"
+    outcome = auth_fn(context, data_dict)
+    if not outcome.get("success"):
+        return str(outcome.get("msg") or f"User not authorized to run {name}")
+    return None
     auth_fn = registry.auth_functions().get(name)
     if auth_fn is None:
         raise NotAuthorized(f"Action {name} has no auth function")

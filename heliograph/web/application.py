@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import threading
 import typing as t
-from types import FunctionType
+from types import FunctionType, MethodType
 
 from flask import Flask, Response
 from flask.ctx import RequestContext
@@ -39,6 +39,7 @@ from flask.globals import _cv_request
 from flask.sessions import SecureCookieSessionInterface
 from flask.templating import Environment
 from itsdangerous import URLSafeTimedSerializer
+from jinja2.runtime import Context
 from werkzeug.routing import MapAdapter
 
 from heliograph.lib import signals
@@ -47,11 +48,13 @@ __all__ = [
     "MAX_BINDS",
     "MAX_HOSTS",
     "MAX_MATCHES",
+    "MAX_PLAIN_CALLABLES",
     "MAX_SYNC",
     "MAX_URLS",
     "Portal",
     "PortalRequestContext",
     "SessionInterface",
+    "TemplateContext",
     "TemplateEnvironment",
 ]
 
@@ -71,8 +74,60 @@ _PLAIN = frozenset({str, int, type(None)})
 _DICT_ATTRIBUTES = frozenset(dir(dict))
 
 
+MAX_PLAIN_CALLABLES = 1024
+"""Functions :class:`TemplateContext` remembers as taking no context."""
+_plain_callables: set[t.Callable[..., t.Any]] = set()
+
+
+_LONG_LIVED_CELLS = ((), ("__class__",))
+"""The free variables of a function that lives as long as its module or
+class: none, or the class a method calls ``super()`` in."""
+
+
+def _plain_function(obj: t.Any) -> t.Any:
+    """The function Jinja would call with no context, eval context or
+    environment first (see ``Context.call``) when ``obj`` is one, or is a
+    method of one: a function of no closure but its class (so that it lives
+    as long as its module or class) without ``jinja_pass_arg``, nor has
+    ``obj``. Else None."""
+    function = obj.__func__ if type(obj) is MethodType else obj
+    if (
+        type(function) is FunctionType
+        and function.__code__.co_freevars in _LONG_LIVED_CELLS
+        and not hasattr(obj, "jinja_pass_arg")
+        and not hasattr(function, "jinja_pass_arg")
+    ):
+        return function
+    return None
+
+
+class TemplateContext(Context):
+    """Jinja's context, calling a plain function (or a method of one) without
+    asking again, on every call, whether it takes a context."""
+
+    def call(__self, __obj: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        function = __obj.__func__ if type(__obj) is MethodType else __obj
+        if type(function) is not FunctionType or function not in _plain_callables:
+            if _plain_function(__obj) is None:
+                return super().call(__obj, *args, **kwargs)
+            if len(_plain_callables) >= MAX_PLAIN_CALLABLES:
+                _plain_callables.clear()
+            _plain_callables.add(function)
+        kwargs.pop("_block_vars", None)
+        kwargs.pop("_loop_vars", None)
+        try:
+            return __obj(*args, **kwargs)
+        except StopIteration:
+            return __self.environment.undefined(
+                "value was undefined because a callable raised a StopIteration exception"
+            )
+
+
 class TemplateEnvironment(Environment):
-    """Flask's Jinja environment, reading a dict's items without an exception."""
+    """Flask's Jinja environment, reading a dict's items without an exception
+    and calling plain functions through :class:`TemplateContext`."""
+
+    context_class = TemplateContext
 
     def getattr(self, obj: t.Any, attribute: str) -> t.Any:
         if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:

@@ -353,3 +353,58 @@ def test_trusted_hosts_and_server_name_take_flasks_way() -> None:
     spec = {"path": "/alpha/one", "base_url": "http://portal.example"}
     assert ours == _what_routing_gives(flasks_app, spec)
     assert app._binds == {}  # type: ignore[attr-defined]
+
+
+def test_templates_call_functions_as_jinja_does() -> None:
+    """Plain functions, methods, closures, functions taking the context, the
+    eval context or the environment, callable objects and a StopIteration:
+    the page is Jinja's, called once or many times."""
+    import jinja2
+
+    class Greeter:
+        def hello(self, name: str) -> str:
+            return f"hello {name}"
+
+        @jinja2.pass_context
+        def __call__(self, context: t.Any) -> str:
+            return f"object sees {context['who']}"
+
+    class Loud(Greeter):
+        def hello(self, name: str) -> str:
+            return super().hello(name).upper()
+
+    def plain(a: int, b: int = 0) -> int:
+        return a + b
+
+    def stop() -> None:
+        raise StopIteration
+
+    factor = 3
+
+    def closure(a: int) -> int:
+        return a * factor
+
+    template = (
+        "{{ plain(1, b=2) }} {{ greeter.hello(who) }} {{ greeter() }} {{ with_context() }}"
+        " {{ loud.hello(who) }}"
+        " {{ with_eval() }} {{ with_env() }} {{ closure(2) }} [{{ stop() }}]"
+        "{% for i in [1, 2] %} {{ plain(i) }}{{ with_context() }}{% endfor %}"
+        "{% set x = plain(5) %} {{ x }}"
+    )
+    pages = []
+    for kind in (Portal, Flask):
+        app = build(kind)
+        app.jinja_env.globals.update(
+            plain=plain,
+            greeter=Greeter(),
+            loud=Loud(),
+            stop=stop,
+            closure=closure,
+            with_context=jinja2.pass_context(lambda context: context["who"]),
+            with_eval=jinja2.pass_eval_context(lambda eval_context: eval_context.autoescape),
+            with_env=jinja2.pass_environment(lambda env: type(env).__mro__[-2].__name__),
+        )
+        with app.test_request_context("/"):
+            pages.append([flask.render_template_string(template, who="sun") for _ in range(3)])
+    assert pages[0] == pages[1]
+    assert pages[0][0].startswith("3 hello sun object sees sun sun HELLO SUN True Environment 6 []")

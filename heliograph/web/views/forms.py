@@ -80,8 +80,8 @@ RESOURCE_TEXT = ("name", "url", "description", "format")
 def may(action: str, data_dict: dict[str, t.Any] | None = None) -> bool:
     """Whether the caller of the current request may run ``action`` (for links)."""
     try:
-        return logic.check_access(action, page_context(), data_dict or {})
-    except (logic.NotAuthorized, logic.ObjectNotFound):
+        return logic.has_access(action, page_context(), data_dict or {})
+    except (logic.NotAuthorized, logic.ObjectNotFound):  # an auth function may raise
         return False
 
 
