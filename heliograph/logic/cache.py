@@ -61,6 +61,7 @@ class Cache:
         self._entries: collections.OrderedDict[t.Hashable, Entry] = collections.OrderedDict()
         self._aliases: dict[t.Hashable, t.Hashable] = {}
         self._token: str | None = None
+        self._limit: tuple[t.Any, int] | None = None
         self.size = 0
         """Bytes held (the marshalled documents)."""
         self.hits = 0
@@ -68,11 +69,17 @@ class Cache:
 
     @property
     def max_bytes(self) -> int:
+        raw = config.get(self.setting, self.default_mb)
+        read = self._limit
+        if read is not None and read[0] is raw:
+            return read[1]  # the setting as it was last read
         try:
-            megabytes = float(config.get(self.setting, self.default_mb))
+            megabytes = float(raw)
         except (TypeError, ValueError):
             megabytes = self.default_mb
-        return max(0, int(megabytes * 1024 * 1024))
+        limit = max(0, int(megabytes * 1024 * 1024))
+        self._limit = (raw, limit)
+        return limit
 
     def __len__(self) -> int:
         return len(self._entries)

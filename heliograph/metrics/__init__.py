@@ -26,7 +26,9 @@ Sends and failures are the dispatch core's own counters
 (:meth:`~heliograph.signals.Signal.stats`), copied into the Prometheus
 counters by :func:`sync`: when metrics are read, once a second in a
 background thread, and when the process exits. So a send costs nothing more
-than the core's count.
+than the core's count. Requests and action calls wait in a queue for the same
+sync (a request takes no lock for its metrics); reading the metrics of the
+process answering shows them all, another process's within a second.
 
 Several processes (gunicorn workers) report together in the library's
 multiprocess mode: set ``PROMETHEUS_MULTIPROC_DIR`` to an empty folder
@@ -153,22 +155,51 @@ HTTP_SECONDS = Histogram(
 
 
 def observe_request(endpoint: str, method: str, status: int, seconds: float) -> None:
-    key = (endpoint, method, status)
-    children = _request_children.get(key)
-    if children is None:
-        children = _request_children[key] = (
-            HTTP_REQUESTS.labels(endpoint, method, str(status)),
-            HTTP_SECONDS.labels(endpoint),
-        )
-    children[0].inc()
-    children[1].observe(seconds)
+    """Count a request and its time (into the metrics by the next :func:`sync`)."""
+    _observed.append((endpoint, method, status, seconds))
+    if len(_observed) > MAX_OBSERVED:
+        _record_observed()
 
 
 def observe_action(name: str, status: str, seconds: float) -> None:
-    child = _action_children.get((name, status))
-    if child is None:
-        child = _action_children[name, status] = ACTION_SECONDS.labels(name, status)
-    child.observe(seconds)
+    """Time an action call (into the metrics by the next :func:`sync`)."""
+    _observed.append((name, status, seconds))
+    if len(_observed) > MAX_OBSERVED:
+        _record_observed()
+
+
+MAX_OBSERVED = 4096
+"""Observations waiting for :func:`sync` before the observer records them itself."""
+
+_observed: collections.deque[tuple[t.Any, ...]] = collections.deque()
+"""Requests and action calls observed, not yet in the metrics: appending to a
+deque takes no lock, where each Prometheus counter and histogram takes its own."""
+
+
+def _record_observed() -> None:
+    observed = _observed
+    while True:
+        try:
+            item = observed.popleft()
+        except IndexError:
+            return
+        if len(item) == 4:
+            endpoint, method, status, seconds = item
+            key = (endpoint, method, status)
+            children = _request_children.get(key)
+            if children is None:
+                children = _request_children[key] = (
+                    HTTP_REQUESTS.labels(endpoint, method, str(status)),
+                    HTTP_SECONDS.labels(endpoint),
+                )
+            children[0].inc()
+            children[1].observe(seconds)
+        else:
+            name, status, seconds = item
+            child = _action_children.get((name, status))
+            if child is None:
+                child = _action_children[name, status] = ACTION_SECONDS.labels(name, status)
+            child.observe(seconds)
 
 
 # The labelled children, kept: labels() validates and looks them up under a
@@ -229,7 +260,9 @@ _counts = _Counts()
 
 
 def sync() -> None:
-    """Copy the core's send and failure counts into the Prometheus counters."""
+    """Copy the core's send and failure counts into the Prometheus counters,
+    and the requests and action calls observed since the last sync."""
+    _record_observed()
     with _counts.lock:
         sent_now = 0
         for entry in lib_signals.catalog():

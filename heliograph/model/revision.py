@@ -233,10 +233,11 @@ class _Reader:
         return _token_of(_checked(first))
 
 
-def _checked(result: t.Any) -> t.Any:
-    from psycopg import pq
+_ANSWERED = (2, 1)  # libpq's PGRES_TUPLES_OK and PGRES_COMMAND_OK (psycopg's pq.ExecStatus)
 
-    if result is None or result.status not in (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK):
+
+def _checked(result: t.Any) -> t.Any:
+    if result is None or result.status not in _ANSWERED:
         message = "no answer" if result is None else result.error_message.decode("utf-8", "replace")
         raise RuntimeError(f"reading the dataset revision failed: {message.strip()}")
     return result

@@ -232,3 +232,30 @@ def test_the_page_parses_as_prometheus_text(metrics_app: Flask) -> None:
     names = {name for name, _labels in samples_found}
     assert "heliograph_signal_sends_total" in names
     assert "heliograph_http_requests_total" in names
+
+
+def test_observations_wait_for_a_sync_and_a_full_queue_records_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A request and an action call are queued (no lock taken); reading the
+    metrics syncs first, so nothing observed is missing from what it shows,
+    and past the bound the observer records the queue itself."""
+    from heliograph import metrics
+
+    def count(metric: str, **labels: str) -> float:
+        return value(parse(metrics.exposition().decode()), metric, **labels)
+
+    requests = "heliograph_http_requests_total"
+    actions = "heliograph_action_duration_seconds_count"
+    before = count(requests, endpoint="queued", method="GET", status="200")
+    before_actions = count(actions, action="queued_action", status="ok")
+    metrics.observe_request("queued", "GET", 200, 0.01)
+    metrics.observe_action("queued_action", "ok", 0.02)
+    assert count(requests, endpoint="queued", method="GET", status="200") == before + 1
+    assert count(actions, action="queued_action", status="ok") == before_actions + 1
+
+    monkeypatch.setattr(metrics, "MAX_OBSERVED", 3)
+    for _ in range(5):
+        metrics.observe_request("queued", "GET", 200, 0.01)
+    assert len(metrics._observed) <= 3
+    assert count(requests, endpoint="queued", method="GET", status="200") == before + 6
