@@ -223,13 +223,15 @@ class Portal(Flask):
 
     def ensure_sync(self, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
         known = self._sync
-        if func in known:
+        # A method is a coroutine function exactly when its function is.
+        function = func.__func__ if type(func) is MethodType else func
+        if function in known:
             return func
         made = super().ensure_sync(func)
-        if made is func and type(func) is FunctionType:  # others may be made anew each time
+        if made is func and type(function) is FunctionType:  # others may be made anew
             if len(known) >= MAX_SYNC:
                 known.clear()
-            known.add(func)
+            known.add(function)
         return made
 
     def url_for(

@@ -285,3 +285,24 @@ def test_a_commit_of_the_thread_discards_the_token_it_sent_ahead(
         assert session.execute(sa.text(revision._TOKEN_SQL)).scalar() == after
     assert after != before
     assert call("package_show", {"id": "tides"})["title"] == "changed"
+
+
+def test_a_kept_document_comes_back_equal_whatever_its_strings() -> None:
+    """Strings are kept as plain copies (one per distinct text): what comes
+    back is equal to what was kept, keys, non-ASCII text, lone surrogates,
+    tuples and numbers alike, and a fresh copy each time."""
+    kept = cache.Cache("heliograph.cache.test_strings_mb", 1.0)
+    document = {
+        "name": "tides",
+        "title": "Gezeiten \u2013 ß, 潮汐",
+        "odd": "\udc80 half a pair",
+        "tags": [{"name": "sea", "state": "active"}, {"name": "moon", "state": "active"}],
+        "pair": (1, "name", 2.5, None, True),
+        7: "an int key",
+    }
+    assert kept.put("token", "tides", document) is not None
+    entry = kept.get("token", "tides")
+    assert entry is not None
+    first, second = entry.document(), entry.document()
+    assert first == document == second and first is not second
+    assert first["tags"][0] is not second["tags"][0]

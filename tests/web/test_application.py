@@ -217,17 +217,28 @@ def test_ensure_sync_answers_as_flask_for_plain_and_coroutine_functions() -> Non
     async def coroutine_hook() -> None:
         return None
 
+    class Hooks:
+        def method(self) -> None:
+            return None
+
+        async def coroutine_method(self) -> None:
+            return None
+
+    hooks = Hooks()
     for _ in range(2):  # asked, then remembered
         assert portal.ensure_sync(hook) is hook is plain.ensure_sync(hook)
-        outcomes = []
-        for app in (plain, portal):
-            try:
-                made = app.ensure_sync(coroutine_hook)
-            except RuntimeError as exc:  # Flask without its async extra
-                outcomes.append(str(exc))
-            else:
-                outcomes.append("wrapped" if made is not coroutine_hook else "as is")
-        assert outcomes[0] == outcomes[1] != "as is"
+        method = hooks.method
+        assert portal.ensure_sync(method) is method is plain.ensure_sync(method)
+        for coroutine in (coroutine_hook, hooks.coroutine_method):
+            outcomes = []
+            for app in (plain, portal):
+                try:
+                    made = app.ensure_sync(coroutine)
+                except RuntimeError as exc:  # Flask without its async extra
+                    outcomes.append(str(exc))
+                else:
+                    outcomes.append("wrapped" if made is not coroutine else "as is")
+            assert outcomes[0] == outcomes[1] != "as is"
 
 
 def test_templates_see_flask_logins_current_user_for_anonymous_and_logged_in(
