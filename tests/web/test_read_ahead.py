@@ -64,3 +64,20 @@ def test_the_dataset_page_learns_too(
     for _ in range(3):
         assert client.get("/dataset/tides").status_code == 200
     assert len(sent_ahead) == 2
+
+
+def test_nothing_is_sent_ahead_while_another_request_is_under_way(
+    app: Flask, call: Call, org: dict[str, t.Any], sent_ahead: list[sa.Engine]
+) -> None:
+    """With other requests under way the thread waits in libpq's one call
+    (less CPU, the others use the time); alone again, it sends ahead."""
+    call("package_create", {"name": "tides", "owner_org": org["id"]}, user="editor")
+    client = app.test_client()
+    show = "/api/3/action/package_show?id=tides"
+    client.get(show)  # learned
+    with app.test_request_context("/api/3/action/status_show"):
+        app.preprocess_request()  # a request under way
+        assert client.get(show).json["result"]["name"] == "tides"
+        assert sent_ahead == []
+    assert client.get(show).status_code == 200
+    assert len(sent_ahead) == 1
