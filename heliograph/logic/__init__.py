@@ -344,28 +344,42 @@ def _add_ckan_context(name: str, context: Context, data_dict: DataDict, result: 
     """Put into ``context`` what CKAN's receivers of ``action_succeeded`` read:
     ``model`` (:mod:`heliograph.model`), ``user_obj`` (the user a ``user_*``
     action is about, else the caller; None when anonymous) and, for an action
-    about one dataset, ``package`` (its :class:`heliograph.model.Package`)."""
-    from heliograph.logic import auth as authz
-
-    context["model"] = model
+    about one dataset, ``package`` (its :class:`heliograph.model.Package`).
+    An :class:`ActionContext` looks the user and the dataset up when a
+    receiver first reads them; a plain dict gets them at once."""
     about = result.get("id") if isinstance(result, dict) else None
     if about is None and result is None and isinstance(data_dict, dict):
         about = data_dict.get("id")
-    lazy = context if isinstance(context, ActionContext) else None
-    if name.startswith("user_") and about is not None:
-        if lazy is not None:
-            lazy.later("user_obj", lambda: authz.user_by_id_or_name(context, about))
-        else:
-            context["user_obj"] = authz.user_by_id_or_name(context, about)
+    user_about = about if name.startswith("user_") else None
+    package_about = about if name.startswith("package_") else None
+    if isinstance(context, ActionContext):
+        context.add_ckan_entries(user_about, package_about)
+        return
+    from heliograph.logic import auth as authz
+
+    context["model"] = model
+    if user_about is not None:
+        context["user_obj"] = authz.user_by_id_or_name(context, user_about)
     else:
         context["user_obj"] = authz.current_user(context)
-    if name.startswith("package_") and about is not None:
-        if lazy is not None:
-            lazy.later("package", lambda: authz.package_by_id_or_name(context, about))
-        else:
-            package = authz.package_by_id_or_name(context, about)
-            if package is not None:
-                context["package"] = package
+    if package_about is not None:
+        package = authz.package_by_id_or_name(context, package_about)
+        if package is not None:
+            context["package"] = package
+
+
+def _user_obj(context: Context, about: t.Any) -> t.Any:
+    from heliograph.logic import auth as authz
+
+    if about is not None:
+        return authz.user_by_id_or_name(context, about)
+    return authz.current_user(context)
+
+
+def _package_of(context: Context, about: t.Any) -> t.Any:
+    from heliograph.logic import auth as authz
+
+    return authz.package_by_id_or_name(context, about)
 
 
 _ABSENT: t.Any = object()
@@ -390,6 +404,19 @@ class ActionContext(dict[str, t.Any]):
         """Set ``key`` to ``loader()`` when it is first read."""
         super().pop(key, None)
         self._later[key] = loader
+
+    def add_ckan_entries(self, user_about: t.Any, package_about: t.Any) -> None:
+        """``model`` now; ``user_obj`` (the user ``user_about`` names, else
+        the caller) and ``package`` (the dataset ``package_about`` names,
+        if any) when first read."""
+        dict.__setitem__(self, "model", model)
+        later = self._later
+        later.pop("model", None)
+        dict.pop(self, "user_obj", None)
+        later["user_obj"] = functools.partial(_user_obj, self, user_about)
+        if package_about is not None:
+            dict.pop(self, "package", None)
+            later["package"] = functools.partial(_package_of, self, package_about)
 
     def _resolve(self, key: str) -> bool:
         loader = self._later.pop(key, None)
@@ -466,6 +493,10 @@ class ActionContext(dict[str, t.Any]):
         return super().__repr__()
 
 
+_VETOES = (ActionError, outbox.OutboxError)
+"""What a receiver of ``action_succeeded`` returns (under 'isolate') to veto."""
+
+
 def _send_succeeded(name: str, context: Context, data_dict: DataDict, result: t.Any) -> None:
     """Send ``action_succeeded`` inside the transaction; a receiver's
     :class:`ActionError` (returned under the 'isolate' policy) vetoes the change,
@@ -473,7 +504,7 @@ def _send_succeeded(name: str, context: Context, data_dict: DataDict, result: t.
     for _receiver, value in signals.action_succeeded.send(
         name, context=context, data_dict=data_dict, result=result
     ):
-        if isinstance(value, (ActionError, outbox.OutboxError)):
+        if value is not None and isinstance(value, _VETOES):
             raise value
     sent = _committed.get()
     if sent is not None:
