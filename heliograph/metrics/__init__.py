@@ -27,8 +27,9 @@ Sends and failures are the dispatch core's own counters
 counters by :func:`sync`: when metrics are read, once a second in a
 background thread, and when the process exits. So a send costs nothing more
 than the core's count. Requests and action calls wait in a queue for the same
-sync (a request takes no lock for its metrics); reading the metrics of the
-process answering shows them all, another process's within a second.
+sync (a request takes no lock for its metrics), so reading the metrics shows
+them all; in multiprocess mode, where another process may answer the scrape,
+they are recorded as they happen.
 
 Several processes (gunicorn workers) report together in the library's
 multiprocess mode: set ``PROMETHEUS_MULTIPROC_DIR`` to an empty folder
@@ -155,17 +156,24 @@ HTTP_SECONDS = Histogram(
 
 
 def observe_request(endpoint: str, method: str, status: int, seconds: float) -> None:
-    """Count a request and its time (into the metrics by the next :func:`sync`)."""
+    """Count a request and its time (into the metrics by the next :func:`sync`;
+    at once in multiprocess mode)."""
     _observed.append((endpoint, method, status, seconds))
-    if len(_observed) > MAX_OBSERVED:
+    if _AT_ONCE or len(_observed) > MAX_OBSERVED:
         _record_observed()
 
 
 def observe_action(name: str, status: str, seconds: float) -> None:
-    """Time an action call (into the metrics by the next :func:`sync`)."""
+    """Time an action call (into the metrics by the next :func:`sync`; at
+    once in multiprocess mode)."""
     _observed.append((name, status, seconds))
-    if len(_observed) > MAX_OBSERVED:
+    if _AT_ONCE or len(_observed) > MAX_OBSERVED:
         _record_observed()
+
+
+_AT_ONCE = multiprocess_dir() is not None
+"""In multiprocess mode another process may answer the scrape, and it cannot
+sync this one's queue: observations are recorded as they happen."""
 
 
 MAX_OBSERVED = 4096
