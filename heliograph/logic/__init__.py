@@ -355,20 +355,16 @@ def _add_ckan_context(name: str, context: Context, data_dict: DataDict, result: 
     if isinstance(context, ActionContext):
         context.add_ckan_entries(user_about, package_about)
         return
-    from heliograph.logic import auth as authz
-
     context["model"] = model
-    if user_about is not None:
-        context["user_obj"] = authz.user_by_id_or_name(context, user_about)
-    else:
-        context["user_obj"] = authz.current_user(context)
+    context["user_obj"] = _user_obj(context, user_about)
     if package_about is not None:
-        package = authz.package_by_id_or_name(context, package_about)
+        package = _package_of(context, package_about)
         if package is not None:
             context["package"] = package
 
 
 def _user_obj(context: Context, about: t.Any) -> t.Any:
+    """The user a ``user_*`` action is ``about``, else (None) the caller."""
     from heliograph.logic import auth as authz
 
     if about is not None:
@@ -550,17 +546,3 @@ def _refusal(name: str, context: Context, data_dict: DataDict) -> str | None:
     if not outcome.get("success"):
         return str(outcome.get("msg") or f"User not authorized to run {name}")
     return None
-    auth_fn = registry.auth_functions().get(name)
-    if auth_fn is None:
-        raise NotAuthorized(f"Action {name} has no auth function")
-    user = auth_helpers.current_user(context)
-    if user is not None and user.state != "active":
-        raise NotAuthorized("Your account is not active")
-    if user is not None and user.sysadmin and not getattr(auth_fn, "auth_sysadmins_check", False):
-        return True
-    if user is None and not getattr(auth_fn, "auth_allow_anonymous_access", False):
-        raise NotAuthorized(f"Action {name} requires an authenticated user")
-    outcome = auth_fn(context, data_dict)
-    if not outcome.get("success"):
-        raise NotAuthorized(str(outcome.get("msg") or f"User not authorized to run {name}"))
-    return True

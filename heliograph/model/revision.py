@@ -91,7 +91,7 @@ def _read_on_own_connection(engine: Engine) -> object:
     try:
         return reader.read()
     except Exception:  # a dropped connection, a missing table: the session's way then
-        _drop_own(engine)
+        _drop_own(id(engine))
         return _FAILED
 
 
@@ -110,9 +110,10 @@ def _own_reader(engine: Engine) -> _Reader | None:
     return reader
 
 
-def _drop_own(engine: Engine) -> None:
+def _drop_own(key: int) -> None:
+    """Forget and close this thread's reader of the engine of id ``key``."""
     readers: dict[int, _Reader] = _own.__dict__.setdefault("readers", {})
-    reader = readers.pop(id(engine), None)
+    reader = readers.pop(key, None)
     if reader is not None:
         with contextlib.suppress(Exception):
             reader.connection.close()
@@ -136,7 +137,7 @@ def prefetch(engine: Engine) -> None:
     try:
         reader.send()
     except Exception:
-        _drop_own(engine)
+        _drop_own(id(engine))
 
 
 def settle() -> bool:
@@ -153,9 +154,7 @@ def settle() -> bool:
                 try:
                     reader.receive()
                 except Exception:
-                    readers.pop(key, None)
-                    with contextlib.suppress(Exception):
-                        reader.connection.close()
+                    _drop_own(key)
     return read
 
 

@@ -88,14 +88,12 @@ def _plain_function(obj: t.Any) -> t.Any:
     """The function Jinja would call with no context, eval context or
     environment first (see ``Context.call``) when ``obj`` is one, or is a
     method of one: a function of no closure but its class (so that it lives
-    as long as its module or class) without ``jinja_pass_arg``, nor has
-    ``obj``. Else None."""
+    as long as its module or class) without ``jinja_pass_arg``. Else None."""
     function = obj.__func__ if type(obj) is MethodType else obj
     if (
         type(function) is FunctionType
         and function.__code__.co_freevars in _LONG_LIVED_CELLS
-        and not hasattr(obj, "jinja_pass_arg")
-        and not hasattr(function, "jinja_pass_arg")
+        and not hasattr(function, "jinja_pass_arg")  # a method reads its function's
     ):
         return function
     return None
