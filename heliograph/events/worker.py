@@ -1,17 +1,20 @@
 """The delivery worker: claims deliveries with a lease, calls receivers, retries.
 
-A worker claims up to ``batch`` deliveries at a time in one statement
+A worker claims up to ``batch`` deliveries at a time in one transaction
 (PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so several workers share the work;
-SQLite: the statement takes the write lock), each the oldest open delivery of
-its ``(receiver, lane)``: deliveries about one object reach each receiver in
-order, one at a time, while unrelated objects go in parallel. A claim is a
-lease (``lease_seconds``): a worker that dies mid-delivery loses nothing, the
-delivery is claimed again when the lease runs out, with the same event id and
-the attempt number raised.
+SQLite: one statement under the write lock). Within one ``(receiver, lane)``
+it claims the oldest open delivery and those after it that are due too, and
+delivers them one after the other: deliveries about one object reach each
+receiver in order, one at a time, while unrelated objects go in parallel,
+and a burst about one object costs one claim, not one per event. A claim is
+a lease (``lease_seconds``): a worker that dies mid-delivery loses nothing,
+the delivery is claimed again when the lease runs out, with the same event id
+and the attempt number raised.
 
 A receiver that raises is retried with exponential backoff and jitter, up to
 ``max_attempts``; then the delivery is dead, kept with its last error until
-retried or discarded by hand. Only that receiver's lane waits meanwhile.
+retried or discarded by hand. Only that receiver's lane waits meanwhile: the
+lane's later deliveries of the same batch go back unattempted.
 """
 
 from __future__ import annotations
@@ -107,6 +110,138 @@ class _Claimed:
     receiver: str
     kind: str
     attempts: int
+    lane: str
+
+
+_Outcome = tuple[list[int], list[tuple[_Claimed, Failure]], list[int]]
+"""A delivered batch not yet settled: done, failed, released (not attempted)."""
+
+
+# -- the statements (built once; their compiled forms are cached) ----------------------
+
+_NOW = sa.bindparam("now", type_=sa.Float)
+
+
+def _due(table: sa.FromClause) -> sa.ColumnElement[bool]:
+    """Pending and due, or running past its lease (its worker is taken for dead)."""
+    return sa.or_(
+        sa.and_(table.c.state == "pending", table.c.next_attempt_at <= _NOW),
+        sa.and_(table.c.state == "running", sa.func.coalesce(table.c.lease_until, _NOW) < _NOW),
+    )
+
+
+_earlier = _delivery.alias("earlier")
+_BLOCKED = sa.exists(
+    sa.select(sa.literal(1))
+    .where(
+        _earlier.c.receiver == _delivery.c.receiver,
+        _earlier.c.lane == _delivery.c.lane,
+        _earlier.c.id < _delivery.c.id,
+        _earlier.c.state != "dead",
+        sa.not_(_due(_earlier)),
+    )
+    .correlate(_delivery)
+)
+"""An earlier delivery of the same receiver and lane that is not due: leased
+to a live worker, or waiting for its retry."""
+
+_DUE_IN_ORDER = (
+    sa.select(_delivery.c.id, _delivery.c.receiver, _delivery.c.lane)
+    .where(_due(_delivery), ~_BLOCKED)
+    .order_by(_delivery.c.id)
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+)
+"""The oldest due deliveries whose earlier ones in their lane are all due too:
+with ``ORDER BY id`` and a limit, a lane's deliveries come as a prefix."""
+
+_CLAIMING = {
+    "state": "running",
+    "attempts": _delivery.c.attempts + 1,
+    "lease_until": sa.bindparam("lease_end", type_=sa.Float),
+    "leased_by": sa.bindparam("worker", type_=sa.String),
+    "updated": _NOW,
+}
+_RETURNED = (
+    _delivery.c.id,
+    _delivery.c.event_pk,
+    _delivery.c.receiver,
+    _delivery.c.kind,
+    _delivery.c.attempts,
+    _delivery.c.lane,
+)
+_CLAIM = (
+    _delivery.update()
+    .where(_delivery.c.id.in_(_DUE_IN_ORDER.with_only_columns(_delivery.c.id).scalar_subquery()))
+    .values(_CLAIMING)
+    .returning(*_RETURNED)
+)
+_CANDIDATES = _DUE_IN_ORDER.with_for_update(skip_locked=True)
+_CLAIM_IDS = (
+    _delivery.update()
+    .where(_delivery.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .values(_CLAIMING)
+    .returning(*_RETURNED)
+)
+_OPEN_IN_LANES = (
+    sa.select(_delivery.c.id, _delivery.c.receiver, _delivery.c.lane)
+    .where(
+        _delivery.c.receiver.in_(sa.bindparam("receivers", expanding=True)),
+        _delivery.c.lane.in_(sa.bindparam("lanes", expanding=True)),
+        _delivery.c.id <= sa.bindparam("top", type_=sa.BigInteger),
+        _delivery.c.state != "dead",
+    )
+    .order_by(_delivery.c.id)
+)
+_EVENTS = sa.select(_outbox).where(_outbox.c.id.in_(sa.bindparam("ids", expanding=True)))
+_DELETE_DONE = _delivery.delete().where(
+    _delivery.c.id.in_(sa.bindparam("ids", expanding=True)),
+    _delivery.c.leased_by == sa.bindparam("worker", type_=sa.String),
+)
+_RELEASE = (
+    _delivery.update()
+    .where(
+        _delivery.c.id.in_(sa.bindparam("ids", expanding=True)),
+        _delivery.c.leased_by == sa.bindparam("worker", type_=sa.String),
+    )
+    .values(
+        state="pending",
+        attempts=_delivery.c.attempts - 1,
+        lease_until=None,
+        leased_by=None,
+        updated=_NOW,
+    )
+)
+
+
+def _whole_prefixes(connection: sa.Connection, candidates: c.Sequence[t.Any]) -> list[int]:
+    """Of ``candidates`` (locked with ``SKIP LOCKED``), the ids that make up
+    the start of their lane: a lane's first open delivery and those after it
+    up to the first that another worker holds.
+
+    Skipping rows another worker is claiming can leave a later delivery of
+    the same lane among the candidates, or a gap inside them; those are not
+    claimed here, so a lane is never delivered out of order.
+    """
+    if not candidates:
+        return []
+    ours = {row.id for row in candidates}
+    lanes = {(row.receiver, row.lane) for row in candidates}
+    values = {
+        "receivers": sorted({receiver for receiver, _lane in lanes}),
+        "lanes": sorted({lane for _receiver, lane in lanes}),
+        "top": max(ours),
+    }
+    kept: list[int] = []
+    stopped: set[tuple[str, str]] = set()
+    for row in connection.execute(_OPEN_IN_LANES, values):
+        lane = (row.receiver, row.lane)
+        if lane not in lanes or lane in stopped:
+            continue
+        if row.id in ours:
+            kept.append(row.id)
+        else:
+            stopped.add(lane)
+    return kept
 
 
 def worker_name() -> str:
@@ -133,7 +268,7 @@ class Worker:
         self._receivers: dict[str, c.Callable[..., t.Any]] = {}
         self._postgres = self.engine.dialect.name == "postgresql"
         self._last_prune = 0.0
-        self._unsettled: tuple[list[int], list[tuple[_Claimed, Failure]]] = ([], [])
+        self._unsettled: _Outcome = ([], [], [])
         self.delivered = 0
         self.failed = 0
 
@@ -144,47 +279,25 @@ class Worker:
         limit: int,
         done: c.Sequence[int] = (),
         failed: c.Sequence[tuple[_Claimed, Failure]] = (),
+        released: c.Sequence[int] = (),
     ) -> list[_Claimed]:
-        """Settle the previous batch (``done``, ``failed``) and claim the next,
-        in one transaction: one write a batch, not two."""
+        """Settle the previous batch (``done``, ``failed``, and ``released``:
+        claimed but not attempted) and claim the next, in one transaction: one
+        write a batch, not two."""
         now = time.time()
-        d = _delivery
-        earlier = _delivery.alias("earlier")
-        open_before = (
-            sa.select(sa.literal(1))
-            .where(
-                earlier.c.receiver == d.c.receiver,
-                earlier.c.lane == d.c.lane,
-                earlier.c.id < d.c.id,
-                earlier.c.state != "dead",
-            )
-            .correlate(d)
-        )
-        due = sa.or_(
-            sa.and_(d.c.state == "pending", d.c.next_attempt_at <= now),
-            sa.and_(d.c.state == "running", d.c.lease_until < now),
-        )
-        candidates = (
-            sa.select(d.c.id).where(due, ~sa.exists(open_before)).order_by(d.c.id).limit(limit)
-        )
-        if self._postgres:
-            candidates = candidates.with_for_update(skip_locked=True)
-        statement = (
-            d.update()
-            .where(d.c.id.in_(candidates.scalar_subquery()))
-            .values(
-                state="running",
-                attempts=d.c.attempts + 1,
-                lease_until=now + self.settings.lease_seconds,
-                leased_by=self.name,
-                updated=now,
-            )
-            .returning(d.c.id, d.c.event_pk, d.c.receiver, d.c.kind, d.c.attempts)
-        )
         with self.engine.begin() as connection:
-            if done or failed:
-                self._settle_in(connection, done, failed, now)
-            rows = connection.execute(statement).all() if limit else []
+            if done or failed or released:
+                self._settle_in(connection, done, failed, released, now)
+            if not limit:
+                return []
+            lease_end = now + self.settings.lease_seconds
+            claiming = {"now": now, "lease_end": lease_end, "worker": self.name}
+            if self._postgres:
+                candidates = connection.execute(_CANDIDATES, {"now": now, "limit": limit}).all()
+                ids = _whole_prefixes(connection, candidates)
+                rows = connection.execute(_CLAIM_IDS, {**claiming, "ids": ids}).all() if ids else []
+            else:  # one statement under SQLite's write lock: no other claim runs meanwhile
+                rows = connection.execute(_CLAIM, {**claiming, "limit": limit}).all()
         claimed = [_Claimed(*row) for row in rows]
         claimed.sort(key=lambda c: c.id)
         return claimed
@@ -198,7 +311,7 @@ class Worker:
         in the transaction of its claim (what :meth:`run` does); a worker that
         dies meanwhile only delivers those again.
         """
-        previous, self._unsettled = self._unsettled, ([], [])
+        previous, self._unsettled = self._unsettled, ([], [], [])
         claimed = self._claim(limit or self.settings.batch, *previous)
         if not claimed:
             self._maybe_prune()
@@ -207,23 +320,33 @@ class Worker:
             events = {
                 row.id: row
                 for row in connection.execute(
-                    sa.select(_outbox).where(_outbox.c.id.in_({c.event_pk for c in claimed}))
+                    _EVENTS, {"ids": list({item.event_pk for item in claimed})}
                 )
             }
         done: list[int] = []
         failed: list[tuple[_Claimed, Failure]] = []
-        for item in claimed:
-            row = events.get(item.event_pk)
-            failure = self._deliver(item, row)
+        released: list[int] = []
+        stopped: set[tuple[str, str]] = set()
+        # Past half the lease, the rest go back: another worker may take a
+        # delivery over once its lease runs out, and must not find it delivered.
+        deadline = time.monotonic() + self.settings.lease_seconds / 2
+        for item in claimed:  # in id order: a lane's deliveries one after the other
+            lane = (item.receiver, item.lane)
+            late = bool(done or failed) and time.monotonic() > deadline
+            if late or lane in stopped:  # or waits behind the retry of an earlier one
+                released.append(item.id)
+                continue
+            failure = self._deliver(item, events.get(item.event_pk))
             if failure is None:
                 done.append(item.id)
             else:
                 failed.append((item, failure))
+                stopped.add(lane)
         if settle:
-            self._claim(0, done, failed)
+            self._claim(0, done, failed, released)
         else:
-            self._unsettled = (done, failed)
-        return len(claimed)
+            self._unsettled = (done, failed, released)
+        return len(claimed) - len(released)
 
     def _deliver(self, item: _Claimed, row: t.Any) -> Failure | None:
         """Deliver claimed ``item`` of outbox ``row``; None on success."""
@@ -305,11 +428,14 @@ class Worker:
         connection: sa.Connection,
         done: c.Sequence[int],
         failed: c.Sequence[tuple[_Claimed, Failure]],
+        released: c.Sequence[int],
         now: float,
     ) -> None:
         d = _delivery
         if done:
-            connection.execute(d.delete().where(d.c.id.in_(done), d.c.leased_by == self.name))
+            connection.execute(_DELETE_DONE, {"ids": list(done), "worker": self.name})
+        if released:  # claimed behind a failure and not attempted: as before the claim
+            connection.execute(_RELEASE, {"ids": list(released), "worker": self.name, "now": now})
         for item, failure in failed:
             delay = self._next_attempt(item.attempts, failure)
             dead = delay is None
@@ -370,9 +496,9 @@ class Worker:
                 if woken and self.settings.gather_seconds:
                     # Let a burst of commits gather: one claim for many events.
                     stop.wait(self.settings.gather_seconds)
-            if self._unsettled != ([], []):
+            if self._unsettled != ([], [], []):
                 self._claim(0, *self._unsettled)
-                self._unsettled = ([], [])
+                self._unsettled = ([], [], [])
         finally:
             if listener is not None:
                 listener.close()

@@ -272,8 +272,8 @@ class EventDelivery(Base):
     (leased by a worker until ``lease_until``) or ``dead`` (gave up after the
     last attempt; kept with ``last_error`` until retried or discarded). A
     delivery that succeeded is deleted. Within one ``(receiver, lane)`` a
-    delivery is claimed only when no earlier one is pending or running: that
-    is the order per object.
+    delivery is claimed only when every earlier one is dead or claimed with
+    it, and they are delivered in ``id`` order: that is the order per object.
     """
 
     __tablename__ = "event_delivery"

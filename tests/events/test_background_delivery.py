@@ -254,6 +254,100 @@ def test_events_about_one_object_wait_behind_its_retry_while_other_objects_go_on
     ]
 
 
+def test_a_lanes_due_deliveries_are_claimed_together_and_delivered_in_order(
+    call: Call, dataset: dict[str, t.Any], delivery: Worker, db: sa.Engine
+) -> None:
+    with plugin("bg_updates", samples.Updates):
+        for n in range(3):
+            call("package_patch", {"id": dataset["id"], "title": f"sun {n}"}, user="editor")
+        claimed = delivery._claim(100)  # one transaction for the whole lane
+        assert [(item.receiver.rsplit(":", 1)[1], item.attempts) for item in claimed] == [
+            ("record", 1),
+            ("flaky", 1),
+        ] * 3
+        assert [item.id for item in claimed] == sorted(item.id for item in claimed)
+        assert delivery._claim(100) == []  # a second worker finds the lanes taken
+        with db.begin() as conn:  # as if the claim's worker had died
+            conn.execute(sa.text("UPDATE event_delivery SET lease_until = 0"))
+        assert delivery.drain() == 6
+    titles = [r["kwargs"]["result"]["title"] for r in received("flaky")]
+    assert titles == ["sun 0", "sun 1", "sun 2"]
+    assert {r["event"].attempt for r in samples.RECEIVED} == {2}
+    assert rows(db, "event_delivery") == []
+
+
+def test_a_failure_leaves_the_rest_of_its_lane_unattempted_behind_the_retry(
+    call: Call, dataset: dict[str, t.Any], delivery: Worker, db: sa.Engine
+) -> None:
+    samples.FAIL[dataset["id"]] = 1
+    events.settings.retry_base_seconds = 3600.0
+    events.settings.retry_max_seconds = 3600.0
+    with plugin("bg_updates", samples.Updates):
+        for n in range(3):
+            call("package_patch", {"id": dataset["id"], "title": f"sun {n}"}, user="editor")
+        assert delivery.run_once() == 4  # three to record, the first to flaky
+        assert received("flaky") == []
+        waiting = [r for r in rows(db, "event_delivery")]
+        assert [(r.state, r.attempts, r.leased_by) for r in waiting] == [
+            ("pending", 1, None),
+            ("pending", 0, None),
+            ("pending", 0, None),
+        ]
+        assert waiting[0].next_attempt_at > time.time() + 1000
+        assert "flaky fails" in waiting[0].last_error
+        assert delivery.drain() == 0  # the lane waits for its retry
+        with db.begin() as conn:
+            conn.execute(sa.text("UPDATE event_delivery SET next_attempt_at = 0"))
+        assert delivery.drain() == 3
+    flaky = received("flaky")
+    assert [r["kwargs"]["result"]["title"] for r in flaky] == ["sun 0", "sun 1", "sun 2"]
+    assert [r["event"].attempt for r in flaky] == [2, 1, 1]
+
+
+def test_a_batch_past_half_its_lease_gives_the_rest_back_unattempted(
+    call: Call, dataset: dict[str, t.Any], delivery: Worker, db: sa.Engine
+) -> None:
+    events.settings.lease_seconds = 0.0  # every batch is late after its first delivery
+    with plugin("bg_updates", samples.Updates):
+        for n in range(2):
+            call("package_patch", {"id": dataset["id"], "title": f"sun {n}"}, user="editor")
+        assert delivery.run_once() == 1
+        assert [(r.state, r.attempts) for r in rows(db, "event_delivery")] == [("pending", 0)] * 3
+        assert delivery.drain() == 3
+    assert [r["receiver"] for r in samples.RECEIVED] == ["record", "flaky", "record", "flaky"]
+    assert {r["event"].attempt for r in samples.RECEIVED} == {1}
+
+
+@pytest.mark.parametrize("db_engine", ["postgresql"], indirect=True)
+def test_a_worker_skipping_rows_another_holds_claims_nothing_after_them_in_their_lane(
+    call: Call,
+    dataset: dict[str, t.Any],
+    make_dataset: c.Callable[..., dict[str, t.Any]],
+    delivery: Worker,
+    db: sa.Engine,
+) -> None:
+    """PostgreSQL workers claim with SKIP LOCKED: a row another worker is
+    claiming is skipped, and so is the rest of its lane after it."""
+    other = make_dataset(name="moonspots", title="Moon")
+    with plugin("bg_updates", samples.Updates):
+        for n in range(3):
+            call("package_patch", {"id": dataset["id"], "title": f"sun {n}"}, user="editor")
+        call("package_patch", {"id": other["id"], "title": "moon"}, user="editor")
+        everything = rows(db, "event_delivery")
+        sun = [r for r in everything if r.lane == dataset["id"]]
+        sun_record = [r.id for r in sun if r.receiver.endswith(":record")]
+        sun_flaky = [r.id for r in sun if r.receiver.endswith(":flaky")]
+        moon = [r.id for r in everything if r.lane == other["id"]]
+        with db.connect() as holder:  # another worker, mid-claim
+            holder.execute(
+                sa.text("SELECT id FROM event_delivery WHERE id IN (:a, :b) FOR UPDATE"),
+                {"a": sun_record[0], "b": sun_flaky[1]},
+            )
+            claimed = {item.id for item in Worker(db, name="second")._claim(100)}
+            holder.rollback()
+    assert claimed == {sun_flaky[0], *moon}
+
+
 def test_a_worker_that_died_mid_delivery_loses_nothing_after_the_lease(
     call: Call, dataset: dict[str, t.Any], delivery: Worker, db: sa.Engine
 ) -> None:
