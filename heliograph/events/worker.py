@@ -20,6 +20,7 @@ lane's later deliveries of the same batch go back unattempted.
 from __future__ import annotations
 
 import collections.abc as c
+import contextlib
 import contextvars
 import datetime as dt
 import json
@@ -297,6 +298,8 @@ class Worker:
         self._postgres = self.engine.dialect.name == "postgresql"
         self._last_prune = 0.0
         self._unsettled: _Outcome = ([], [], [])
+        self._more_due = False
+        """Whether the last batch left deliveries due now (it was full, or gave some back late)."""
         self.delivered = 0
         self.failed = 0
 
@@ -312,12 +315,22 @@ class Worker:
         """Settle the previous batch (``done``, ``failed``, and ``released``:
         claimed but not attempted) and claim the next, in one transaction: one
         write a batch, not two."""
+        return self._claim_events(limit, done, failed, released)[0]
+
+    def _claim_events(
+        self,
+        limit: int,
+        done: c.Sequence[int] = (),
+        failed: c.Sequence[tuple[_Claimed, Failure]] = (),
+        released: c.Sequence[int] = (),
+    ) -> tuple[list[_Claimed], dict[int, t.Any]]:
+        """:meth:`_claim`, and the claimed deliveries' outbox rows by id."""
         now = time.time()
-        with self.engine.begin() as connection:
+        with self._transaction() as connection:
             if done or failed or released:
                 self._settle_in(connection, done, failed, released, now)
             if not limit:
-                return []
+                return [], {}
             lease_end = now + self.settings.lease_seconds
             claiming = {"now": now, "lease_end": lease_end, "worker": self.name}
             if self._postgres:
@@ -326,9 +339,37 @@ class Worker:
                 rows = connection.execute(_CLAIM_IDS, {**claiming, "ids": ids}).all() if ids else []
             else:  # one statement under SQLite's write lock: no other claim runs meanwhile
                 rows = connection.execute(_CLAIM, {**claiming, "limit": limit}).all()
-        claimed = [_Claimed(*row) for row in rows]
-        claimed.sort(key=lambda c: c.id)
-        return claimed
+            claimed = sorted((_Claimed(*row) for row in rows), key=lambda item: item.id)
+            if not claimed:
+                return [], {}
+            events = {
+                row.id: row
+                for row in connection.execute(
+                    _EVENTS, {"ids": list({item.event_pk for item in claimed})}
+                )
+            }
+        return claimed, events
+
+    @contextlib.contextmanager
+    def _transaction(self) -> c.Iterator[sa.Connection]:
+        """A transaction of the worker's own. On SQLite it commits without
+        waiting for the disk (``synchronous=NORMAL`` in WAL mode): a claim or
+        settlement that a power cut takes back is only delivered again (the
+        event itself was committed, synced, by its sender), and a commit no
+        longer holds the write lock while the disk syncs."""
+        if self._postgres or self.engine.dialect.name != "sqlite":
+            with self.engine.begin() as connection:
+                yield connection
+            return
+        with self.engine.connect() as connection:
+            driver = t.cast(t.Any, connection.connection.driver_connection)
+            (before,) = driver.execute("PRAGMA synchronous").fetchone()
+            driver.execute("PRAGMA synchronous=NORMAL")  # outside SQLAlchemy's transaction
+            try:
+                with connection.begin():
+                    yield connection
+            finally:
+                driver.execute(f"PRAGMA synchronous={int(before)}")
 
     # -- delivering -------------------------------------------------------------
 
@@ -340,17 +381,12 @@ class Worker:
         dies meanwhile only delivers those again.
         """
         previous, self._unsettled = self._unsettled, ([], [], [])
-        claimed = self._claim(limit or self.settings.batch, *previous)
+        limit = limit or self.settings.batch
+        claimed, events = self._claim_events(limit, *previous)
+        self._more_due = len(claimed) >= limit
         if not claimed:
             self._maybe_prune()
             return 0
-        with self.engine.connect() as connection:
-            events = {
-                row.id: row
-                for row in connection.execute(
-                    _EVENTS, {"ids": list({item.event_pk for item in claimed})}
-                )
-            }
         done: list[int] = []
         failed: list[tuple[_Claimed, Failure]] = []
         released: list[int] = []
@@ -363,6 +399,7 @@ class Worker:
             late = bool(done or failed) and time.monotonic() > deadline
             if late or lane in stopped:  # or waits behind the retry of an earlier one
                 released.append(item.id)
+                self._more_due = self._more_due or late
                 continue
             failure = self._deliver(item, events.get(item.event_pk))
             if failure is None:
@@ -513,8 +550,10 @@ class Worker:
                     log.exception("delivery worker %s: claiming failed; retrying", self.name)
                     stop.wait(min(5.0, self.settings.poll_seconds * 4 or 1.0))
                     continue
-                if count:
-                    continue
+                if count and self._more_due:
+                    continue  # a full batch: more are due now
+                # What was delivered is settled by the next claim, after the
+                # wait: one transaction per batch.
                 if listener is not None:
                     woken = listener.wait(self.settings.poll_seconds)
                 else:

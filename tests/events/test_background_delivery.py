@@ -318,6 +318,38 @@ def test_a_batch_past_half_its_lease_gives_the_rest_back_unattempted(
     assert {r["event"].attempt for r in samples.RECEIVED} == {1}
 
 
+@pytest.mark.parametrize("db_engine", ["sqlite"], indirect=True)
+def test_on_sqlite_only_the_workers_own_commits_skip_the_disk_sync(
+    call: Call, dataset: dict[str, t.Any], delivery: Worker, db: sa.Engine
+) -> None:
+    """A claim or settlement lost to a power cut is only delivered again; the
+    portal's commits (the events among them) still wait for the disk."""
+    seen: list[int] = []
+
+    def during(conn: t.Any, cursor: t.Any, statement: str, *args: t.Any) -> None:
+        if statement.startswith(("UPDATE event_delivery", "DELETE FROM event_delivery")):
+            seen.append(
+                conn.connection.driver_connection.execute("PRAGMA synchronous").fetchone()[0]
+            )
+
+    def synchronous() -> int:
+        with db.connect() as conn:
+            return int(conn.exec_driver_sql("PRAGMA synchronous").scalar_one())
+
+    full = synchronous()
+    assert full == 2  # FULL, SQLite's default
+    sa.event.listen(db, "before_cursor_execute", during)
+    try:
+        with plugin("bg_updates", samples.Updates):
+            call("package_patch", {"id": dataset["id"], "title": "synced"}, user="editor")
+            assert delivery.drain() == 2
+    finally:
+        sa.event.remove(db, "before_cursor_execute", during)
+    assert seen and set(seen) == {1}  # NORMAL: claims and settlements
+    assert synchronous() == full  # the pool's connections as they were
+    assert len(received()) == 1
+
+
 @pytest.mark.parametrize("db_engine", ["postgresql"], indirect=True)
 def test_a_worker_skipping_rows_another_holds_claims_nothing_after_them_in_their_lane(
     call: Call,
