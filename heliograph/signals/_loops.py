@@ -50,14 +50,9 @@ Factory = c.Callable[..., Send]
 MAX_SHAPES = 256
 """How many keyword shapes get generated code of their own."""
 
-UNROLL_MAX = 32
+UNROLL_MAX = 8
 """Sends to at most this many receivers call each one in a straight line, with
-no loop (about a tenth faster, for five receivers as for twenty); more
-receivers take the loop."""
-
-MAX_FACTORIES = 4 * MAX_SHAPES
-"""How many send factories (a keyword shape, a receiver count up to
-:data:`UNROLL_MAX` or a loop, observed or not) are generated."""
+no loop (about a tenth faster for five); more receivers take the loop."""
 
 ANY_SHAPE = None
 """The ``names`` of the loop that passes ``**kwargs``, whatever their names."""
@@ -194,7 +189,7 @@ def make_send(
             with _lock:
                 factory = _factories.get(key, _MISSING)
                 if factory is _MISSING:
-                    if len(_factories) >= MAX_FACTORIES:
+                    if len(_factories) >= MAX_SHAPES:
                         return None
                     factory = _factories[key] = _generate_factory(*key)
         if factory is None:
