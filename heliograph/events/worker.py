@@ -364,12 +364,16 @@ class Worker:
         with self.engine.connect() as connection:
             driver = t.cast(t.Any, connection.connection.driver_connection)
             (before,) = driver.execute("PRAGMA synchronous").fetchone()
-            driver.execute("PRAGMA synchronous=NORMAL")  # outside SQLAlchemy's transaction
             try:
+                driver.execute("PRAGMA synchronous=NORMAL")  # outside SQLAlchemy's transaction
                 with connection.begin():
                     yield connection
             finally:
-                driver.execute(f"PRAGMA synchronous={int(before)}")
+                try:
+                    driver.execute(f"PRAGMA synchronous={int(before)}")
+                except Exception:  # never back in the pool without its disk sync
+                    log.warning("restoring synchronous=%s failed; dropping the connection", before)
+                    connection.invalidate()
 
     # -- delivering -------------------------------------------------------------
 
