@@ -104,6 +104,53 @@ def check_password(user: model.User, password: str) -> bool:
     return True
 
 
+class PasswordThrottle(t.Protocol):
+    """Counts wrong passwords per login (the web layer's failed-login limits)."""
+
+    def retry_after(self, login: str) -> int | None: ...
+
+    def failed(self, login: str) -> None: ...
+
+
+def _no_throttle() -> PasswordThrottle | None:
+    return None
+
+
+_throttle_of: c.Callable[[], PasswordThrottle | None] = _no_throttle
+
+TOO_MANY_WRONG = "Too many wrong passwords: try again in {seconds} seconds."
+
+
+def set_password_throttle(finder: c.Callable[[], PasswordThrottle | None]) -> None:
+    """Let ``finder()`` give the throttle that counts wrong current passwords
+    (None: none counts them, as outside a web request)."""
+    global _throttle_of
+    _throttle_of = finder
+
+
+def current_password_refusal(
+    user: model.User, password: object, wrong: str = "Old password is incorrect"
+) -> str | None:
+    """Why ``password`` is not taken as ``user``'s current password (None: it
+    is). A wrong one counts as a failed login of that user, so guessing it
+    (with a stolen API token, or at an unlocked screen) meets the same limits
+    as guessing at the login form, and is refused, unchecked, past them."""
+    throttle = _throttle_of()
+    # Limit, check and count in one Argon2 slot, as the login form does.
+    with password_check_slot():
+        if throttle is not None:
+            wait = throttle.retry_after(user.name)
+            if wait is not None:
+                return TOO_MANY_WRONG.format(seconds=wait)
+        if isinstance(password, str) and check_password(user, password):
+            return None
+        if not isinstance(password, str):
+            burn_time(password)
+        if throttle is not None:
+            throttle.failed(user.name)
+    return wrong
+
+
 _DUMMY_HASH: str | None = None
 
 

@@ -200,11 +200,11 @@ class LoginThrottle:
         self._fallback = MovingWindowRateLimiter(MemoryStorage())
 
     def _checks(self, login: str) -> list[tuple[RateLimitItem, str]]:
-        address = get_remote_address() or "unknown"
-        return [
-            *((item, f"heliograph/login/{login.strip().lower()}") for item in self.per_login),
-            *((item, f"heliograph/address/{address}") for item in self.per_address),
-        ]
+        checks = [(item, f"heliograph/login/{login.strip().lower()}") for item in self.per_login]
+        if flask.has_request_context():
+            address = get_remote_address() or "unknown"
+            checks += [(item, f"heliograph/address/{address}") for item in self.per_address]
+        return checks
 
     def _run(self, step: c.Callable[[RateLimiter], t.Any]) -> t.Any:
         try:
@@ -250,6 +250,14 @@ def login_throttle() -> LoginThrottle:
     return t.cast(LoginThrottle, flask.current_app.extensions["heliograph_login_throttle"])
 
 
+def _current_throttle() -> LoginThrottle | None:
+    """The throttle of the app handling this request or CLI command, if any."""
+    if not flask.has_app_context():
+        return None
+    found = flask.current_app.extensions.get("heliograph_login_throttle")
+    return found if isinstance(found, LoginThrottle) else None
+
+
 def init_app(app: Flask) -> None:
     """Set up Flask-Login and CSRF protection on ``app`` (before blueprints)."""
     # Templates get Flask-Login's current_user as its lazy proxy (templating),
@@ -267,6 +275,7 @@ def init_app(app: Flask) -> None:
             f"configuration key 'heliograph.ratelimit.storage_uri': cannot use it: {exc}"
         ) from exc
     users.set_password_checks(int(config.get("heliograph.password_checks", 0)))
+    users.set_password_throttle(_current_throttle)  # wrong current passwords count as failed logins
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session's life
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")

@@ -1,7 +1,9 @@
 """Failed logins are limited per login and per client address (Flask-Limiter's
 storage: this process, or Redis when configured), answered 429 with
 Retry-After without checking the password; Argon2 work runs in a bounded
-number of slots, and a login that cannot get one soon is answered 503."""
+number of slots, and a login that cannot get one soon is answered 503. A
+wrong current password (changing the password or e-mail) counts as a failed
+login of that user."""
 
 from __future__ import annotations
 
@@ -224,3 +226,58 @@ def test_by_default_five_failures_a_minute_are_allowed_per_login(
     make_user("alice")
     statuses = [log_in(client, "alice", WRONG).status_code for _ in range(6)]
     assert statuses == [401] * 5 + [429]
+
+
+def test_wrong_current_passwords_over_the_api_count_as_failed_logins_of_that_user(
+    make_web_app: t.Callable[..., Flask], verifications: dict[str, int]
+) -> None:
+    """Who holds a user's API token cannot guess the user's password through
+    user_update faster than at the login form: the same limit, the same count."""
+    app = limited_app(make_web_app, **{"heliograph.login_limit.account": "3 per minute"})
+    alice = make_user("alice", with_apitoken=True)
+    make_user("bob")
+    client = app.test_client()
+
+    def change(old: str) -> t.Any:
+        return client.post(
+            "/api/3/action/user_update",
+            json={"id": "alice", "password": "a-new-password-1", "old_password": old},
+            headers={"Authorization": alice["token"]},
+        )
+
+    for _ in range(2):
+        wrong = change(WRONG)
+        assert wrong.status_code == 409
+        assert wrong.get_json()["error"]["old_password"] == ["Old password is incorrect"]
+    assert log_in(client, "alice", WRONG).status_code == 401  # the third failure
+    checked = verifications["count"]
+    refused = change(PASSWORD)  # the right one, past the limit: not even checked
+    assert refused.status_code == 409
+    (message,) = refused.get_json()["error"]["old_password"]
+    assert message.startswith("Too many wrong passwords: try again in ")
+    assert verifications["count"] == checked
+    assert log_in(client, "alice", PASSWORD).status_code == 429  # the form agrees
+    assert log_in(client, "bob").status_code == 302  # nobody else is held back
+
+
+def test_wrong_current_passwords_on_the_profile_form_meet_the_login_limit(
+    make_web_app: t.Callable[..., Flask],
+) -> None:
+    app = limited_app(make_web_app, **{"heliograph.login_limit.account": "2 per minute"})
+    make_user("alice")
+    client = app.test_client()
+    assert log_in(client, "alice").status_code == 302
+
+    def edit(old: str) -> t.Any:
+        token = csrf_token(client, "/user/edit/alice")
+        data = {"fullname": "", "email": "new@example.org", "about": "", "old_password": old}
+        return client.post("/user/edit/alice", data={**data, "csrf_token": token})
+
+    for _ in range(2):
+        wrong = edit(WRONG)
+        assert wrong.status_code == 400
+        assert "Your current password is not right." in wrong.get_data(as_text=True)
+    refused = edit(PASSWORD)
+    assert refused.status_code == 400
+    assert "Too many wrong passwords: try again in " in refused.get_data(as_text=True)
+    assert edit(PASSWORD).status_code == 400  # still held back, nothing changed

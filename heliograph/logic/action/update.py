@@ -248,9 +248,9 @@ def user_update(context: Context, data_dict: DataDict) -> dict[str, t.Any]:
         caller = authz.current_user(context)
         privileged = context.get("ignore_auth") or authz.is_sysadmin(context)
         if caller is not None and caller.id == user.id and not privileged:
-            old = data_dict.get("old_password")
-            if not isinstance(old, str) or not users.check_password(user, old):
-                raise ValidationError({"old_password": ["Old password is incorrect"]})
+            refusal = users.current_password_refusal(user, data_dict.get("old_password"))
+            if refusal is not None:
+                raise ValidationError({"old_password": [refusal]})
         users.set_password(user, clean["password"])
     for key in USER_FIELDS:
         if key in clean:

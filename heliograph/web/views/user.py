@@ -174,8 +174,10 @@ def edit(id: str) -> t.Any:
             errors["old_password"] = [
                 "Enter your current password to change the e-mail address or the password."
             ]
-        elif not users.check_password(caller, old):
-            errors["old_password"] = ["Your current password is not right."]
+        elif refusal := users.current_password_refusal(
+            caller, old, wrong="Your current password is not right."
+        ):
+            errors["old_password"] = [refusal]
         elif own and "password" in changes:
             changes["old_password"] = old
     if not errors and len(changes) > 1:
