@@ -39,15 +39,29 @@ class Relay:
         self.broker = broker
         self.settings = config or settings
         self._groups: set[str] = set()
+        self._published: list[int] = []
+        """Outbox ids of the last batch published, deleted with the next read."""
         self.relayed = 0
 
     def run_once(self, limit: int = 1000) -> int:
-        """Publish one batch; returns how many events were relayed."""
+        """Publish one batch; returns how many events were relayed.
+
+        The rows of the batch before are deleted in the transaction that reads
+        this one's: one transaction a batch. Until then they stay in the outbox
+        and are published again by a relay that starts after this one died
+        (duplicates, never a loss)."""
         o = _outbox.c
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                sa.select(_outbox).where(o.relayed.is_(False)).order_by(o.id).limit(limit)
-            ).all()
+        published, self._published = self._published, []
+        try:
+            with self.engine.begin() as connection:
+                if published:  # gone from what the select below sees, too
+                    connection.execute(_outbox.delete().where(o.id.in_(published)))
+                rows = connection.execute(
+                    sa.select(_outbox).where(o.relayed.is_(False)).order_by(o.id).limit(limit)
+                ).all()
+        except BaseException:
+            self._published = published  # deleted next time
+            raise
         if not rows:
             return 0
         batch = [
@@ -68,10 +82,21 @@ class Relay:
             self.broker.ensure_groups(sorted(wanted))
             self._groups |= wanted
         self.broker.publish(batch)
-        with self.engine.begin() as connection:
-            connection.execute(_outbox.delete().where(o.id.in_([row.id for row in rows])))
+        self._published = [row.id for row in rows]
         self.relayed += len(rows)
         return len(rows)
+
+    def flush(self) -> None:
+        """Delete the rows of the last batch published (what the next
+        :meth:`run_once` would do first)."""
+        published, self._published = self._published, []
+        if published:
+            try:
+                with self.engine.begin() as connection:
+                    connection.execute(_outbox.delete().where(_outbox.c.id.in_(published)))
+            except BaseException:
+                self._published = published
+                raise
 
     def drain(self) -> int:
         total = 0
@@ -93,3 +118,7 @@ class Relay:
                 continue
             if not count:
                 seen = outbox.wait_for_events(seen, min(self.settings.poll_seconds, 0.05))
+        try:
+            self.flush()
+        except Exception:  # they are published again by the next relay: duplicates only
+            log.warning("relay: deleting the last batch from the outbox failed", exc_info=True)
