@@ -5,6 +5,7 @@ retried through the database with the object's later events behind it."""
 from __future__ import annotations
 
 import collections.abc as c
+import threading
 import time
 import typing as t
 
@@ -81,3 +82,34 @@ def test_events_travel_through_the_broker_in_order_with_retries_through_the_data
     assert retried["kwargs"]["result"]["title"] == "sun 0"
     with db.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM event_delivery")).scalar() == 0
+
+
+def test_a_relay_that_dies_after_publishing_leaves_its_batch_to_be_published_again(
+    call: Call, dataset: dict[str, t.Any], brokered: Broker, db: sa.Engine
+) -> None:
+    def outbox() -> int:
+        with db.connect() as conn:
+            return int(conn.execute(sa.text("SELECT count(*) FROM event_outbox")).scalar_one())
+
+    p.register("bg_updates", samples.Updates, replace=True)
+    with p.use_plugin("bg_updates"):
+        for n in range(2):
+            call("package_patch", {"id": dataset["id"], "title": f"sun {n}"}, user="editor")
+        doomed = Relay(db, brokered)
+        assert doomed.run_once() == 2  # published; deleted with the next read, which never comes
+        assert outbox() == 2
+        stopping = Relay(db, brokered)  # the next relay publishes them again: duplicates
+        assert stopping.run_once() == 2
+        halt = threading.Event()
+        halt.set()
+        stopping.run(halt)  # a relay that stops deletes what it published last
+        assert outbox() == 0
+        consumer = BrokerConsumer(db, brokered, name="test-consumer")
+        worker = Worker(db)
+        _consume_until(consumer, worker, lambda: titles("record")[-1:] == ["sun 1"])
+    # Each event at least once (twice from Redis; JetStream drops the copy by
+    # its message id), and in order.
+    got = [(r["event"].event_id, r["kwargs"]["result"]["title"]) for r in samples.RECEIVED]
+    assert {title for _id, title in got} == {"sun 0", "sun 1"}
+    assert len({event_id for event_id, _title in got}) == 2
+    assert [title for _id, title in dict.fromkeys(got)] == ["sun 0", "sun 1"]
