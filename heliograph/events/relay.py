@@ -2,8 +2,10 @@
 
 It reads the rows not yet relayed (oldest first, in batches), publishes them
 (``XADD`` in a pipeline on Redis, ``Nats-Msg-Id`` on JetStream), and deletes
-them once the broker has them. A relay killed between the two publishes them
-again: receivers see the same ``event_id`` twice at worst, never zero times.
+them once the broker has them, in the transaction that reads the next batch.
+A relay killed between the two leaves them to be published again: receivers
+see the same ``event_id`` twice at worst (JetStream drops the copy within its
+duplicate window), never zero times.
 Run one relay per database (in ``heliograph serve`` or ``heliograph relay``);
 a second one only adds duplicates.
 """
