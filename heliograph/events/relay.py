@@ -52,18 +52,7 @@ class Relay:
         this one's: one transaction a batch. Until then they stay in the outbox
         and are published again by a relay that starts after this one died
         (duplicates, never a loss)."""
-        o = _outbox.c
-        published, self._published = self._published, []
-        try:
-            with self.engine.begin() as connection:
-                if published:  # gone from what the select below sees, too
-                    connection.execute(_outbox.delete().where(o.id.in_(published)))
-                rows = connection.execute(
-                    sa.select(_outbox).where(o.relayed.is_(False)).order_by(o.id).limit(limit)
-                ).all()
-        except BaseException:
-            self._published = published  # deleted next time
-            raise
+        rows = self._delete_published_and_read(limit)
         if not rows:
             return 0
         batch = [
@@ -91,14 +80,28 @@ class Relay:
     def flush(self) -> None:
         """Delete the rows of the last batch published (what the next
         :meth:`run_once` would do first)."""
+        self._delete_published_and_read(0)
+
+    def _delete_published_and_read(self, limit: int) -> list[t.Any]:
+        """In one transaction: delete the last batch published, then read up
+        to ``limit`` rows not yet relayed, oldest first. If it fails, the
+        batch is deleted next time."""
+        o = _outbox.c
         published, self._published = self._published, []
-        if published:
-            try:
-                with self.engine.begin() as connection:
-                    connection.execute(_outbox.delete().where(_outbox.c.id.in_(published)))
-            except BaseException:
-                self._published = published
-                raise
+        try:
+            with self.engine.begin() as connection:
+                if published:  # gone from what the select below sees, too
+                    connection.execute(_outbox.delete().where(o.id.in_(published)))
+                if not limit:
+                    return []
+                return list(
+                    connection.execute(
+                        sa.select(_outbox).where(o.relayed.is_(False)).order_by(o.id).limit(limit)
+                    ).all()
+                )
+        except BaseException:
+            self._published = published
+            raise
 
     def drain(self) -> int:
         total = 0

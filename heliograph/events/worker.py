@@ -357,7 +357,7 @@ class Worker:
         settlement that a power cut takes back is only delivered again (the
         event itself was committed, synced, by its sender), and a commit no
         longer holds the write lock while the disk syncs."""
-        if self._postgres or self.engine.dialect.name != "sqlite":
+        if self.engine.dialect.name != "sqlite":
             with self.engine.begin() as connection:
                 yield connection
             return

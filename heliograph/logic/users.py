@@ -142,10 +142,8 @@ def current_password_refusal(
             wait = throttle.retry_after(user.name)
             if wait is not None:
                 return TOO_MANY_WRONG.format(seconds=wait)
-        if isinstance(password, str) and check_password(user, password):
+        if check_password(user, t.cast(str, password)):  # not a str: False, in as long
             return None
-        if not isinstance(password, str):
-            burn_time(password)
         if throttle is not None:
             throttle.failed(user.name)
     return wrong
