@@ -101,11 +101,13 @@ def _loop_lines(call: str, observed: bool) -> list[str]:
     """Call every getter of ``targets``; return ``[(receiver, result), ...]``."""
     first, _, *body = _call_lines("", call, observed)
     each = [first, "if receiver is None:", "    continue", *_dedent(body)]
+    # ``results.append(...)`` written out, not bound once to a local: CPython
+    # 3.11 specialises the written-out call to an inline list append, which
+    # costs less than calling a bound method (about 6 ns a receiver).
     return [
         "results = []",
-        "append = results.append",
         "for getter in targets:",
-        *_indent([*each, "append((receiver, result))"]),
+        *_indent([*each, "results.append((receiver, result))"]),
         "return results",
     ]
 

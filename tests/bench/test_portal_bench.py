@@ -34,14 +34,40 @@ def test_subscribers_are_connected_to_every_core_signal(bench: ModuleType) -> No
 def test_bench_runs_both_setups_and_reports_the_ratio(
     bench: ModuleType, side_by_side: bool
 ) -> None:
-    bare, subscribed = bench.run(
+    bare, subscribed, plain = bench.run(
         rounds=2, duration=0.1, warmup=0.1, clients=1, threads=2, side_by_side=side_by_side
     )
     assert bare.receivers == 0 and subscribed.receivers > 0
-    assert len(bare.rates) == len(subscribed.rates) == 2
-    assert min(bare.rates) > 0 and min(subscribed.rates) > 0
-    text, _met = bench.report(bare, subscribed)
+    assert plain.plain and plain.receivers == subscribed.receivers
+    assert len(bare.rates) == len(subscribed.rates) == len(plain.rates) == 2
+    assert min(bare.rates) > 0 and min(subscribed.rates) > 0 and min(plain.rates) > 0
+    text, _met = bench.report(bare, subscribed, plain=plain)
     assert "subscribed / bare" in text
+    assert "plain / bare" in text and "subscribed / plain" in text
+
+
+def test_plain_dispatch_calls_the_same_receivers_with_the_same_arguments(
+    bench: ModuleType,
+) -> None:
+    from heliograph.lib import signals
+
+    core = signals.catalog(include_undocumented=False)
+    kept = bench.connect_subscribers(2)
+    installed = {entry.name: entry.signal.__dict__.get("send") for entry in core}
+    expected = signals.before_action.send("package_show", context={}, data_dict={"id": "x"})
+    try:
+        assert bench.plain_dispatch() == len(core)
+        assert "plain_dispatch" in signals.before_action.send.__qualname__
+        got = signals.before_action.send("package_show", context={}, data_dict={"id": "x"})
+        assert got == expected and len(got) == 2
+    finally:
+        for entry in core:
+            if installed[entry.name] is None:
+                entry.signal.__dict__.pop("send", None)
+            else:
+                entry.signal.send = installed[entry.name]
+            for receiver in kept:
+                entry.signal.disconnect(receiver)
 
 
 def test_update_case_compares_the_activity_plugin_on_and_off(bench: ModuleType) -> None:
