@@ -226,6 +226,7 @@ def broker_rate(url: str, count: int, workdir: str) -> tuple[float, float]:
     relay_broker = open_broker(url, partitions=8, namespace=namespace)
     consume_broker = open_broker(url, partitions=8, namespace=namespace)
     stop = threading.Event()
+    thread: threading.Thread | None = None
     try:
         commit_events(signal, count)
         RECEIVED.clear()
@@ -240,6 +241,8 @@ def broker_rate(url: str, count: int, workdir: str) -> tuple[float, float]:
         return count / relayed, count / (done - started)
     finally:
         stop.set()
+        if thread is not None and thread.is_alive():  # before its broker closes under it
+            thread.join(timeout=10)
         p.unload(name)
         _clean(relay_broker)
         relay_broker.close()
@@ -273,6 +276,7 @@ def redis_latency(rate: int, seconds: float, workdir: str) -> list[float]:
     stop = threading.Event()
     LATENCY_SINK.clear()
     committed: dict[str, float] = {}
+    threads: list[threading.Thread] = []
     try:
         relay = Relay(db.engine, brokers[0])
         consumer = BrokerConsumer(db.engine, brokers[1], name="bench-latency")
@@ -314,6 +318,9 @@ def redis_latency(rate: int, seconds: float, workdir: str) -> list[float]:
         )
     finally:
         stop.set()
+        for thread in threads:  # before their brokers close under them
+            if thread.is_alive():
+                thread.join(timeout=10)
         p.unload(name)
         _clean(brokers[0])
         for broker in brokers:
