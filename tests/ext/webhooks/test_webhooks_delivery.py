@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import collections.abc as c
+import datetime as dt
+import json
 import time
 import typing as t
 
@@ -423,3 +425,46 @@ def test_the_log_is_kept_for_log_days(
         conn.execute(sa.text("UPDATE webhook_message SET created = created - 172800"))
     assert delivery.prune(worker.engine, settings.parse({"log_days": "1"})) == 2
     assert log_of(call, created["id"]) == []
+
+
+_BODY_DOCUMENT: dict[str, t.Any] = {
+    "type": "dataset/update",
+    "timestamp": "2026-12-04T10:00:00Z",
+    "data": {
+        "name": "sunspots",
+        "title": "Sonnenflecken: Zählungen",
+        "tags": [{"name": "astronomy"}, {"name": "sun"}],
+        "num_resources": 2,
+        "private": False,
+        "license_id": None,
+        "ratio": 0.25,
+    },
+}
+
+
+def test_a_message_body_is_compact_json_with_non_ascii_characters_as_themselves() -> None:
+    body = delivery.message_body(_BODY_DOCUMENT)
+    assert json.loads(body) == _BODY_DOCUMENT
+    assert ", " not in body and '": ' not in body
+    assert "Zählungen" in body and "\\u" not in body
+
+
+@pytest.mark.skipif(delivery.orjson is None, reason="orjson (the 'fast' extra) is not installed")
+def test_a_message_body_is_the_same_text_with_orjson_and_without(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Odd:
+        def __str__(self) -> str:
+            return "odd"
+
+    document = {
+        **_BODY_DOCUMENT,
+        "when": dt.datetime(2026, 12, 4, 10, 0, tzinfo=dt.UTC),
+        "odd": Odd(),
+    }
+    fast = delivery.message_body(document)
+    big = delivery.message_body({"count": 2**70})  # past orjson's 64 bits: json writes it
+    monkeypatch.setattr(delivery, "orjson", None)
+    assert delivery.message_body(document) == fast
+    assert '"when":"2026-12-04 10:00:00+00:00"' in fast and '"odd":"odd"' in fast
+    assert big == delivery.message_body({"count": 2**70}) == '{"count":1180591620717411303424}'
