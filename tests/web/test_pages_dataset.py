@@ -284,3 +284,54 @@ def test_an_outsider_sees_no_group_form(client: FlaskClient, portal: dict[str, t
     html = _html(client, "/dataset/sunspots")
     assert "add-to-group" not in html
     assert "no other group" in _html(client, "/dataset/groups/sunspots")
+
+
+def test_a_group_member_takes_the_dataset_out_of_their_group_only(
+    client: FlaskClient, portal: dict[str, t.Any]
+) -> None:
+    call("group_create", {"name": "solar", "title": "Solar physics"})
+    call(
+        "member_create",
+        {"id": "solar", "object": "editor", "object_type": "user", "capacity": "member"},
+    )
+    call(
+        "member_create",
+        {"id": "solar", "object": "sunspots", "object_type": "package", "capacity": "public"},
+    )
+    solar_id = logic.get_action("group_show")({"ignore_auth": True}, {"id": "solar"})["id"]
+    astronomy_id = logic.get_action("group_show")({"ignore_auth": True}, {"id": "astronomy"})["id"]
+    model.Session.remove()
+    log_in(client, "editor")
+    assert 'class="manage-groups"' in _html(client, "/dataset/sunspots")
+    html = _html(client, "/dataset/groups/sunspots")
+    assert html.count('class="inline remove-from-group"') == 1
+    assert f'name="group_removed" value="{solar_id}"' in html
+    assert 'aria-label="Remove from Solar physics"' in html
+
+    no_token = client.post("/dataset/groups/sunspots", data={"group_removed": solar_id})
+    assert no_token.status_code == 400
+    refused = client.post(
+        "/dataset/groups/sunspots",
+        data={"csrf_token": csrf_from(html), "group_removed": astronomy_id},
+    )
+    assert refused.status_code == 400
+    assert "you may not remove it from that one" in refused.get_data(as_text=True)
+    assert sorted(g["name"] for g in _show("sunspots")["groups"]) == ["astronomy", "solar"]
+
+    with recording(signals.action_succeeded) as calls:
+        response = client.post(
+            "/dataset/groups/sunspots",
+            data={"csrf_token": csrf_from(html), "group_removed": solar_id},
+        )
+    assert response.status_code == 302
+    assert "member_delete" in [sender for sender, _kw in calls["action_succeeded"]]
+    assert [g["name"] for g in _show("sunspots")["groups"]] == ["astronomy"]
+    assert "no longer in the group Solar physics" in _html(client, "/dataset/groups/sunspots")
+
+
+def test_an_outsider_gets_no_remove_button(client: FlaskClient, portal: dict[str, t.Any]) -> None:
+    log_in(client, "outsider")
+    assert "remove-from-group" not in _html(client, "/dataset/groups/sunspots")
+    anonymous = client.application.test_client()
+    page = anonymous.get("/dataset/groups/sunspots").get_data(as_text=True)
+    assert "remove-from-group" not in page and "manage-groups" not in page

@@ -5,7 +5,9 @@
   ``package_delete``'s auth function refuses gets the 403 page.
 - ``/<type>/groups/<id>``: the groups the dataset is in, and a form adding it
   to one of the groups the caller may add datasets to (``member_create`` with
-  ``object_type=package``, CKAN's ``group_added`` field).
+  ``object_type=package``, CKAN's ``group_added`` field); beside each group
+  the caller may take it out of, a Remove button (``member_delete``, the
+  group's id in ``group_removed``).
 
 Every POST goes through a Flask-WTF form, so one without a valid CSRF token
 is refused (400) before any action runs.
@@ -19,7 +21,7 @@ import flask
 from flask import Blueprint
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import BadRequest, NotFound
-from wtforms import SelectField  # type: ignore[import-untyped]
+from wtforms import HiddenField, SelectField  # type: ignore[import-untyped]
 
 from heliograph.web.views import call_action, forms, page_context
 
@@ -30,6 +32,10 @@ class ConfirmForm(FlaskForm):  # type: ignore[misc]
 
 class AddToGroupForm(FlaskForm):  # type: ignore[misc]
     group_added = SelectField("Add to the group", validate_choice=False)
+
+
+class RemoveFromGroupForm(FlaskForm):  # type: ignore[misc]
+    group_removed = HiddenField()
 
 
 def _package(id: str, package_type: str) -> dict[str, t.Any]:
@@ -54,6 +60,21 @@ def addable_groups(pkg: dict[str, t.Any]) -> list[dict[str, t.Any]]:
     return found
 
 
+def removable_groups(pkg: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+    """The groups (not organizations) holding ``pkg`` that the caller may take it out of."""
+    if not page_context().get("user"):
+        return []
+    return [
+        group
+        for group in pkg.get("groups") or []
+        if forms.may("member_delete", {"id": group["id"], "object_type": "package"})
+    ]
+
+
+def _group_title(group: dict[str, t.Any]) -> str:
+    return str(group.get("display_name") or group.get("title") or group["name"])
+
+
 def add_routes(blueprint: Blueprint, package_type: str) -> None:
     """``/delete/<id>`` and ``/groups/<id>`` on the dataset blueprint of ``package_type``."""
 
@@ -74,13 +95,28 @@ def add_routes(blueprint: Blueprint, package_type: str) -> None:
     def groups(id: str) -> t.Any:
         pkg = _package(id, package_type)
         candidates = addable_groups(pkg)
+        removable = removable_groups(pkg)
         form = AddToGroupForm()
-        form.group_added.choices = [
-            (group["id"], group.get("display_name") or group.get("title") or group["name"])
-            for group in candidates
-        ]
+        form.group_added.choices = [(group["id"], _group_title(group)) for group in candidates]
+        remove_form = RemoveFromGroupForm()
         errors: list[str] = []
-        if flask.request.method == "POST":
+        if flask.request.method == "POST" and "group_removed" in flask.request.form:
+            if not remove_form.validate_on_submit():
+                raise BadRequest("The form has expired: reload the page and try again.")
+            chosen = remove_form.group_removed.data
+            group = next((g for g in removable if g["id"] == chosen), None)
+            if group is None:
+                errors.append(
+                    "Choose one of the groups listed: you may not remove it from that one."
+                )
+            else:
+                call_action(
+                    "member_delete",
+                    {"id": group["id"], "object": pkg["id"], "object_type": "package"},
+                )
+                flask.flash(f"The dataset is no longer in the group {_group_title(group)}.")
+                return flask.redirect(flask.url_for(f"{package_type}.groups", id=pkg["name"]))
+        elif flask.request.method == "POST":
             if not form.validate_on_submit():
                 raise BadRequest("The form has expired: reload the page and try again.")
             chosen = form.group_added.data
@@ -97,9 +133,7 @@ def add_routes(blueprint: Blueprint, package_type: str) -> None:
                         "capacity": "public",
                     },
                 )
-                flask.flash(
-                    f"The dataset is now in the group {group.get('title') or group['name']}."
-                )
+                flask.flash(f"The dataset is now in the group {_group_title(group)}.")
                 return flask.redirect(flask.url_for(f"{package_type}.groups", id=pkg["name"]))
         body = flask.render_template(
             "dataset/groups.html",
@@ -107,6 +141,8 @@ def add_routes(blueprint: Blueprint, package_type: str) -> None:
             pkg=pkg,
             package_type=package_type,
             candidates=candidates,
+            removable={group["id"] for group in removable},
+            removing="group_removed" in flask.request.form,
             errors=errors,
         )
         return body, 400 if errors else 200
