@@ -27,6 +27,16 @@ Two kinds of function are generated:
   built as one list. A send with another shape is handed to ``other``, which
   learns the new shape.
 
+A send whose receivers are all held strongly (their getters plain
+:class:`weakref.ref`, see ``Signal._hold``) is generated *direct*: it holds
+the receivers themselves and calls them with no getter and no check for a
+dead one. That spares a weak reference read per receiver, a cache miss each
+in a server, where a send runs cold. Holding them is safe because the
+installed send never outlives the table it was made for: every connect and
+disconnect takes it off the signal (or replaces it) under the signal's lock,
+so a disconnected receiver is released as soon as a send already running
+returns, as with a table.
+
 Only names that are identifiers and not Python keywords are specialised; the
 caches are bounded, and any other send takes the generic loop.
 """
@@ -40,6 +50,7 @@ import linecache
 import threading
 import time
 import typing as t
+import weakref
 
 Loop = c.Callable[[t.Any, tuple[t.Any, ...], t.Any, dict[str, t.Any]], list[tuple[t.Any, t.Any]]]
 Send = c.Callable[..., list[tuple[t.Any, t.Any]]]
@@ -58,15 +69,16 @@ ANY_SHAPE = None
 """The ``names`` of the loop that passes ``**kwargs``, whatever their names."""
 
 _loops: dict[tuple[str, ...] | None, Loop | None] = {}
-_factories: dict[tuple[tuple[str, ...], int, bool], Factory | None] = {}
-"""Send factories by (keyword names, receivers unrolled or 0 for a loop, observed)."""
+_factories: dict[tuple[tuple[str, ...], int, bool, bool], Factory | None] = {}
+"""Send factories by (keyword names, receivers unrolled or 0 for a loop,
+observed, direct)."""
 _lock = threading.Lock()
 _serial = itertools.count(1)
 """Numbers the generated sources, so each has a file name of its own."""
 _MISSING: t.Any = object()
 
 
-def _call_lines(n: str, call: str, observed: bool) -> list[str]:
+def _call_lines(n: str, call: str, observed: bool, direct: bool = False) -> list[str]:
     """The lines that call one receiver, taken from ``getter{n}``.
 
     They leave the receiver in ``receiver{n}`` (None when its weak reference
@@ -74,7 +86,8 @@ def _call_lines(n: str, call: str, observed: bool) -> list[str]:
     raised under the 'isolate' policy, in ``result{n}``. ``call`` is the
     argument list after the sender. With ``observed`` the call is timed and
     reported to ``observer`` before the error policy applies; an observer that
-    raises is reported to ``observer_failed`` and the send goes on.
+    raises is reported to ``observer_failed`` and the send goes on. With
+    ``direct`` the receiver is already in ``receiver{n}``: only the call.
     """
     receiver, result = f"receiver{n}", f"result{n}"
     body = ["started = clock()"] if observed else []
@@ -94,11 +107,22 @@ def _call_lines(n: str, call: str, observed: bool) -> list[str]:
             "    except Exception:",
             "        observer_failed(observer)",
         ]
+    if direct:
+        return body
     return [f"{receiver} = getter{n}()", f"if {receiver} is not None:", *_indent(body)]
 
 
-def _loop_lines(call: str, observed: bool) -> list[str]:
-    """Call every getter of ``targets``; return ``[(receiver, result), ...]``."""
+def _loop_lines(call: str, observed: bool, direct: bool = False) -> list[str]:
+    """Call every getter of ``targets`` (``direct``: every receiver of it);
+    return ``[(receiver, result), ...]``."""
+    if direct:
+        each = _call_lines("", call, observed, direct=True)
+        return [
+            "results = []",
+            "for receiver in targets:",
+            *_indent([*each, "results.append((receiver, result))"]),
+            "return results",
+        ]
     first, _, *body = _call_lines("", call, observed)
     each = [first, "if receiver is None:", "    continue", *_dedent(body)]
     # ``results.append(...)`` written out, not bound once to a local: CPython
@@ -112,13 +136,17 @@ def _loop_lines(call: str, observed: bool) -> list[str]:
     ]
 
 
-def _unrolled_lines(count: int, call: str, observed: bool) -> list[str]:
-    """Call ``getter0`` to ``getter{count-1}`` in a straight line; leave out the dead."""
+def _unrolled_lines(count: int, call: str, observed: bool, direct: bool = False) -> list[str]:
+    """Call ``getter0`` to ``getter{count-1}`` in a straight line; leave out the
+    dead (``direct``: call ``receiver0`` to ``receiver{count-1}``)."""
+    pairs = ", ".join(f"(receiver{i}, result{i})" for i in range(count))
+    if direct:
+        calls = [line for i in range(count) for line in _call_lines(str(i), call, observed, True)]
+        return [*calls, f"return [{pairs}]"]
     lines: list[str] = []
     for i in range(count):
         lines += _call_lines(str(i), call, observed)
         lines += ["else:", f"    result{i} = None"]
-    pairs = ", ".join(f"(receiver{i}, result{i})" for i in range(count))
     alive = " and ".join(f"receiver{i} is not None" for i in range(count))
     return [
         *lines,
@@ -185,7 +213,15 @@ def make_send(
 
         send: Send = send_to_nobody
     else:
-        key = (names, len(targets) if len(targets) <= UNROLL_MAX else 0, observer is not None)
+        receivers = _strongly_held(targets)
+        if receivers is not None:
+            targets = receivers
+        key = (
+            names,
+            len(targets) if len(targets) <= UNROLL_MAX else 0,
+            observer is not None,
+            receivers is not None,
+        )
         factory = _factories.get(key, _MISSING)
         if factory is _MISSING:
             with _lock:
@@ -221,16 +257,34 @@ def make_send(
     return send
 
 
-def _generate_factory(names: tuple[str, ...], unrolled: int, observed: bool) -> Factory | None:
+def _strongly_held(targets: tuple[t.Any, ...]) -> tuple[t.Any, ...] | None:
+    """The receivers of ``targets`` when every one is held strongly (its
+    getter a plain weak reference, the strong record's), else None."""
+    receivers = []
+    for getter in targets:
+        if type(getter) is not weakref.ref:
+            return None
+        receiver = getter()
+        if receiver is None:
+            return None
+        receivers.append(receiver)
+    return tuple(receivers)
+
+
+def _generate_factory(
+    names: tuple[str, ...], unrolled: int, observed: bool, direct: bool
+) -> Factory | None:
     """The factory of sends with keyword ``names``: a loop over the targets, or
-    (``unrolled`` > 0) straight-line calls of exactly that many targets."""
+    (``unrolled`` > 0) straight-line calls of exactly that many targets; the
+    targets are getters, or (``direct``) the receivers themselves."""
     if not _specialisable(names):
         return None
     if unrolled:
-        prologue = [", ".join(f"getter{i}" for i in range(unrolled)) + ", = targets"]
-        body = _unrolled_lines(unrolled, _call(names), observed)
+        unpacked = "receiver" if direct else "getter"
+        prologue = [", ".join(f"{unpacked}{i}" for i in range(unrolled)) + ", = targets"]
+        body = _unrolled_lines(unrolled, _call(names), observed, direct)
     else:
-        prologue, body = [], _loop_lines(_call(names), observed)
+        prologue, body = [], _loop_lines(_call(names), observed, direct)
     send = [
         "def send(sender=None, /, *, _async_wrapper=None, **kwargs):",
         "    count_send()",
@@ -247,7 +301,8 @@ def _generate_factory(names: tuple[str, ...], unrolled: int, observed: bool) -> 
         ]
     )
     what = f"send {names!r}, {f'{unrolled} receivers' if unrolled else 'looped'}"
-    return t.cast(Factory, _compile(source, what + (", observed" if observed else ""), "factory"))
+    what += (", observed" if observed else "") + (", direct" if direct else "")
+    return t.cast(Factory, _compile(source, what, "factory"))
 
 
 def _specialisable(names: tuple[str, ...]) -> bool:

@@ -63,12 +63,23 @@ def test_memory_per_receiver_is_measured_for_both_shapes(bench: ModuleType) -> N
 def test_report_prints_and_exits_zero_without_check(
     bench: ModuleType, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert bench.main(["--rounds", "1", "--number", "5", "--bulk", "20"]) == 0
+    assert bench.main(["--rounds", "1", "--number", "5", "--bulk", "20", "--cold-rounds", "2"]) == 0
 
     out = capsys.readouterr().out
     assert "1/raise" in out
     assert "4/isolate" in out
     assert "11/isolate" in out
+    assert "cold caches" in out and "heliograph / plain loop" in out
     if bench.blinker is not None:
         assert "9/raise" in out
         assert "memory per receiver" in out
+
+
+def test_the_cold_case_times_each_contender_doing_the_same_sends(bench: ModuleType) -> None:
+    contenders = bench.cold_requests()  # raises AssertionError when the receivers differ
+    expected = {"heliograph", "plain loop"} | ({"blinker"} if bench.blinker is not None else set())
+    assert set(contenders) == expected
+    cold = bench.measure_cold(2)
+    assert set(cold) == expected and all(value > 0 for value in cold.values())
+    text, passed = bench.format_cold(cold)
+    assert "heliograph / plain loop" in text and isinstance(passed, bool)

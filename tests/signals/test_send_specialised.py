@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import typing as t
+import weakref
 
 import pytest
 
@@ -157,10 +158,12 @@ def test_receivers_filtered_by_sender_get_the_same_keywords(kwargs: dict[str, t.
         ]
 
 
+@pytest.mark.parametrize("weak", [True, False], ids=["weak", "strong"])
 @pytest.mark.parametrize("count", [0, 1, 4, 7, 8, 19])
-def test_straight_line_and_looped_sends_agree(count: int) -> None:
+def test_straight_line_and_looped_sends_agree(count: int, weak: bool) -> None:
     # up to UNROLL_MAX receivers are called in a straight line, more in a loop;
-    # both keep the order, the keywords and the isolate policy
+    # both keep the order, the keywords and the isolate policy, whether they
+    # reach the receivers through getters (weak) or hold them (all strong)
     sig = Signal(policy=ISOLATE)
     log: list[tuple[str, t.Any, dict[str, t.Any]]] = []
     receivers = [recorder(log, str(i)) for i in range(count)]
@@ -169,10 +172,10 @@ def test_straight_line_and_looped_sends_agree(count: int) -> None:
         raise LookupError("boom")
 
     for receiver in receivers[: count // 2]:
-        sig.connect(receiver)
-    sig.connect(boom)
+        sig.connect(receiver, weak=weak)
+    sig.connect(boom, weak=weak)
     for receiver in receivers[count // 2 :]:
-        sig.connect(receiver)
+        sig.connect(receiver, weak=weak)
     for attempt in range(3):
         log.clear()
         results = sig.send("s", user="u", data=1)
@@ -207,3 +210,70 @@ def test_a_receiver_collected_during_a_send_is_left_out(extra: int) -> None:
     results = sig.send("s", k=2)
     assert [value for _, value in results] == ["first", *(f"r{i}" for i in range(extra + 1))]
     assert "later" not in [name for name, _, _ in log]
+
+
+def _released(ref: weakref.ref[t.Any]) -> bool:
+    gc.collect()
+    return ref() is None
+
+
+@pytest.mark.parametrize("others", [2, 12], ids=["straight-line", "looped"])
+def test_a_strong_receiver_disconnected_after_the_send_held_it_is_released(others: int) -> None:
+    sig = Signal()
+    log: list[tuple[str, t.Any, dict[str, t.Any]]] = []
+    kept = [recorder(log, f"r{i}") for i in range(others)]
+    for receiver in kept:
+        sig.connect(receiver, weak=False)
+    leaving = recorder(log, "leaving")
+    sig.connect(leaving, weak=False)
+    for _ in range(3):  # installed: it holds every receiver, "leaving" too
+        sig.send("s", k=1)
+    assert "direct" in sig.send.__code__.co_filename  # the send that holds its receivers
+    ref = weakref.ref(leaving)
+    sig.disconnect(leaving)
+    del leaving
+    assert _released(ref)
+    log.clear()
+    assert [value for _, value in sig.send("s", k=2)] == [f"r{i}" for i in range(others)]
+
+
+def test_a_strong_receiver_disconnected_inside_a_connected_to_block_is_released() -> None:
+    sig = Signal()
+    leaving = recorder([], "leaving")
+    sig.connect(leaving, weak=False)
+    for _ in range(3):
+        sig.send("s")
+    ref = weakref.ref(leaving)
+
+    def temporary(sender: t.Any, **kwargs: t.Any) -> str:
+        return "temporary"
+
+    with sig.connected_to(temporary):
+        assert [value for _, value in sig.send("s")] == ["leaving", "temporary"]
+        sig.disconnect(leaving)
+        del leaving
+        assert [value for _, value in sig.send("s")] == ["temporary"]
+    assert _released(ref)
+    assert sig.send("s") == []
+
+
+def test_a_strong_receiver_connected_then_disconnected_leaves_the_earlier_send_in_place() -> None:
+    # the connect publishes at once and keeps the send from before to put back
+    sig = Signal()
+    first = recorder([], "first")
+    sig.connect(first, weak=False)
+    for _ in range(3):
+        sig.send("s")
+    passing = recorder([], "passing")
+    sig.connect(passing, weak=False)
+    assert [value for _, value in sig.send("s")] == ["first", "passing"]
+    ref = weakref.ref(passing)
+    sig.disconnect(passing)
+    del passing
+    assert _released(ref)
+    for _ in range(3):
+        assert [value for _, value in sig.send("s")] == ["first"]
+    first_ref = weakref.ref(first)
+    sig.disconnect(first)
+    del first
+    assert _released(first_ref)
