@@ -22,20 +22,26 @@ Two kinds of function are generated:
 - a *send* (:func:`make_send`) for a signal in its common state (receivers
   for any sender, nothing to check per call): the signal's receivers, its send
   counter, the keyword shape it was last sent with and the observer are bound
-  in, so a send is one plain call; for up to :data:`UNROLL_MAX` receivers not
-  even a loop: each receiver is called in a straight line and the results are
-  built as one list. A send with another shape is handed to ``other``, which
-  learns the new shape.
+  in, so a send is one plain call. It is installed as the signal's ``send``;
+  one that a caller kept (``send = signal.send``, a ``functools.partial``)
+  after a change replaced it hands every call to the signal's current send,
+  so a kept send is never a stale picture of the receivers. For up to
+  :data:`UNROLL_MAX` receivers not even a loop: each receiver is called in a
+  straight line and the results are built as one list. A send with another
+  shape is handed to ``other``, which learns the new shape.
 
 A send whose receivers are all held strongly (their getters plain
 :class:`weakref.ref`, see ``Signal._hold``) is generated *direct*: it holds
 the receivers themselves and calls them with no getter and no check for a
 dead one. That spares a weak reference read per receiver, a cache miss each
-in a server, where a send runs cold. Holding them is safe because the
-installed send never outlives the table it was made for: every connect and
-disconnect takes it off the signal (or replaces it) under the signal's lock,
-so a disconnected receiver is released as soon as a send already running
-returns, as with a table.
+in a server, where a send runs cold. Holding them does not keep a
+disconnected receiver alive: every connect and disconnect takes the installed
+send off the signal (or replaces it) under the signal's lock, a send is never
+installed for a table that changed while it was generated, and a send holds
+no reference cycle, so it is freed at once; a receiver disconnected during a
+send may still be called by that send, which already holds it (blinker,
+which looks each receiver up as it goes, skips it; the weak-reference path
+did the same only for a receiver nothing else kept alive).
 
 Only names that are identifiers and not Python keywords are specialised; the
 caches are bounded, and any other send takes the generic loop.
@@ -208,9 +214,12 @@ def make_send(
         def send_to_nobody(
             _sender: t.Any = None, /, *, _async_wrapper: t.Any = None, **_kwargs: t.Any
         ) -> list[tuple[t.Any, t.Any]]:
+            if id(signal.send) != me:  # kept by a caller past its table (see _generate_factory)
+                return t.cast(Send, signal.send)(_sender, _async_wrapper=_async_wrapper, **_kwargs)
             count_send()
             return []
 
+        me = id(send_to_nobody)
         send: Send = send_to_nobody
     else:
         receivers = _strongly_held(targets)
@@ -287,6 +296,11 @@ def _generate_factory(
         prologue, body = [], _loop_lines(_call(names), observed, direct)
     send = [
         "def send(sender=None, /, *, _async_wrapper=None, **kwargs):",
+        # Kept by a caller past its table? (by id: the running send is alive,
+        # so no other object has its id; naming ``send`` itself here would
+        # make a cycle, and the receivers it holds would wait for the collector)
+        "    if id(signal.send) != me:",
+        "        return signal.send(sender, _async_wrapper=_async_wrapper, **kwargs)",
         "    count_send()",
         "    if (*kwargs,) != names:",
         "        return other(sender, kwargs)",
@@ -296,7 +310,7 @@ def _generate_factory(
         [
             "def factory(signal, targets, count_send, names, other,"
             " observer, report, observer_failed, clock):",
-            *_indent([*prologue, *send, "return send"]),
+            *_indent([*prologue, *send, "me = id(send)", "return send"]),
             "",
         ]
     )

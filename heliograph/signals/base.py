@@ -1424,6 +1424,7 @@ class Signal:
         self._provisional = 0
         if plain is not None and self._specialise:
             if install:
+                changes = self._changes
                 installed = _loops.make_send(
                     self,
                     plain,
@@ -1434,6 +1435,12 @@ class Signal:
                     observer,
                     _observer_failed,
                 )
+                if self._changes != changes:
+                    # A finalizer run by the allocations of make_send (the lock
+                    # is reentrant) changed the receivers, and published or
+                    # marked stale what is current: this send is for a table
+                    # that is gone, and nothing of it may be kept.
+                    return
             else:
                 self._provisional = 1  # the next send installs it
         self._plain = None if observer is not None else plain  # _send_routed times calls

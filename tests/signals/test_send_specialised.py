@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import gc
+import sys
 import typing as t
 import weakref
 
@@ -277,3 +279,93 @@ def test_a_strong_receiver_connected_then_disconnected_leaves_the_earlier_send_i
     sig.disconnect(first)
     del first
     assert _released(first_ref)
+
+
+@pytest.mark.parametrize("weak", [True, False], ids=["weak", "strong"])
+@pytest.mark.parametrize("before", [0, 2, 12], ids=["nobody", "straight-line", "looped"])
+def test_a_send_kept_by_the_caller_follows_every_later_change(before: int, weak: bool) -> None:
+    sig = Signal()
+    log: list[tuple[str, t.Any, dict[str, t.Any]]] = []
+    receivers = [recorder(log, f"r{i}") for i in range(before)]
+    for receiver in receivers:
+        sig.connect(receiver, weak=weak)
+    for _ in range(3):
+        sig.send("s", k=1)
+    kept = sig.send  # the generated send of this table, as a caller may keep it
+    partial = functools.partial(sig.send, "s")
+    later = recorder(log, "later")
+    sig.connect(later, weak=weak)
+    names = [f"r{i}" for i in range(before)]
+    assert [value for _, value in kept("s", k=2)] == [*names, "later"]
+    assert [value for _, value in partial(k=3)] == [*names, "later"]
+    if receivers:
+        sig.disconnect(receivers[0])
+    assert [value for _, value in kept("s", k=4)] == [*names[1:], "later"]
+    assert [value for _, value in partial(k=5)] == [*names[1:], "later"]
+
+
+def test_a_direct_send_taken_off_releases_its_receivers_without_the_collector() -> None:
+    sig = Signal()
+    receivers = [recorder([], f"r{i}") for i in range(10)]
+    for receiver in receivers:
+        sig.connect(receiver, weak=False)
+    for _ in range(3):
+        sig.send("s")
+    assert "direct" in sig.send.__code__.co_filename
+    ref = weakref.ref(receivers[0])
+    gc.disable()
+    try:
+        sig.connect(receivers[0], weak=True)  # now held weakly: the send is taken off
+        del receivers[0]
+        assert ref() is None  # freed by its reference count: the send held no cycle
+    finally:
+        gc.enable()
+    assert [value for _, value in sig.send("s")] == [f"r{i}" for i in range(1, 10)]
+
+
+def test_a_finalizer_that_disconnects_while_a_send_is_generated_is_not_undone() -> None:
+    # A collection run by the allocations of generating the send calls a
+    # finalizer that disconnects a receiver: the send made for the table from
+    # before must not be installed.
+    sig = Signal()
+    calls: list[str] = []
+
+    def keep(sender: t.Any, **kwargs: t.Any) -> None:
+        calls.append("keep")
+
+    def leaving(sender: t.Any, **kwargs: t.Any) -> None:
+        calls.append("leaving")
+
+    sig.connect(keep, weak=False)
+    sig.connect(leaving, weak=False)
+    ref = weakref.ref(leaving)
+    armed = [True]
+
+    def during_generation(phase: str, info: dict[str, t.Any]) -> None:
+        if phase != "start" or not armed[0]:
+            return
+        frame = sys._getframe()
+        while frame is not None:
+            if frame.f_code.co_name == "make_send":
+                armed[0] = False
+                sig.disconnect(ref())
+                return
+            frame = frame.f_back
+
+    sig.send("s")  # the table is made; the next send generates the send
+    threshold = gc.get_threshold()
+    gc.callbacks.append(during_generation)
+    gc.set_threshold(1)
+    try:
+        sig.send("s")
+    finally:
+        gc.set_threshold(*threshold)
+        gc.callbacks.remove(during_generation)
+    assert not armed[0], "no collection ran while the send was generated"
+    del leaving
+    gc.collect()
+    assert ref() is None
+    calls.clear()
+    sig.send("s")
+    sig.send("s")
+    assert calls == ["keep", "keep"]
