@@ -208,19 +208,23 @@ def make_send(
 ) -> Send | None:
     """A ``send`` for ``signal`` bound to ``targets`` and keyword ``names``
     (None when the shape is not specialised). With ``observer`` every
-    receiver call is timed and reported to it."""
+    receiver call is timed and reported to it. Its ``token`` attribute goes
+    to ``signal._installed`` when it is installed: it hands each call to
+    ``signal.send`` unless ``signal._installed`` is its token (it was
+    replaced since)."""
+    token = object()
     if not targets:
 
         def send_to_nobody(
             _sender: t.Any = None, /, *, _async_wrapper: t.Any = None, **_kwargs: t.Any
         ) -> list[tuple[t.Any, t.Any]]:
-            if id(signal.send) != me:  # kept by a caller past its table (see _generate_factory)
+            if signal._installed is not token:  # kept past its table (see _generate_factory)
                 return t.cast(Send, signal.send)(_sender, _async_wrapper=_async_wrapper, **_kwargs)
             count_send()
             return []
 
-        me = id(send_to_nobody)
         send: Send = send_to_nobody
+        send_to_nobody.token = token  # type: ignore[attr-defined]
     else:
         receivers = _strongly_held(targets)
         if receivers is not None:
@@ -260,6 +264,7 @@ def make_send(
             report,
             observer_failed,
             time.perf_counter,
+            token,
         )
     send.__doc__ = doc
     send.__qualname__ = send.__name__ = "send"
@@ -296,10 +301,10 @@ def _generate_factory(
         prologue, body = [], _loop_lines(_call(names), observed, direct)
     send = [
         "def send(sender=None, /, *, _async_wrapper=None, **kwargs):",
-        # Kept by a caller past its table? (by id: the running send is alive,
-        # so no other object has its id; naming ``send`` itself here would
-        # make a cycle, and the receivers it holds would wait for the collector)
-        "    if id(signal.send) != me:",
+        # Kept by a caller past its table? The signal's ``_installed`` is the
+        # token of the send installed now (naming ``send`` itself here would
+        # make a cycle, and the receivers it holds would wait for the collector).
+        "    if signal._installed is not token:",
         "        return signal.send(sender, _async_wrapper=_async_wrapper, **kwargs)",
         "    count_send()",
         "    if (*kwargs,) != names:",
@@ -309,8 +314,8 @@ def _generate_factory(
     source = "\n".join(
         [
             "def factory(signal, targets, count_send, names, other,"
-            " observer, report, observer_failed, clock):",
-            *_indent([*prologue, *send, "me = id(send)", "return send"]),
+            " observer, report, observer_failed, clock, token):",
+            *_indent([*prologue, *send, "send.token = token", "return send"]),
             "",
         ]
     )

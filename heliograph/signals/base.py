@@ -347,9 +347,10 @@ class Signal:
         self._on_sender_death = self._sender_died
         self._meta: tuple[Signal, Signal] | None = None
         """The meta-signals (connected, disconnected), once either is asked for."""
-        self._installed: _loops.Send | None = None
-        """The generated send installed on the instance (its ``send``
-        attribute), if any."""
+        self._installed: object | None = None
+        """The token of the generated send installed on the instance (its
+        ``send`` attribute), if any: a send kept by a caller after it was
+        replaced compares it with its own and hands the call over."""
         # The table and how stale it is.
         # Its sender dicts belong to this signal: _extended_table changes them.
         self._table = _Table((), {}, {}, frozenset())
@@ -1448,7 +1449,8 @@ class Signal:
             if self._installed is not None:
                 self._uninstall()
         else:
-            self.send = self._installed = installed  # type: ignore[method-assign]
+            self.send = installed  # type: ignore[method-assign]
+            self._installed = installed.token  # type: ignore[attr-defined]
         if self._senders_died:  # a sender died meanwhile: stay on the locked path
             self._stale_unlocked()
 
@@ -1471,7 +1473,10 @@ class Signal:
                     self._plain,
                     self._needs_checks,
                     self._provisional,
-                    self._installed,
+                    # the installed send, from the instance (never through
+                    # __dict__: on CPython 3.11 that would make the instance's
+                    # attributes a dict of their own, slower to read ever after)
+                    self.send if self._installed is not None else None,
                 )
             )
         return published
@@ -1485,7 +1490,8 @@ class Signal:
             if self._installed is not None:
                 self._uninstall()
         else:
-            self.send = self._installed = published.installed  # type: ignore[method-assign]
+            self.send = published.installed  # type: ignore[method-assign]
+            self._installed = published.installed.token  # type: ignore[attr-defined]
         if self._senders_died:  # a sender died meanwhile: stay on the locked path
             self._stale_unlocked()
 
