@@ -255,6 +255,43 @@ def test_loopback_is_refused_unless_the_configuration_allows_it(
     assert len(receiver.at()) == 1
 
 
+def test_deliveries_reuse_one_kept_alive_connection_until_a_response_is_cut(
+    call: Call, dataset: dict[str, t.Any], receiver: Receiver, worker: Worker
+) -> None:
+    hook(call, receiver)
+    for notes in ("a", "b", "c"):
+        call("package_patch", {"id": "sunspots", "notes": notes}, user="editor")
+        drain(worker)
+    assert len({r.peer for r in receiver.at()}) == 1
+    receiver.script("/hook", Answer(200, body=b"x" * 300_000))  # cut: that connection goes
+    for notes in ("d", "e"):
+        call("package_patch", {"id": "sunspots", "notes": notes}, user="editor")
+        drain(worker)
+    peers = [r.peer for r in receiver.at()]
+    assert peers[3] == peers[0] and peers[4] != peers[0]
+
+
+def test_a_receiver_that_is_not_listening_is_a_connection_failure_not_a_timeout(
+    call: Call, dataset: dict[str, t.Any], worker: Worker, webhook_config: t.Any
+) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nothing listens there
+    webhook_config["heliograph.webhooks.retry_schedule"] = "0"
+    created = call(
+        "webhook_create",
+        {"url": f"http://127.0.0.1:{port}/hook", "topics": ["dataset/update"]},
+        user="editor",
+    )
+    call("package_patch", {"id": "sunspots", "notes": "n"}, user="editor")
+    drain(worker)
+    (entry,) = log_of(call, created["id"])
+    assert entry["outcome"] == "failed" and entry["status"] is None
+    assert entry["error"] == "Connection failed: Connection refused"
+
+
 def test_429_honours_retry_after(
     call: Call, dataset: dict[str, t.Any], receiver: Receiver, worker: Worker, webhook_config: t.Any
 ) -> None:

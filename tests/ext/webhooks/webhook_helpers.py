@@ -23,6 +23,8 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    peer: int = 0
+    """The client's port: one per connection the deliveries came on."""
 
     @property
     def json(self) -> t.Any:
@@ -65,7 +67,12 @@ class Receiver:
                     queue = receiver.answers.get(self.path)
                     answer = queue.popleft() if queue else Answer()
                     receiver.requests.append(
-                        Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                        Received(
+                            self.path,
+                            {k.lower(): v for k, v in self.headers.items()},
+                            body,
+                            self.client_address[1],
+                        )
                     )
                     receiver.arrived.notify_all()
                 if answer.delay:
