@@ -123,20 +123,15 @@ def _loop_lines(call: str, observed: bool, direct: bool = False) -> list[str]:
     return ``[(receiver, result), ...]``."""
     if direct:
         each = _call_lines("", call, observed, direct=True)
-        return [
-            "results = []",
-            "for receiver in targets:",
-            *_indent([*each, "results.append((receiver, result))"]),
-            "return results",
-        ]
-    first, _, *body = _call_lines("", call, observed)
-    each = [first, "if receiver is None:", "    continue", *_dedent(body)]
+    else:
+        first, _, *body = _call_lines("", call, observed)
+        each = [first, "if receiver is None:", "    continue", *_dedent(body)]
     # ``results.append(...)`` written out, not bound once to a local: CPython
     # 3.11 specialises the written-out call to an inline list append, which
     # costs less than calling a bound method (about 6 ns a receiver).
     return [
         "results = []",
-        "for getter in targets:",
+        f"for {'receiver' if direct else 'getter'} in targets:",
         *_indent([*each, "results.append((receiver, result))"]),
         "return results",
     ]

@@ -328,14 +328,8 @@ def test_a_finalizer_that_disconnects_while_a_send_is_generated_is_not_undone() 
     # finalizer that disconnects a receiver: the send made for the table from
     # before must not be installed.
     sig = Signal()
-    calls: list[str] = []
-
-    def keep(sender: t.Any, **kwargs: t.Any) -> None:
-        calls.append("keep")
-
-    def leaving(sender: t.Any, **kwargs: t.Any) -> None:
-        calls.append("leaving")
-
+    log: list[tuple[str, t.Any, dict[str, t.Any]]] = []
+    keep, leaving = recorder(log, "keep"), recorder(log, "leaving")
     sig.connect(keep, weak=False)
     sig.connect(leaving, weak=False)
     ref = weakref.ref(leaving)
@@ -365,7 +359,7 @@ def test_a_finalizer_that_disconnects_while_a_send_is_generated_is_not_undone() 
     del leaving
     gc.collect()
     assert ref() is None
-    calls.clear()
+    log.clear()
     sig.send("s")
     sig.send("s")
-    assert calls == ["keep", "keep"]
+    assert [name for name, _, _ in log] == ["keep", "keep"]

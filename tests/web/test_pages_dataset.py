@@ -241,14 +241,19 @@ def test_delete_is_refused_to_those_not_allowed(
     assert anonymous.get("/dataset/delete/sunspots").status_code == 403
 
 
-def test_a_group_member_adds_the_dataset_to_their_group(
-    client: FlaskClient, portal: dict[str, t.Any]
-) -> None:
+def _solar_group_with_the_editor() -> None:
+    """A group "Solar physics" (``solar``) that ``editor`` is a member of."""
     call("group_create", {"name": "solar", "title": "Solar physics"})
     call(
         "member_create",
         {"id": "solar", "object": "editor", "object_type": "user", "capacity": "member"},
     )
+
+
+def test_a_group_member_adds_the_dataset_to_their_group(
+    client: FlaskClient, portal: dict[str, t.Any]
+) -> None:
+    _solar_group_with_the_editor()
     call("group_create", {"name": "closed", "title": "Closed group"})
     model.Session.remove()
     log_in(client, "editor")
@@ -289,11 +294,7 @@ def test_an_outsider_sees_no_group_form(client: FlaskClient, portal: dict[str, t
 def test_a_group_member_takes_the_dataset_out_of_their_group_only(
     client: FlaskClient, portal: dict[str, t.Any]
 ) -> None:
-    call("group_create", {"name": "solar", "title": "Solar physics"})
-    call(
-        "member_create",
-        {"id": "solar", "object": "editor", "object_type": "user", "capacity": "member"},
-    )
+    _solar_group_with_the_editor()
     call(
         "member_create",
         {"id": "solar", "object": "sunspots", "object_type": "package", "capacity": "public"},

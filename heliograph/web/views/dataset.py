@@ -43,7 +43,7 @@ def make_blueprint(package_type: str = "dataset", plugin: t.Any = None) -> Bluep
         if package.get("type", "dataset") != package_type:
             raise NotFound(f"Dataset {id} is not of type {package_type}.")
         choices = [
-            (group["id"], group.get("display_name") or group.get("title") or group["name"])
+            (group["id"], dataset_manage.group_title(group))
             for group in dataset_manage.addable_groups(package)
         ]
         group_form = None  # no form (and no CSRF token in the session) with nothing to offer

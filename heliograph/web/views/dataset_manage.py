@@ -71,7 +71,8 @@ def removable_groups(pkg: dict[str, t.Any]) -> list[dict[str, t.Any]]:
     ]
 
 
-def _group_title(group: dict[str, t.Any]) -> str:
+def group_title(group: dict[str, t.Any]) -> str:
+    """What a group is shown as: its display name, else its title, else its name."""
     return str(group.get("display_name") or group.get("title") or group["name"])
 
 
@@ -97,7 +98,7 @@ def add_routes(blueprint: Blueprint, package_type: str) -> None:
         candidates = addable_groups(pkg)
         removable = removable_groups(pkg)
         form = AddToGroupForm()
-        form.group_added.choices = [(group["id"], _group_title(group)) for group in candidates]
+        form.group_added.choices = [(group["id"], group_title(group)) for group in candidates]
         remove_form = RemoveFromGroupForm()
         errors: list[str] = []
         if flask.request.method == "POST" and "group_removed" in flask.request.form:
@@ -114,7 +115,7 @@ def add_routes(blueprint: Blueprint, package_type: str) -> None:
                     "member_delete",
                     {"id": group["id"], "object": pkg["id"], "object_type": "package"},
                 )
-                flask.flash(f"The dataset is no longer in the group {_group_title(group)}.")
+                flask.flash(f"The dataset is no longer in the group {group_title(group)}.")
                 return flask.redirect(flask.url_for(f"{package_type}.groups", id=pkg["name"]))
         elif flask.request.method == "POST":
             if not form.validate_on_submit():
@@ -133,7 +134,7 @@ def add_routes(blueprint: Blueprint, package_type: str) -> None:
                         "capacity": "public",
                     },
                 )
-                flask.flash(f"The dataset is now in the group {_group_title(group)}.")
+                flask.flash(f"The dataset is now in the group {group_title(group)}.")
                 return flask.redirect(flask.url_for(f"{package_type}.groups", id=pkg["name"]))
         body = flask.render_template(
             "dataset/groups.html",
